@@ -1,0 +1,32 @@
+//! The mini-task API: `Task` (a reusable list of steps) and `TaskRun` (one
+//! execution of a Task), group `minitask.dev`, version `v1alpha1`.
+//!
+//! The CRD manifests in `deploy/crds/` are generated from these types by
+//! `cargo xtask crds`; the doc comments become the `kubectl explain` text.
+
+mod reason;
+mod task;
+mod duration;
+mod taskrun;
+
+pub use reason::Reason;
+pub use duration::{format_duration, parse_duration};
+pub use task::{Step, Task, TaskSpec};
+pub use taskrun::{Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus};
+
+/// The API group of every mini-task resource.
+pub const GROUP: &str = "minitask.dev";
+
+/// Label on every Pod the controller creates: the owning TaskRun's name.
+pub const LABEL_TASKRUN: &str = "minitask.dev/taskrun";
+/// Label on every Pod the controller creates: the Task's name (or the
+/// TaskRun's name when the Task is inline).
+pub const LABEL_TASK: &str = "minitask.dev/task";
+/// Label on every TaskRun `kubectl task start` creates: the Task's name.
+pub const LABEL_TASKRUN_TASK: &str = LABEL_TASK;
+
+/// The condition type that `kubectl wait --for=condition=Succeeded` reads.
+pub const CONDITION_SUCCEEDED: &str = "Succeeded";
+
+/// The default `TaskRun.spec.timeout`.
+pub const DEFAULT_TIMEOUT: &str = "1h";

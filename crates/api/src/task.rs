@@ -1,0 +1,82 @@
+use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements};
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// A Task: an ordered list of steps, each a container image with a script or
+/// a command. Steps run one after another in one Pod and share `/workspace`.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[kube(
+    group = "minitask.dev",
+    version = "v1alpha1",
+    kind = "Task",
+    namespaced,
+    shortname = "tsk",
+    category = "minitask",
+    doc = "A Task is a reusable list of steps that run in order in one Pod. Start one with `kubectl task start <task>`.",
+    printcolumn(name = "Steps", type_ = "string", json_path = ".spec.steps[*].name", description = "The step names, in order"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSpec {
+    /// What the Task does, for people reading `kubectl get task -o yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+
+    /// The steps, run strictly in order; the run stops at the first step that
+    /// fails. Between 1 and 20 steps, with unique names.
+    #[schemars(length(min = 1, max = 20))]
+    #[x_kube(validation = Rule::new("self.all(s, self.exists_one(t, t.name == s.name))")
+        .message("step names must be unique within the Task"))]
+    pub steps: Vec<Step>,
+}
+
+/// One step of a Task: a container that runs either `script` or `command`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[x_kube(
+    validation = Rule::new("has(self.script) != has(self.command)")
+        .message("set exactly one of script or command"),
+    validation = Rule::new("!has(self.args) || has(self.command)")
+        .message("args are passed to command: set command, or put the arguments in the script"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    /// The step's name: a DNS label (lowercase letters, digits and '-', at
+    /// most 58 characters), unique in the Task. The step's container is
+    /// called `step-<name>`.
+    #[schemars(length(min = 1, max = 58), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub name: String,
+
+    /// The container image that runs the step, for example `busybox` or
+    /// `alpine:3.20`.
+    #[schemars(length(min = 1))]
+    pub image: String,
+
+    /// A script run as written: it starts with `#!` to choose an interpreter
+    /// (`#!/usr/bin/env python3`), otherwise it runs with `/bin/sh -e`.
+    /// Nothing in it is expanded by Kubernetes: `$(VAR)` and `$$` reach the
+    /// interpreter unchanged. The image needs `/bin/sh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+
+    /// The entrypoint, as in a container's `command`. Kubernetes expands
+    /// `$(VAR)` references to the step's environment variables here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub command: Option<Vec<String>>,
+
+    /// Arguments to `command`, as in a container's `args`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+
+    /// Environment variables of the step's container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<EnvVar>>,
+
+    /// The working directory; `/workspace` (shared by all steps) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+
+    /// CPU and memory requests and limits of the step's container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}

@@ -1,0 +1,170 @@
+use k8s_openapi::api::core::v1::{ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::TaskSpec;
+
+/// A TaskRun: one execution of a Task, run as one Pod.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "minitask.dev",
+    version = "v1alpha1",
+    kind = "TaskRun",
+    namespaced,
+    status = "TaskRunStatus",
+    shortname = "tr",
+    category = "minitask",
+    doc = "A TaskRun runs a Task once, as one Pod whose steps run in order, and reports progress in its status.",
+    printcolumn(name = "Task", type_ = "string", json_path = ".spec.taskRef.name", description = "The Task this run executes"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.phase", description = "Pending, Running, Succeeded or Failed"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.reason", description = "Why the run is in its phase"),
+    printcolumn(name = "Started", type_ = "date", json_path = ".status.startTime", description = "When the controller started the run"),
+    printcolumn(name = "Duration", type_ = "string", json_path = ".status.duration", description = "How long the run took, once it ended"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(
+    validation = Rule::new("has(self.taskRef) != has(self.taskSpec)")
+        .message("set exactly one of taskRef (the name of a Task) or taskSpec (an inline Task)"),
+    validation = Rule::new("self == oldSelf")
+        .message("spec is immutable: start a new TaskRun instead"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRunSpec {
+    /// The Task to run, by name, in the TaskRun's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_ref: Option<TaskRef>,
+
+    /// An inline Task to run instead of a named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_spec: Option<TaskSpec>,
+
+    /// The longest the run may take once its pod is started, as a duration
+    /// such as `30s`, `10m` or `1h30m`; the run then fails with reason
+    /// `Timeout`. Defaults to `1h`.
+    #[serde(default = "default_timeout")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"))]
+    pub timeout: String,
+
+    /// The ServiceAccount the run's pod runs as; the namespace's `default`
+    /// when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+}
+
+fn default_timeout() -> String {
+    crate::DEFAULT_TIMEOUT.to_string()
+}
+
+/// A reference to a Task in the TaskRun's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct TaskRef {
+    /// The Task's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// The phase of a TaskRun.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Not started yet: waiting for the Task, or for the pod to start.
+    Pending,
+    /// The pod is running the steps.
+    Running,
+    /// Every step succeeded.
+    Succeeded,
+    /// A step failed, or the pod could not run; see `reason` and `message`.
+    Failed,
+}
+
+impl Phase {
+    /// Succeeded and Failed are final: nothing changes a run after them.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::Failed)
+    }
+}
+
+/// What the controller observed of a TaskRun.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRunStatus {
+    /// Pending, Running, Succeeded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+
+    /// A CamelCase word that says why the run is in its phase, for machines:
+    /// TaskNotFound, Pending, Running, Succeeded, StepFailed, Timeout,
+    /// PodFailed, PodDeleted, PodConflict, PodCreationFailed, InvalidTaskSpec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+
+    /// What happened, for people, and what to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+
+    /// The `Succeeded` condition: Unknown while the run goes on, then True or
+    /// False. `kubectl wait --for=condition=Succeeded` waits on it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+
+    /// The name of the pod that runs the steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
+
+    /// When the controller started the run (created its pod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+
+    /// When the run ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+
+    /// How long the run took from start to end, such as `1m5s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+
+    /// The state of every step, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepState>,
+
+    /// The `metadata.generation` of the TaskRun this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// The Task as it was when the run started: later edits of the Task do
+    /// not change a run that has started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_spec: Option<TaskSpec>,
+}
+
+/// The state of one step, as its container reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepState {
+    /// The step's name.
+    pub name: String,
+    /// The name of the step's container in the pod.
+    pub container: String,
+    /// Set while the step waits to start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<ContainerStateWaiting>,
+    /// Set while the step runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<ContainerStateRunning>,
+    /// Set once the step ended, with its exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminated: Option<ContainerStateTerminated>,
+}
+
+impl TaskRun {
+    /// The run's phase; a run with no status yet is Pending.
+    pub fn phase(&self) -> Phase {
+        self.status.as_ref().and_then(|s| s.phase).unwrap_or(Phase::Pending)
+    }
+
+    /// The name of the Task the run executes, when it names one.
+    pub fn task_name(&self) -> Option<&str> {
+        self.spec.task_ref.as_ref().map(|r| r.name.as_str())
+    }
+}

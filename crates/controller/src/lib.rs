@@ -1,0 +1,21 @@
+//! The mini-task controller: runs each TaskRun as one Pod and mirrors the
+//! pod's progress into the TaskRun's status.
+//!
+//! The decisions are pure functions (`pod::build_pod`,
+//! `status::project_status`); `reconcile` is the thin shell that reads the
+//! caches, creates the pod and writes the status.
+
+pub mod names;
+pub mod pod;
+pub mod reconcile;
+pub mod run;
+pub mod script;
+pub mod status;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use pod::{PodOptions, build_pod};
+pub use reconcile::{Context, Error};
+pub use run::{Config, run};
+pub use status::project_status;

@@ -1,0 +1,170 @@
+//! One reconcile of one TaskRun: read from the caches, make sure its pod
+//! exists, project the status, write it once if it changed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, Resource, ResourceExt};
+use minitask_api::{Phase, Reason, Task, TaskRun, TaskRunStatus, TaskSpec};
+use serde_json::json;
+use tracing::{info, instrument, warn};
+
+use crate::names::pod_name;
+use crate::pod::{MANAGER, PodOptions, build_pod, is_owned_by};
+use crate::status::{project_status, with_outcome};
+
+/// What every reconcile shares: the client and the caches.
+pub struct Context {
+    pub client: Client,
+    /// Pods labelled `minitask.dev/taskrun`, from a watch.
+    pub pods: Store<Pod>,
+    /// Tasks, from a watch.
+    pub tasks: Store<Task>,
+    pub options: PodOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("TaskRun {0} has no namespace")]
+    NoNamespace(String),
+    #[error("creating pod {pod}: {source}")]
+    CreatePod { pod: String, source: kube::Error },
+    #[error("reading pod {pod}: {source}")]
+    ReadPod { pod: String, source: kube::Error },
+    #[error("writing the status of TaskRun {run}: {source}")]
+    WriteStatus { run: String, source: kube::Error },
+}
+
+/// A safety net only: pod and Task events wake the run long before this.
+const RESYNC: Duration = Duration::from_secs(300);
+
+#[instrument(skip_all, fields(taskrun = %run.name_any(), namespace = run.namespace().as_deref().unwrap_or_default()))]
+pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if run.phase().is_terminal() {
+        return Ok(Action::await_change());
+    }
+    let namespace = run.namespace().ok_or_else(|| Error::NoNamespace(run.name_any()))?;
+    let now = Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is a valid time"));
+    let previous = run.status.clone().unwrap_or_default();
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let name = pod_name(&run.name_any());
+
+    let cached = ctx.pods.get(&ObjectRef::new(&name).within(&namespace));
+    let mut next = match (cached, &previous.pod_name) {
+        (Some(pod), _) => observe(&run, &previous, &pod, &now),
+        // Our cache can lag our own create: only the API server can say the
+        // pod is really gone. This is the one read outside the caches.
+        (None, Some(_)) => match pods.get_opt(&name).await.map_err(|source| Error::ReadPod { pod: name.clone(), source })? {
+            Some(pod) => observe(&run, &previous, &pod, &now),
+            None => project_status(&previous, None, &now),
+        },
+        (None, None) => start(&run, &previous, &pods, &ctx, &now).await?,
+    };
+    next.observed_generation = run.metadata.generation;
+
+    if run.status.as_ref() != Some(&next) {
+        write_status(&run, &namespace, &next, &ctx.client).await?;
+        info!(phase = ?next.phase, reason = next.reason.as_deref(), "status updated");
+    }
+    Ok(match next.phase {
+        Some(phase) if phase.is_terminal() => Action::await_change(),
+        _ => Action::requeue(RESYNC),
+    })
+}
+
+/// The status of a run whose pod we can see.
+fn observe(run: &TaskRun, previous: &TaskRunStatus, pod: &Pod, now: &Time) -> TaskRunStatus {
+    if !is_owned_by(pod, run) {
+        return conflict(run, previous, pod, now);
+    }
+    let mut previous = previous.clone();
+    previous.pod_name.get_or_insert_with(|| pod.name_any());
+    project_status(&previous, Some(pod), now)
+}
+
+/// Resolves the Task, creates the pod and records both in the status.
+async fn start(run: &TaskRun, previous: &TaskRunStatus, pods: &Api<Pod>, ctx: &Context, now: &Time) -> Result<TaskRunStatus, Error> {
+    let task = match resolve_task(run, &ctx.tasks) {
+        Ok(task) => task,
+        Err(message) => return Ok(with_outcome(previous, Phase::Pending, Reason::TaskNotFound, message, now)),
+    };
+    let pod = match build_pod(&task, run, &ctx.options) {
+        Ok(pod) => pod,
+        Err(e) => return Ok(with_outcome(previous, Phase::Failed, Reason::InvalidTaskSpec, e.to_string(), now)),
+    };
+    let name = pod.name_any();
+    let pod = match pods.create(&PostParams { field_manager: Some(MANAGER.into()), ..Default::default() }, &pod).await {
+        Ok(created) => {
+            info!(pod = %name, "created pod");
+            created
+        }
+        // A previous controller (or this one, with a stale cache) got here
+        // first: read the pod back and adopt it only if it is ours.
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            pods.get(&name).await.map_err(|source| Error::ReadPod { pod: name.clone(), source })?
+        }
+        // The API server refuses this pod for good (invalid field, admission
+        // webhook): retrying cannot help, so the run fails and says why.
+        Err(kube::Error::Api(e)) if e.code == 400 || e.code == 422 => {
+            let message = format!("the API server rejected pod {name}: {}", e.message);
+            return Ok(with_outcome(previous, Phase::Failed, Reason::PodCreationFailed, message, now));
+        }
+        Err(source) => return Err(Error::CreatePod { pod: name, source }),
+    };
+    let mut started = previous.clone();
+    started.task_spec = Some(task);
+    started.start_time = Some(now.clone());
+    Ok(observe(run, &started, &pod, now))
+}
+
+/// The run's Task spec: inline, or the named Task from the cache.
+fn resolve_task(run: &TaskRun, tasks: &Store<Task>) -> Result<TaskSpec, String> {
+    if let Some(spec) = &run.spec.task_spec {
+        return Ok(spec.clone());
+    }
+    let namespace = run.namespace().unwrap_or_default();
+    let name = run.task_name().unwrap_or_default();
+    match tasks.get(&ObjectRef::new(name).within(&namespace)) {
+        Some(task) => Ok(task.spec.clone()),
+        None => Err(format!(
+            "Task {name:?} not found in namespace {namespace:?}; create it (kubectl apply -f <task>.yaml -n {namespace}) and the run starts"
+        )),
+    }
+}
+
+fn conflict(run: &TaskRun, previous: &TaskRunStatus, pod: &Pod, now: &Time) -> TaskRunStatus {
+    warn!(pod = %pod.name_any(), "a pod with this run's pod name belongs to someone else");
+    let message = format!(
+        "pod {} already exists and is not owned by TaskRun {}; delete that pod or start a run with another name",
+        pod.name_any(),
+        run.name_any()
+    );
+    with_outcome(previous, Phase::Failed, Reason::PodConflict, message, now)
+}
+
+/// Server-side apply of the whole status, as the controller's field manager.
+async fn write_status(run: &TaskRun, namespace: &str, status: &TaskRunStatus, client: &Client) -> Result<(), Error> {
+    let api: Api<TaskRun> = Api::namespaced(client.clone(), namespace);
+    let patch = json!({
+        "apiVersion": TaskRun::api_version(&()),
+        "kind": TaskRun::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(MANAGER).force();
+    api.patch_status(&run.name_any(), &params, &Patch::Apply(&patch))
+        .await
+        .map(|_| ())
+        .map_err(|source| Error::WriteStatus { run: run.name_any(), source })
+}
+
+/// Transient errors (API unavailable, conflicts) are retried after a pause.
+pub fn error_policy(run: Arc<TaskRun>, error: &Error, _ctx: Arc<Context>) -> Action {
+    warn!(taskrun = %run.name_any(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}

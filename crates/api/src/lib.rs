@@ -4,13 +4,15 @@
 //! The CRD manifests in `deploy/crds/` are generated from these types by
 //! `cargo xtask crds`; the doc comments become the `kubectl explain` text.
 
+mod duration;
+mod names;
 mod reason;
 mod task;
-mod duration;
 mod taskrun;
 
-pub use reason::Reason;
 pub use duration::{format_duration, parse_duration};
+pub use names::{label_value, shorten};
+pub use reason::Reason;
 pub use task::{Step, Task, TaskSpec};
 pub use taskrun::{Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus};
 

@@ -13,7 +13,12 @@ use serde::{Deserialize, Serialize};
     shortname = "tsk",
     category = "minitask",
     doc = "A Task is a reusable list of steps that run in order in one Pod. Start one with `kubectl task start <task>`.",
-    printcolumn(name = "Steps", type_ = "string", json_path = ".spec.steps[*].name", description = "The step names, in order"),
+    printcolumn(
+        name = "Steps",
+        type_ = "string",
+        json_path = ".spec.steps[*].name",
+        description = "The step names, in order"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]

@@ -17,11 +17,36 @@ use crate::TaskSpec;
     shortname = "tr",
     category = "minitask",
     doc = "A TaskRun runs a Task once, as one Pod whose steps run in order, and reports progress in its status.",
-    printcolumn(name = "Task", type_ = "string", json_path = ".spec.taskRef.name", description = "The Task this run executes"),
-    printcolumn(name = "Status", type_ = "string", json_path = ".status.phase", description = "Pending, Running, Succeeded or Failed"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.reason", description = "Why the run is in its phase"),
-    printcolumn(name = "Started", type_ = "date", json_path = ".status.startTime", description = "When the controller started the run"),
-    printcolumn(name = "Duration", type_ = "string", json_path = ".status.duration", description = "How long the run took, once it ended"),
+    printcolumn(
+        name = "Task",
+        type_ = "string",
+        json_path = ".spec.taskRef.name",
+        description = "The Task this run executes"
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Pending, Running, Succeeded or Failed"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.reason",
+        description = "Why the run is in its phase"
+    ),
+    printcolumn(
+        name = "Started",
+        type_ = "date",
+        json_path = ".status.startTime",
+        description = "When the controller started the run"
+    ),
+    printcolumn(
+        name = "Duration",
+        type_ = "string",
+        json_path = ".status.duration",
+        description = "How long the run took, once it ended"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(

@@ -4,11 +4,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use minitask_api::{Step, TaskRef, TaskRun, TaskRunSpec, TaskSpec};
 
 pub fn script_step(name: &str, script: &str) -> Step {
-    Step { name: name.into(), image: "busybox".into(), script: Some(script.into()), ..Step::default() }
+    Step {
+        name: name.into(),
+        image: "busybox".into(),
+        script: Some(script.into()),
+        ..Step::default()
+    }
 }
 
 pub fn task(steps: &[&str]) -> TaskSpec {
-    TaskSpec { description: None, steps: steps.iter().map(|s| script_step(s, &format!("echo {s}"))).collect() }
+    TaskSpec {
+        description: None,
+        steps: steps.iter().map(|s| script_step(s, &format!("echo {s}"))).collect(),
+    }
 }
 
 pub fn taskrun(name: &str, task: &str) -> TaskRun {

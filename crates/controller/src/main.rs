@@ -31,15 +31,25 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_new(&args.log_level)?).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&args.log_level)?)
+        .init();
     let client = client(&args).await?;
-    let config = Config { namespace: args.namespace, pod_options: PodOptions { image_pull_policy: args.image_pull_policy } };
+    let config = Config {
+        namespace: args.namespace,
+        pod_options: PodOptions {
+            image_pull_policy: args.image_pull_policy,
+        },
+    };
     minitask_controller::run(client, config, shutdown_signal()).await;
     Ok(())
 }
 
 async fn client(args: &Args) -> anyhow::Result<Client> {
-    let options = KubeConfigOptions { context: args.context.clone(), ..KubeConfigOptions::default() };
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
     let config = match &args.kubeconfig {
         Some(path) => kube::Config::from_custom_kubeconfig(Kubeconfig::read_from(path)?, &options).await?,
         None if args.context.is_some() => kube::Config::from_kubeconfig(&options).await?,

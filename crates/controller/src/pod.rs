@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashSet};
 use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, Pod, PodSpec, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt};
-use minitask_api::{LABEL_TASK, LABEL_TASKRUN, Step, TaskRun, TaskSpec, parse_duration};
+use minitask_api::{LABEL_TASK, LABEL_TASKRUN, Step, TaskRun, TaskSpec, label_value, parse_duration};
 
-use crate::names::{label_value, pod_name, step_container};
+use crate::names::{pod_name, step_container};
 use crate::script::{SCRIPTS_DIR, script_command};
 
 /// The directory every step shares and starts in.
@@ -56,7 +56,11 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, options: &PodOptions) -> Result
         }
     }
     let name = run.metadata.name.as_deref().ok_or(BuildError::Metadata("name"))?;
-    let namespace = run.metadata.namespace.as_deref().ok_or(BuildError::Metadata("namespace"))?;
+    let namespace = run
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(BuildError::Metadata("namespace"))?;
     let owner = run.controller_owner_ref(&()).ok_or(BuildError::Metadata("uid"))?;
     let timeout = parse_duration(&run.spec.timeout).map_err(BuildError::Timeout)?;
 
@@ -66,7 +70,10 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, options: &PodOptions) -> Result
         (LABEL_TASK.to_string(), label_value(task_label)),
         (MANAGED_BY.to_string(), MANAGER.to_string()),
     ]);
-    let init_containers = first.iter().map(|s| container(s, options)).collect::<Result<Vec<_>, _>>()?;
+    let init_containers = first
+        .iter()
+        .map(|s| container(s, options))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Pod {
         metadata: ObjectMeta {
             name: Some(pod_name(name)),
@@ -108,7 +115,10 @@ fn container(step: &Step, options: &PodOptions) -> Result<Container, BuildError>
         env: step.env.clone(),
         working_dir: Some(step.working_dir.clone().unwrap_or_else(|| WORKSPACE_DIR.into())),
         resources: step.resources.clone(),
-        volume_mounts: Some(vec![mount(WORKSPACE_VOLUME, WORKSPACE_DIR), mount(SCRIPTS_VOLUME, SCRIPTS_DIR)]),
+        volume_mounts: Some(vec![
+            mount(WORKSPACE_VOLUME, WORKSPACE_DIR),
+            mount(SCRIPTS_VOLUME, SCRIPTS_DIR),
+        ]),
         ..Container::default()
     })
 }
@@ -117,15 +127,27 @@ fn container(step: &Step, options: &PodOptions) -> Result<Container, BuildError>
 /// name but another owner is never adopted.
 pub fn is_owned_by(pod: &Pod, run: &TaskRun) -> bool {
     let uid = run.meta().uid.as_deref();
-    uid.is_some() && pod.owner_references().iter().any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
+    uid.is_some()
+        && pod
+            .owner_references()
+            .iter()
+            .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
 }
 
 fn empty_dir(name: &str) -> Volume {
-    Volume { name: name.into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() }
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }
 }
 
 fn mount(volume: &str, path: &str) -> VolumeMount {
-    VolumeMount { name: volume.into(), mount_path: path.into(), ..VolumeMount::default() }
+    VolumeMount {
+        name: volume.into(),
+        mount_path: path.into(),
+        ..VolumeMount::default()
+    }
 }
 
 #[cfg(test)]

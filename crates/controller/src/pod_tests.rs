@@ -20,16 +20,30 @@ fn steps_run_in_order_as_init_containers_then_the_last_container() {
         init: usize,
     }
     let cases = [
-        Case { steps: &["only"], init: 0 },
-        Case { steps: &["a", "b"], init: 1 },
-        Case { steps: &["fetch", "build", "test", "push"], init: 3 },
+        Case {
+            steps: &["only"],
+            init: 0,
+        },
+        Case {
+            steps: &["a", "b"],
+            init: 1,
+        },
+        Case {
+            steps: &["fetch", "build", "test", "push"],
+            init: 3,
+        },
     ];
     for case in cases {
         let pod = build(&task(case.steps));
         let want: Vec<String> = case.steps.iter().map(|s| format!("step-{s}")).collect();
         assert_eq!(step_names(&pod), want);
         let spec = pod.spec.unwrap();
-        assert_eq!(spec.init_containers.map_or(0, |c| c.len()), case.init, "{:?}", case.steps);
+        assert_eq!(
+            spec.init_containers.map_or(0, |c| c.len()),
+            case.init,
+            "{:?}",
+            case.steps
+        );
         assert_eq!(spec.containers.len(), 1);
         assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
     }
@@ -73,10 +87,21 @@ fn every_step_shares_the_workspace_and_starts_in_it() {
     spec.steps[1].working_dir = Some("/src".into());
     let pod = build(&spec);
     let podspec = pod.spec.unwrap();
-    let containers: Vec<_> = podspec.init_containers.iter().flatten().chain(&podspec.containers).collect();
+    let containers: Vec<_> = podspec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&podspec.containers)
+        .collect();
     for c in &containers {
         let mounts = c.volume_mounts.as_ref().unwrap();
-        assert!(mounts.iter().any(|m| m.name == "workspace" && m.mount_path == "/workspace"), "{}", c.name);
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.name == "workspace" && m.mount_path == "/workspace"),
+            "{}",
+            c.name
+        );
     }
     assert_eq!(containers[0].working_dir.as_deref(), Some("/workspace"));
     assert_eq!(containers[1].working_dir.as_deref(), Some("/src"));
@@ -110,7 +135,11 @@ fn command_steps_keep_command_and_args_as_written() {
     };
     let container = build(&spec).spec.unwrap().containers.remove(0);
     assert_eq!(container.command.unwrap(), ["echo"]);
-    assert_eq!(container.args.unwrap(), ["$(HOME)"], "Kubernetes expansion applies to commands, as documented");
+    assert_eq!(
+        container.args.unwrap(),
+        ["$(HOME)"],
+        "Kubernetes expansion applies to commands, as documented"
+    );
 }
 
 #[test]
@@ -118,7 +147,9 @@ fn options_and_run_fields_reach_the_pod() {
     let mut run = taskrun("r", "t");
     run.spec.service_account_name = Some("builder".into());
     run.spec.timeout = "90s".into();
-    let options = PodOptions { image_pull_policy: Some("IfNotPresent".into()) };
+    let options = PodOptions {
+        image_pull_policy: Some("IfNotPresent".into()),
+    };
     let pod = build_pod(&task(&["a", "b"]), &run, &options).unwrap();
     let spec = pod.spec.unwrap();
     assert_eq!(spec.service_account_name.as_deref(), Some("builder"));
@@ -145,16 +176,36 @@ fn invalid_inputs_are_errors_not_panics() {
     let mut bad_timeout = taskrun("r", "t");
     bad_timeout.spec.timeout = "soon".into();
     let cases = [
-        Case { name: "no steps", spec: task(&[]), run: taskrun("r", "t"), want: BuildError::NoSteps },
+        Case {
+            name: "no steps",
+            spec: task(&[]),
+            run: taskrun("r", "t"),
+            want: BuildError::NoSteps,
+        },
         Case {
             name: "duplicate",
             spec: task(&["a", "a"]),
             run: taskrun("r", "t"),
             want: BuildError::DuplicateStep("a".into()),
         },
-        Case { name: "both", spec: both, run: taskrun("r", "t"), want: BuildError::StepCommand("a".into()) },
-        Case { name: "neither", spec: neither, run: taskrun("r", "t"), want: BuildError::StepCommand("a".into()) },
-        Case { name: "no uid", spec: task(&["a"]), run: no_uid, want: BuildError::Metadata("uid") },
+        Case {
+            name: "both",
+            spec: both,
+            run: taskrun("r", "t"),
+            want: BuildError::StepCommand("a".into()),
+        },
+        Case {
+            name: "neither",
+            spec: neither,
+            run: taskrun("r", "t"),
+            want: BuildError::StepCommand("a".into()),
+        },
+        Case {
+            name: "no uid",
+            spec: task(&["a"]),
+            run: no_uid,
+            want: BuildError::Metadata("uid"),
+        },
         Case {
             name: "timeout",
             spec: task(&["a"]),

@@ -1,8 +1,9 @@
 //! One reconcile of one TaskRun: read from the caches, make sure its pod
 //! exists, project the status, write it once if it changed.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -27,7 +28,46 @@ pub struct Context {
     /// Tasks, from a watch.
     pub tasks: Store<Task>,
     pub options: PodOptions,
+    /// Pods this process created that its cache may not show yet (the
+    /// "expectations" of Kubernetes' own controllers): a miss on one of
+    /// these is the watch lagging, not a deleted pod.
+    created: Mutex<HashMap<ObjectRef<Pod>, Instant>>,
 }
+
+impl Context {
+    pub fn new(client: Client, pods: Store<Pod>, tasks: Store<Task>, options: PodOptions) -> Self {
+        Context {
+            client,
+            pods,
+            tasks,
+            options,
+            created: Mutex::default(),
+        }
+    }
+
+    fn expect_created(&self, pod: ObjectRef<Pod>) {
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pod, Instant::now());
+    }
+
+    /// True while the watch has had less than EXPECTATION_TTL to deliver a
+    /// pod we created; seeing the pod (or the TTL passing) ends it.
+    fn awaits_created(&self, pod: &ObjectRef<Pod>, seen: bool) -> bool {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created.retain(|_, at| at.elapsed() < EXPECTATION_TTL);
+        if seen {
+            created.remove(pod);
+            return false;
+        }
+        created.contains_key(pod)
+    }
+}
+
+/// How long a created pod may take to show up in the cache before we ask
+/// the API server directly.
+const EXPECTATION_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -55,12 +95,20 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     let name = pod_name(&run.name_any());
 
-    let cached = ctx.pods.get(&ObjectRef::new(&name).within(&namespace));
+    let key = ObjectRef::new(&name).within(&namespace);
+    let cached = ctx.pods.get(&key);
+    if ctx.awaits_created(&key, cached.is_some()) {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let mut next = match (cached, &previous.pod_name) {
         (Some(pod), _) => observe(&run, &previous, &pod, &now),
-        // Our cache can lag our own create: only the API server can say the
-        // pod is really gone. This is the one read outside the caches.
-        (None, Some(_)) => match pods.get_opt(&name).await.map_err(|source| Error::ReadPod { pod: name.clone(), source })? {
+        // A pod we recorded but cannot see: deleted, or created by an
+        // earlier controller process whose cache we do not share. Only the
+        // API server can tell; this is the one read outside the caches.
+        (None, Some(_)) => match pods.get_opt(&name).await.map_err(|source| Error::ReadPod {
+            pod: name.clone(),
+            source,
+        })? {
             Some(pod) => observe(&run, &previous, &pod, &now),
             None => project_status(&previous, None, &now),
         },
@@ -89,31 +137,70 @@ fn observe(run: &TaskRun, previous: &TaskRunStatus, pod: &Pod, now: &Time) -> Ta
 }
 
 /// Resolves the Task, creates the pod and records both in the status.
-async fn start(run: &TaskRun, previous: &TaskRunStatus, pods: &Api<Pod>, ctx: &Context, now: &Time) -> Result<TaskRunStatus, Error> {
+async fn start(
+    run: &TaskRun,
+    previous: &TaskRunStatus,
+    pods: &Api<Pod>,
+    ctx: &Context,
+    now: &Time,
+) -> Result<TaskRunStatus, Error> {
     let task = match resolve_task(run, &ctx.tasks) {
         Ok(task) => task,
-        Err(message) => return Ok(with_outcome(previous, Phase::Pending, Reason::TaskNotFound, message, now)),
+        Err(message) => {
+            return Ok(with_outcome(
+                previous,
+                Phase::Pending,
+                Reason::TaskNotFound,
+                message,
+                now,
+            ));
+        }
     };
     let pod = match build_pod(&task, run, &ctx.options) {
         Ok(pod) => pod,
-        Err(e) => return Ok(with_outcome(previous, Phase::Failed, Reason::InvalidTaskSpec, e.to_string(), now)),
+        Err(e) => {
+            return Ok(with_outcome(
+                previous,
+                Phase::Failed,
+                Reason::InvalidTaskSpec,
+                e.to_string(),
+                now,
+            ));
+        }
     };
     let name = pod.name_any();
-    let pod = match pods.create(&PostParams { field_manager: Some(MANAGER.into()), ..Default::default() }, &pod).await {
+    let pod = match pods
+        .create(
+            &PostParams {
+                field_manager: Some(MANAGER.into()),
+                ..Default::default()
+            },
+            &pod,
+        )
+        .await
+    {
         Ok(created) => {
             info!(pod = %name, "created pod");
+            ctx.expect_created(ObjectRef::from_obj(&created));
             created
         }
         // A previous controller (or this one, with a stale cache) got here
         // first: read the pod back and adopt it only if it is ours.
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            pods.get(&name).await.map_err(|source| Error::ReadPod { pod: name.clone(), source })?
-        }
+        Err(kube::Error::Api(e)) if e.code == 409 => pods.get(&name).await.map_err(|source| Error::ReadPod {
+            pod: name.clone(),
+            source,
+        })?,
         // The API server refuses this pod for good (invalid field, admission
         // webhook): retrying cannot help, so the run fails and says why.
         Err(kube::Error::Api(e)) if e.code == 400 || e.code == 422 => {
             let message = format!("the API server rejected pod {name}: {}", e.message);
-            return Ok(with_outcome(previous, Phase::Failed, Reason::PodCreationFailed, message, now));
+            return Ok(with_outcome(
+                previous,
+                Phase::Failed,
+                Reason::PodCreationFailed,
+                message,
+                now,
+            ));
         }
         Err(source) => return Err(Error::CreatePod { pod: name, source }),
     };
@@ -160,7 +247,10 @@ async fn write_status(run: &TaskRun, namespace: &str, status: &TaskRunStatus, cl
     api.patch_status(&run.name_any(), &params, &Patch::Apply(&patch))
         .await
         .map(|_| ())
-        .map_err(|source| Error::WriteStatus { run: run.name_any(), source })
+        .map_err(|source| Error::WriteStatus {
+            run: run.name_any(),
+            source,
+        })
 }
 
 /// Transient errors (API unavailable, conflicts) are retried after a pause.

@@ -31,16 +31,33 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
     let (task_store, task_writer) = reflector::store();
     let (pod_store, pod_writer) = reflector::store();
 
-    let run_events = watcher(taskruns, watcher::Config::default()).default_backoff().reflect(run_writer).applied_objects();
-    let task_events = watcher(tasks, watcher::Config::default()).default_backoff().reflect(task_writer).applied_objects();
+    let run_events = watcher(taskruns, watcher::Config::default())
+        .default_backoff()
+        .reflect(run_writer)
+        .applied_objects();
+    let task_events = watcher(tasks, watcher::Config::default())
+        .default_backoff()
+        .reflect(task_writer)
+        .applied_objects();
     // Only our pods: the label selector keeps the rest of the cluster's pods
     // out of the watch and the cache.
     let pod_config = watcher::Config::default().labels(LABEL_TASKRUN);
-    let pod_events = watcher(pods, pod_config).default_backoff().reflect(pod_writer).touched_objects();
+    let pod_events = watcher(pods, pod_config)
+        .default_backoff()
+        .reflect(pod_writer)
+        .touched_objects();
 
-    let ctx = Arc::new(Context { client, pods: pod_store.clone(), tasks: task_store.clone(), options: config.pod_options });
+    let ctx = Arc::new(Context::new(
+        client,
+        pod_store.clone(),
+        task_store.clone(),
+        config.pod_options,
+    ));
     let waiting_runs = run_store.clone();
-    info!(namespace = config.namespace.as_deref().unwrap_or("<all>"), "starting controller");
+    info!(
+        namespace = config.namespace.as_deref().unwrap_or("<all>"),
+        "starting controller"
+    );
     Controller::for_stream(run_events, run_store)
         .owns_stream(pod_events)
         .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
@@ -65,8 +82,16 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
 
 fn apis(client: &Client, namespace: Option<&str>) -> (Api<TaskRun>, Api<Task>, Api<Pod>) {
     match namespace {
-        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
-        None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+        ),
     }
 }
 

@@ -39,7 +39,13 @@ pub fn project_status(previous: &TaskRunStatus, pod: Option<&Pod>, now: &Time) -
 /// completion time and duration to match. The condition's transition time
 /// changes only when its status does, so an unchanged run projects to an
 /// equal status and causes no write.
-pub fn with_outcome(previous: &TaskRunStatus, phase: Phase, reason: Reason, message: String, now: &Time) -> TaskRunStatus {
+pub fn with_outcome(
+    previous: &TaskRunStatus,
+    phase: Phase,
+    reason: Reason,
+    message: String,
+    now: &Time,
+) -> TaskRunStatus {
     let mut next = previous.clone();
     next.phase = Some(phase);
     next.reason = Some(reason.to_string());
@@ -74,7 +80,11 @@ fn classify(pod: &Pod, steps: &[StepState]) -> (Phase, Reason, String) {
     let status = pod.status.clone().unwrap_or_default();
     let total = steps.len();
     match status.phase.as_deref() {
-        Some("Succeeded") => (Phase::Succeeded, Reason::Succeeded, format!("all {total} steps succeeded")),
+        Some("Succeeded") => (
+            Phase::Succeeded,
+            Reason::Succeeded,
+            format!("all {total} steps succeeded"),
+        ),
         Some("Failed") => failure(&status.reason, &status.message, steps),
         _ => {
             if let Some((index, step)) = steps.iter().enumerate().find(|(_, s)| s.running.is_some()) {
@@ -98,25 +108,43 @@ fn failure(pod_reason: &Option<String>, pod_message: &Option<String>, steps: &[S
         let message = format!("the run went over spec.timeout and was stopped: {detail}");
         return (Phase::Failed, Reason::Timeout, message);
     }
-    let failed = steps.iter().find_map(|s| s.terminated.as_ref().filter(|t| t.exit_code != 0).map(|t| (s, t)));
+    let failed = steps
+        .iter()
+        .find_map(|s| s.terminated.as_ref().filter(|t| t.exit_code != 0).map(|t| (s, t)));
     if let Some((step, terminated)) = failed {
         let mut message = format!("step {:?} failed with exit code {}", step.name, terminated.exit_code);
         if let Some(why) = terminated.reason.as_deref().filter(|r| *r != "Error") {
             message.push_str(&format!(" ({why})"));
         }
-        message.push_str(&format!("; see its output with `kubectl logs <pod> -c {}`", step.container));
+        message.push_str(&format!(
+            "; see its output with `kubectl logs <pod> -c {}`",
+            step.container
+        ));
         return (Phase::Failed, Reason::StepFailed, message);
     }
     let why = pod_reason.clone().unwrap_or_else(|| "unknown reason".into());
-    (Phase::Failed, Reason::PodFailed, format!("the pod failed ({why}): {detail}").trim_end_matches(": ").to_string())
+    (
+        Phase::Failed,
+        Reason::PodFailed,
+        format!("the pod failed ({why}): {detail}")
+            .trim_end_matches(": ")
+            .to_string(),
+    )
 }
 
 /// What a pending pod waits for: an unschedulable pod, or the first step's
 /// waiting reason (image pull, container creation...).
 fn pending_message(pod: &Pod, steps: &[StepState]) -> String {
     let pod_name = pod.metadata.name.clone().unwrap_or_default();
-    let conditions = pod.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
-    if let Some(c) = conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False") {
+    let conditions = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    if let Some(c) = conditions
+        .iter()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+    {
         let why = c.message.clone().or_else(|| c.reason.clone()).unwrap_or_default();
         return format!("pod {pod_name} is not scheduled: {why}");
     }
@@ -124,7 +152,11 @@ fn pending_message(pod: &Pod, steps: &[StepState]) -> String {
     match waiting {
         Some((step, w)) if w.reason.as_deref().is_some_and(|r| r != "PodInitializing") => {
             let detail = w.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-            format!("step {:?} is waiting: {}{detail}", step.name, w.reason.as_deref().unwrap_or_default())
+            format!(
+                "step {:?} is waiting: {}{detail}",
+                step.name,
+                w.reason.as_deref().unwrap_or_default()
+            )
         }
         _ => format!("waiting for pod {pod_name} to start"),
     }
@@ -135,14 +167,22 @@ fn step_states(pod: &Pod) -> Vec<StepState> {
     let (Some(spec), status) = (&pod.spec, pod.status.clone().unwrap_or_default()) else {
         return Vec::new();
     };
-    let statuses: Vec<ContainerStatus> =
-        status.init_container_statuses.into_iter().flatten().chain(status.container_statuses.into_iter().flatten()).collect();
+    let statuses: Vec<ContainerStatus> = status
+        .init_container_statuses
+        .into_iter()
+        .flatten()
+        .chain(status.container_statuses.into_iter().flatten())
+        .collect();
     let containers: Vec<&Container> = spec.init_containers.iter().flatten().chain(&spec.containers).collect();
     containers
         .into_iter()
         .filter_map(|c| step_of_container(&c.name).map(|step| (step, c)))
         .map(|(step, c)| {
-            let state = statuses.iter().find(|s| s.name == c.name).and_then(|s| s.state.clone()).unwrap_or_default();
+            let state = statuses
+                .iter()
+                .find(|s| s.name == c.name)
+                .and_then(|s| s.state.clone())
+                .unwrap_or_default();
             StepState {
                 name: step.to_string(),
                 container: c.name.clone(),
@@ -155,7 +195,10 @@ fn step_states(pod: &Pod) -> Vec<StepState> {
 }
 
 fn last_finish(steps: &[StepState]) -> Option<Time> {
-    steps.iter().filter_map(|s| s.terminated.as_ref()?.finished_at.clone()).max()
+    steps
+        .iter()
+        .filter_map(|s| s.terminated.as_ref()?.finished_at.clone())
+        .max()
 }
 
 fn elapsed(start: &Time, end: &Time) -> String {

@@ -23,11 +23,16 @@ fn container_status(name: &str, step: &Step) -> Option<ContainerStatus> {
     let state = match step {
         Step::Unreported => return None,
         Step::Waiting(reason) => ContainerState {
-            waiting: Some(ContainerStateWaiting { reason: Some(reason.to_string()), message: None }),
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(reason.to_string()),
+                message: None,
+            }),
             ..ContainerState::default()
         },
         Step::Running(started) => ContainerState {
-            running: Some(ContainerStateRunning { started_at: Some(at(*started)) }),
+            running: Some(ContainerStateRunning {
+                started_at: Some(at(*started)),
+            }),
             ..ContainerState::default()
         },
         Step::Exited(code, started, finished) => ContainerState {
@@ -41,14 +46,22 @@ fn container_status(name: &str, step: &Step) -> Option<ContainerStatus> {
             ..ContainerState::default()
         },
     };
-    Some(ContainerStatus { name: name.into(), state: Some(state), ..ContainerStatus::default() })
+    Some(ContainerStatus {
+        name: name.into(),
+        state: Some(state),
+        ..ContainerStatus::default()
+    })
 }
 
 /// A pod for steps a, b, c in `phase`, each step reporting as given.
 fn pod(phase: &str, steps: [Step; 3]) -> Pod {
     let mut pod = build_pod(&task(&["a", "b", "c"]), &taskrun("r", "t"), &PodOptions::default()).unwrap();
     pod.metadata.creation_timestamp = Some(at(0));
-    let statuses: Vec<_> = ["step-a", "step-b", "step-c"].iter().zip(&steps).filter_map(|(n, s)| container_status(n, s)).collect();
+    let statuses: Vec<_> = ["step-a", "step-b", "step-c"]
+        .iter()
+        .zip(&steps)
+        .filter_map(|(n, s)| container_status(n, s))
+        .collect();
     let (init, main): (Vec<_>, Vec<_>) = statuses.into_iter().partition(|s| s.name != "step-c");
     pod.status = Some(PodStatus {
         phase: Some(phase.into()),
@@ -69,7 +82,11 @@ fn started() -> TaskRunStatus {
 }
 
 fn condition(status: &TaskRunStatus) -> (&str, &str) {
-    let c = status.conditions.iter().find(|c| c.type_ == "Succeeded").expect("a Succeeded condition");
+    let c = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Succeeded")
+        .expect("a Succeeded condition");
     (c.status.as_str(), c.reason.as_str())
 }
 
@@ -96,9 +113,13 @@ fn phases_follow_the_pod() {
         p
     };
     let deadline = {
-        let mut p = pod("Failed", [Exited(0, 1, 2), Exited(137, 2, 9), Waiting("PodInitializing")]);
+        let mut p = pod(
+            "Failed",
+            [Exited(0, 1, 2), Exited(137, 2, 9), Waiting("PodInitializing")],
+        );
         p.status.as_mut().unwrap().reason = Some("DeadlineExceeded".into());
-        p.status.as_mut().unwrap().message = Some("Pod was active on the node longer than the specified deadline".into());
+        p.status.as_mut().unwrap().message =
+            Some("Pod was active on the node longer than the specified deadline".into());
         p
     };
     let evicted = {
@@ -126,7 +147,14 @@ fn phases_follow_the_pod() {
         },
         Case {
             name: "image pull",
-            pod: pod("Pending", [Waiting("ErrImagePull"), Waiting("PodInitializing"), Waiting("PodInitializing")]),
+            pod: pod(
+                "Pending",
+                [
+                    Waiting("ErrImagePull"),
+                    Waiting("PodInitializing"),
+                    Waiting("PodInitializing"),
+                ],
+            ),
             phase: Phase::Pending,
             reason: Reason::Pending,
             condition: "Unknown",
@@ -134,7 +162,10 @@ fn phases_follow_the_pod() {
         },
         Case {
             name: "first step running",
-            pod: pod("Pending", [Running(1), Waiting("PodInitializing"), Waiting("PodInitializing")]),
+            pod: pod(
+                "Pending",
+                [Running(1), Waiting("PodInitializing"), Waiting("PodInitializing")],
+            ),
             phase: Phase::Running,
             reason: Reason::Running,
             condition: "Unknown",
@@ -142,7 +173,10 @@ fn phases_follow_the_pod() {
         },
         Case {
             name: "between steps",
-            pod: pod("Pending", [Exited(0, 1, 2), Waiting("PodInitializing"), Waiting("PodInitializing")]),
+            pod: pod(
+                "Pending",
+                [Exited(0, 1, 2), Waiting("PodInitializing"), Waiting("PodInitializing")],
+            ),
             phase: Phase::Running,
             reason: Reason::Running,
             condition: "Unknown",
@@ -203,8 +237,19 @@ fn phases_follow_the_pod() {
 #[test]
 fn step_states_carry_exit_codes_in_order_and_later_steps_never_ran() {
     use Step::*;
-    let got = project_status(&started(), Some(&pod("Failed", [Exited(0, 1, 2), Exited(3, 2, 4), Waiting("PodInitializing")])), &at(9));
-    let names: Vec<_> = got.steps.iter().map(|s| (s.name.as_str(), s.container.as_str())).collect();
+    let got = project_status(
+        &started(),
+        Some(&pod(
+            "Failed",
+            [Exited(0, 1, 2), Exited(3, 2, 4), Waiting("PodInitializing")],
+        )),
+        &at(9),
+    );
+    let names: Vec<_> = got
+        .steps
+        .iter()
+        .map(|s| (s.name.as_str(), s.container.as_str()))
+        .collect();
     assert_eq!(names, [("a", "step-a"), ("b", "step-b"), ("c", "step-c")]);
     assert_eq!(got.steps[0].terminated.as_ref().unwrap().exit_code, 0);
     assert_eq!(got.steps[1].terminated.as_ref().unwrap().exit_code, 3);
@@ -214,7 +259,11 @@ fn step_states_carry_exit_codes_in_order_and_later_steps_never_ran() {
 #[test]
 fn completion_time_and_duration_come_from_the_last_step() {
     use Step::*;
-    let got = project_status(&started(), Some(&pod("Succeeded", [Exited(0, 1, 2), Exited(0, 2, 3), Exited(0, 3, 65)])), &at(500));
+    let got = project_status(
+        &started(),
+        Some(&pod("Succeeded", [Exited(0, 1, 2), Exited(0, 2, 3), Exited(0, 3, 65)])),
+        &at(500),
+    );
     assert_eq!(got.completion_time, Some(at(65)));
     assert_eq!(got.duration.as_deref(), Some("1m5s"));
 }
@@ -224,8 +273,14 @@ fn a_deleted_pod_fails_a_running_run() {
     let mut running = started();
     running.phase = Some(Phase::Running);
     let got = project_status(&running, None, &at(30));
-    assert_eq!((got.phase, got.reason.as_deref()), (Some(Phase::Failed), Some("PodDeleted")));
-    assert_eq!(got.message.as_deref(), Some("pod r-pod was deleted before the run ended; start a new run"));
+    assert_eq!(
+        (got.phase, got.reason.as_deref()),
+        (Some(Phase::Failed), Some("PodDeleted"))
+    );
+    assert_eq!(
+        got.message.as_deref(),
+        Some("pod r-pod was deleted before the run ended; start a new run")
+    );
     assert_eq!(got.completion_time, Some(at(30)));
     assert_eq!(condition(&got), ("False", "PodDeleted"));
 }
@@ -239,10 +294,18 @@ fn no_pod_and_no_pod_recorded_changes_nothing() {
 #[test]
 fn terminal_states_are_sticky() {
     use Step::*;
-    let done = project_status(&started(), Some(&pod("Succeeded", [Exited(0, 1, 2), Exited(0, 2, 3), Exited(0, 3, 4)])), &at(5));
+    let done = project_status(
+        &started(),
+        Some(&pod("Succeeded", [Exited(0, 1, 2), Exited(0, 2, 3), Exited(0, 3, 4)])),
+        &at(5),
+    );
     assert_eq!(project_status(&done, None, &at(50)), done, "pod deleted after success");
     let failed_pod = pod("Failed", [Exited(1, 1, 2), Unreported, Unreported]);
-    assert_eq!(project_status(&done, Some(&failed_pod), &at(50)), done, "a later pod state");
+    assert_eq!(
+        project_status(&done, Some(&failed_pod), &at(50)),
+        done,
+        "a later pod state"
+    );
     let failed = project_status(&started(), Some(&failed_pod), &at(5));
     let succeeded_pod = pod("Succeeded", [Exited(0, 1, 2), Exited(0, 2, 3), Exited(0, 3, 4)]);
     assert_eq!(project_status(&failed, Some(&succeeded_pod), &at(50)), failed);
@@ -260,9 +323,21 @@ fn projecting_an_unchanged_pod_again_is_a_no_op() {
 #[test]
 fn the_condition_transition_time_moves_only_when_its_status_does() {
     use Step::*;
-    let pending = project_status(&started(), Some(&pod("Pending", [Unreported, Unreported, Unreported])), &at(1));
-    let running = project_status(&pending, Some(&pod("Pending", [Running(2), Unreported, Unreported])), &at(2));
-    let ended = project_status(&running, Some(&pod("Succeeded", [Exited(0, 2, 3), Exited(0, 3, 4), Exited(0, 4, 5)])), &at(6));
+    let pending = project_status(
+        &started(),
+        Some(&pod("Pending", [Unreported, Unreported, Unreported])),
+        &at(1),
+    );
+    let running = project_status(
+        &pending,
+        Some(&pod("Pending", [Running(2), Unreported, Unreported])),
+        &at(2),
+    );
+    let ended = project_status(
+        &running,
+        Some(&pod("Succeeded", [Exited(0, 2, 3), Exited(0, 3, 4), Exited(0, 4, 5)])),
+        &at(6),
+    );
     let times = |s: &TaskRunStatus| s.conditions[0].last_transition_time.clone();
     assert_eq!(times(&running), at(1), "Unknown to Unknown keeps the time");
     assert_eq!(times(&ended), at(6), "Unknown to True moves it");
@@ -274,6 +349,10 @@ fn start_time_falls_back_to_the_pod_creation() {
     use Step::*;
     let mut status = started();
     status.start_time = None;
-    let got = project_status(&status, Some(&pod("Running", [Running(1), Unreported, Unreported])), &at(3));
+    let got = project_status(
+        &status,
+        Some(&pod("Running", [Running(1), Unreported, Unreported])),
+        &at(3),
+    );
     assert_eq!(got.start_time, Some(at(0)));
 }

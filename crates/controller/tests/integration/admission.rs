@@ -1,0 +1,144 @@
+//! What the real API server rejects at admission (schema + CEL rules), with
+//! a message that names the field, and what it accepts.
+
+use crate::common::World;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use minitask_testenv::{apply_yaml, repo_root};
+use serde_json::{Value, json};
+
+fn step(name: &str) -> Value {
+    json!({"name": name, "image": "busybox", "script": "echo hi"})
+}
+
+fn api(w: &World, kind: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("minitask.dev", "v1alpha1", kind));
+    Api::namespaced_with(w.client.clone(), &w.ns, &resource)
+}
+
+/// Creates `spec` as a `kind` and returns the API server's error message.
+async fn rejection(w: &World, kind: &str, spec: Value) -> String {
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": kind,
+        "metadata": {"generateName": "bad-"}, "spec": spec
+    }))
+    .unwrap();
+    match api(w, kind).create(&PostParams::default(), &object).await {
+        Ok(_) => panic!("{kind} {spec} was accepted"),
+        Err(kube::Error::Api(e)) => {
+            assert_eq!(e.code, 422, "{e:?}");
+            e.message
+        }
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[tokio::test]
+async fn invalid_tasks_and_runs_are_rejected_naming_the_field() {
+    let w = World::new("admission").await;
+    let too_many: Vec<Value> = (0..21).map(|i| step(&format!("s{i}"))).collect();
+    let cases = [
+        ("Task", json!({"steps": []}), ["spec.steps", "at least 1"]),
+        ("Task", json!({}), ["spec.steps", "Required value"]),
+        ("Task", json!({"steps": too_many}), ["spec.steps", "at most 20"]),
+        (
+            "Task",
+            json!({"steps": [step("a"), step("a")]}),
+            ["spec.steps", "step names must be unique"],
+        ),
+        (
+            "Task",
+            json!({"steps": [{"name": "a", "image": "busybox", "script": "x", "command": ["y"]}]}),
+            ["spec.steps[0]", "exactly one of script or command"],
+        ),
+        (
+            "Task",
+            json!({"steps": [{"name": "a", "image": "busybox"}]}),
+            ["spec.steps[0]", "exactly one of script or command"],
+        ),
+        (
+            "Task",
+            json!({"steps": [{"name": "Build", "image": "busybox", "script": "x"}]}),
+            ["spec.steps[0].name", "should match"],
+        ),
+        (
+            "Task",
+            json!({"steps": [{"name": "a".repeat(59), "image": "busybox", "script": "x"}]}),
+            ["spec.steps[0].name", "58"],
+        ),
+        (
+            "Task",
+            json!({"steps": [{"name": "a", "script": "x"}]}),
+            ["spec.steps[0].image", "Required value"],
+        ),
+        (
+            "Task",
+            json!({"steps": [{"name": "a", "image": "", "script": "x"}]}),
+            ["spec.steps[0].image", "at least 1"],
+        ),
+        (
+            "Task",
+            json!({"steps": [{"name": "a", "image": "busybox", "script": "x", "args": ["1"]}]}),
+            ["spec.steps[0]", "args are passed to command"],
+        ),
+        ("TaskRun", json!({}), ["spec", "exactly one of taskRef"]),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": "t"}, "taskSpec": {"steps": [step("a")]}}),
+            ["spec", "exactly one of taskRef"],
+        ),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": "t"}, "timeout": "soon"}),
+            ["spec.timeout", "should match"],
+        ),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": ""}}),
+            ["spec.taskRef.name", "at least 1"],
+        ),
+        (
+            "TaskRun",
+            json!({"taskSpec": {"steps": [step("a"), step("a")]}}),
+            ["spec.taskSpec.steps", "step names must be unique"],
+        ),
+    ];
+    for (kind, spec, wants) in cases {
+        let message = rejection(&w, kind, spec.clone()).await;
+        for want in wants {
+            assert!(
+                message.contains(want),
+                "{kind} {spec}: {message:?} does not mention {want:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_run_spec_cannot_change_after_creation() {
+    let w = World::new("immutable").await;
+    w.create_run("r", "t").await;
+    let patch = json!({"spec": {"timeout": "5m"}});
+    let err = w
+        .runs()
+        .patch("r", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(e) = err else { panic!("{err}") };
+    assert!(e.message.contains("spec is immutable"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn the_samples_are_valid_and_runs_default_their_timeout() {
+    let w = World::new("samples").await;
+    for sample in ["hello.yaml", "failing.yaml"] {
+        let yaml = std::fs::read_to_string(repo_root().join("deploy/samples").join(sample)).unwrap();
+        let yaml = yaml.replace("metadata:\n", &format!("metadata:\n  namespace: {}\n", w.ns));
+        apply_yaml(&w.client, &yaml)
+            .await
+            .unwrap_or_else(|e| panic!("{sample}: {e:#}"));
+    }
+    assert_eq!(w.tasks().get("hello").await.unwrap().spec.steps.len(), 2);
+    let run = w.create_run("r", "hello").await;
+    assert_eq!(run.spec.timeout, "1h", "the API server applies the schema default");
+}

@@ -1,0 +1,205 @@
+//! Shared pieces: a controller running in-process as the deployed
+//! ServiceAccount, objects to create, and a stand-in kubelet that writes pod
+//! status the way the real one does.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use minitask_api::{Phase, Task, TaskRun, TaskRunStatus};
+use minitask_controller::{Config, PodOptions};
+use minitask_testenv::{CONTROLLER_USER, ControlPlane, eventually};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// One test's world: an admin client and a fresh namespace.
+pub struct World {
+    pub client: Client,
+    pub ns: String,
+}
+
+impl World {
+    pub async fn new(prefix: &str) -> World {
+        let cp = ControlPlane::shared();
+        let client = cp.client().await;
+        let ns = cp.namespace(&client, prefix).await;
+        World { client, ns }
+    }
+
+    pub fn tasks(&self) -> Api<Task> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+    pub fn runs(&self) -> Api<TaskRun> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+    pub fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// A controller for this namespace, authorized as the deployed
+    /// ServiceAccount (impersonated), so RBAC is exercised on every path.
+    pub async fn controller(&self) -> Running {
+        let client = ControlPlane::shared().client_as(CONTROLLER_USER).await;
+        self.controller_with(client).await
+    }
+
+    pub async fn controller_with(&self, client: Client) -> Running {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = Config {
+            namespace: Some(self.ns.clone()),
+            pod_options: PodOptions::default(),
+        };
+        let handle = tokio::spawn(minitask_controller::run(client, config, async {
+            let _ = stopped.await;
+        }));
+        Running {
+            stop: Some(stop),
+            handle,
+        }
+    }
+
+    pub async fn create_task(&self, name: &str, scripts: &[(&str, &str)]) -> Task {
+        let steps: Vec<Value> = scripts
+            .iter()
+            .map(|(n, s)| json!({"name": n, "image": "busybox", "script": s}))
+            .collect();
+        let task: Task = serde_json::from_value(json!({
+            "apiVersion": "minitask.dev/v1alpha1", "kind": "Task",
+            "metadata": {"name": name}, "spec": {"steps": steps}
+        }))
+        .unwrap();
+        self.tasks()
+            .create(&PostParams::default(), &task)
+            .await
+            .expect("create task")
+    }
+
+    pub async fn create_run(&self, name: &str, task: &str) -> TaskRun {
+        let run: TaskRun = serde_json::from_value(json!({
+            "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+            "metadata": {"name": name}, "spec": {"taskRef": {"name": task}}
+        }))
+        .unwrap();
+        self.runs()
+            .create(&PostParams::default(), &run)
+            .await
+            .expect("create taskrun")
+    }
+
+    /// Waits until the run's status satisfies `check`, and returns it.
+    pub async fn run_status(&self, run: &str, what: &str, check: impl Fn(&TaskRunStatus) -> bool) -> TaskRunStatus {
+        let runs = self.runs();
+        eventually(what, WAIT, || {
+            let runs = runs.clone();
+            let check = &check;
+            async move { runs.get(run).await.ok()?.status.filter(|s| check(s)) }
+        })
+        .await
+    }
+
+    pub async fn phase(&self, run: &str, phase: Phase) -> TaskRunStatus {
+        self.run_status(run, &format!("{run} to be {phase:?}"), |s| s.phase == Some(phase))
+            .await
+    }
+
+    /// Waits for the run's pod and returns it.
+    pub async fn pod(&self, run: &str) -> Pod {
+        let pods = self.pods();
+        let name = format!("{run}-pod");
+        eventually(&format!("pod {name}"), WAIT, || {
+            let (pods, name) = (pods.clone(), name.clone());
+            async move { pods.get_opt(&name).await.ok().flatten() }
+        })
+        .await
+    }
+
+    pub async fn pod_count(&self) -> usize {
+        self.pods()
+            .list(&ListParams::default())
+            .await
+            .expect("list pods")
+            .items
+            .len()
+    }
+
+    /// Plays the kubelet: writes the pod's phase and the state of each step
+    /// container (init containers first, as the pod lists them).
+    pub async fn kubelet(&self, pod: &Pod, phase: &str, states: &[StepState]) {
+        let spec = pod.spec.as_ref().expect("pod spec");
+        let names: Vec<String> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&spec.containers)
+            .map(|c| c.name.clone())
+            .collect();
+        let status = |name: &String, state: &StepState| {
+            json!({
+                "name": name, "image": "busybox", "imageID": "", "ready": matches!(state, StepState::Running),
+                "restartCount": 0, "state": state.json(),
+            })
+        };
+        let all: Vec<Value> = names.iter().zip(states).map(|(n, s)| status(n, s)).collect();
+        let init_count = spec.init_containers.as_ref().map_or(0, Vec::len);
+        let patch = json!({"status": {
+            "phase": phase,
+            "initContainerStatuses": all[..init_count.min(all.len())],
+            "containerStatuses": all[init_count.min(all.len())..],
+        }});
+        self.pods()
+            .patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("write pod status");
+    }
+}
+
+/// A step container's state, as the kubelet reports it.
+pub enum StepState {
+    Waiting,
+    Running,
+    Exited(i32),
+}
+
+impl StepState {
+    fn json(&self) -> Value {
+        let now = "2030-01-01T00:00:00Z";
+        match self {
+            StepState::Waiting => json!({"waiting": {"reason": "PodInitializing"}}),
+            StepState::Running => json!({"running": {"startedAt": now}}),
+            StepState::Exited(code) => {
+                let reason = if *code == 0 { "Completed" } else { "Error" };
+                json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now}})
+            }
+        }
+    }
+}
+
+/// A controller running in this test's runtime.
+pub struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<()>,
+}
+
+impl Running {
+    /// Graceful stop: in-flight reconciles finish first.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let handle = &mut self.handle;
+        tokio::time::timeout(WAIT, handle)
+            .await
+            .expect("controller stops")
+            .expect("controller task");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}

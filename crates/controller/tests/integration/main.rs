@@ -1,0 +1,8 @@
+//! Integration tests on a real kube-apiserver and etcd (see
+//! `minitask-testenv`). The controller runs in-process as the deployed
+//! ServiceAccount; the tests play the kubelet by writing pod status.
+
+mod admission;
+mod common;
+mod lifecycle;
+mod requests;

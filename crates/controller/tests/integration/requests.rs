@@ -1,0 +1,41 @@
+//! How much the controller asks of the API server: after its caches fill,
+//! a whole run costs writes only, no GET or LIST.
+
+use crate::common::{StepState::*, World};
+use minitask_api::Phase;
+use minitask_testenv::requests::RequestLog;
+use minitask_testenv::{CONTROLLER_USER, ControlPlane};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_run_lifecycle_makes_no_reads_outside_the_watches() {
+    let w = World::new("requests").await;
+    let (client, log) = RequestLog::client(ControlPlane::shared().config(Some(CONTROLLER_USER)).await);
+    let _controller = w.controller_with(client).await;
+    w.create_task("t", &[("a", "true"), ("b", "true")]).await;
+    // Let the watches start and fill the caches; those initial lists are
+    // the price of a cache, paid once per process, not per run.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    log.take();
+
+    w.create_run("r", "t").await;
+    let pod = w.pod("r").await;
+    w.phase("r", Phase::Pending).await;
+    w.kubelet(&pod, "Pending", &[Running, Waiting]).await;
+    w.phase("r", Phase::Running).await;
+    w.kubelet(&pod, "Succeeded", &[Exited(0), Exited(0)]).await;
+    w.phase("r", Phase::Succeeded).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let requests = log.take();
+    let reads: Vec<_> = requests
+        .iter()
+        .filter(|r| r.verb == "get" || r.verb == "list")
+        .collect();
+    assert!(reads.is_empty(), "reads in the steady state: {reads:?}");
+    let creates: Vec<_> = requests.iter().filter(|r| r.verb == "create").collect();
+    assert_eq!(creates.len(), 1, "one pod: {creates:?}");
+    let patches = requests.iter().filter(|r| r.verb == "patch").count();
+    // Pending, Running (first step), and Succeeded: one write per change.
+    assert!((3..=4).contains(&patches), "status writes: {requests:?}");
+}

@@ -1,0 +1,275 @@
+//! A real control plane for tests: upstream etcd and kube-apiserver as
+//! child processes on free loopback ports, with generated certificates, a
+//! static admin token and RBAC authorization on. One control plane serves
+//! every test in a test binary; each test gets its own namespace and client.
+//!
+//! The binaries come from `cargo xtask testenv` (or `MINITASK_TESTENV_BIN`).
+//! We wrote this harness instead of using the `envtest` crate, which drives
+//! controller-runtime's Go envtest through cgo and fetches its binaries
+//! with setup-envtest: neither fits a machine without those downloads.
+
+mod manifests;
+mod pki;
+mod process;
+pub mod requests;
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub use manifests::apply_yaml;
+
+/// The ServiceAccount the controller runs as, from `deploy/`.
+pub const CONTROLLER_USER: &str = "system:serviceaccount:minitask-system:minitask-controller";
+
+pub struct ControlPlane {
+    /// A kubeconfig for the admin, for `kubectl` and other subprocesses.
+    pub kubeconfig: PathBuf,
+    kubeconfig_yaml: String,
+}
+
+static SHARED: LazyLock<ControlPlane> = LazyLock::new(|| match start() {
+    Ok(control_plane) => control_plane,
+    Err(error) => panic!("could not start the test control plane: {error:#}"),
+});
+static NAMESPACES: AtomicUsize = AtomicUsize::new(0);
+
+impl ControlPlane {
+    /// The control plane of this test binary, started on first use.
+    pub fn shared() -> &'static ControlPlane {
+        &SHARED
+    }
+
+    /// An admin client, bound to the calling test's tokio runtime.
+    pub async fn client(&self) -> Client {
+        Client::try_from(self.config(None).await).expect("client")
+    }
+
+    /// A client that acts as `user` (impersonation), as the API server
+    /// authorizes that user's requests with RBAC.
+    pub async fn client_as(&self, user: &str) -> Client {
+        Client::try_from(self.config(Some(user)).await).expect("client")
+    }
+
+    /// The client configuration, for callers that add their own layers.
+    pub async fn config(&self, impersonate: Option<&str>) -> Config {
+        let kubeconfig = Kubeconfig::from_yaml(&self.kubeconfig_yaml).expect("our kubeconfig parses");
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .expect("our kubeconfig is valid");
+        config.auth_info.impersonate = impersonate.map(str::to_string);
+        config
+    }
+
+    /// A new namespace for one test, `<prefix>-<n>`, with the `default`
+    /// ServiceAccount that kube-controller-manager would have made.
+    pub async fn namespace(&self, client: &Client, prefix: &str) -> String {
+        let name = format!("{prefix}-{}", NAMESPACES.fetch_add(1, Ordering::SeqCst));
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
+        let sa: ServiceAccount = serde_json::from_value(serde_json::json!({"metadata": {"name": "default"}})).unwrap();
+        accounts
+            .create(&PostParams::default(), &sa)
+            .await
+            .expect("create default service account");
+        name
+    }
+}
+
+/// The repository root, two levels above this crate.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+fn bin_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("MINITASK_TESTENV_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let base = repo_root().join("target/testenv");
+    let found = std::fs::read_dir(&base)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"));
+    let dirs: Vec<PathBuf> = found.filter(|d| d.join("kube-apiserver").is_file()).collect();
+    match dirs.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!(
+            "no test binaries in {}: run `cargo xtask testenv` first",
+            base.display()
+        ),
+        many => bail!(
+            "several builds in {}: set MINITASK_TESTENV_BIN to one of {many:?}",
+            base.display()
+        ),
+    }
+}
+
+/// Starts etcd and kube-apiserver from a thread that lives as long as the
+/// process (see `process::spawn`), then installs the CRDs and RBAC.
+fn start() -> anyhow::Result<ControlPlane> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = boot();
+        let failed = result.is_err();
+        let _ = sender.send(result);
+        if !failed {
+            loop {
+                std::thread::park();
+            }
+        }
+    });
+    receiver.recv().context("the control plane thread died")?
+}
+
+fn boot() -> anyhow::Result<ControlPlane> {
+    let bin = bin_dir()?;
+    let dir = repo_root()
+        .join("target/testenv/run")
+        .join(format!("{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    // SAFETY: registering a plain extern "C" fn.
+    unsafe {
+        libc::atexit(process::kill_all);
+        libc::atexit(remove_run_dir);
+    }
+    let pki = pki::generate(&dir.join("pki"))?;
+    let (etcd_port, peer_port, api_port) = (process::free_port()?, process::free_port()?, process::free_port()?);
+
+    let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+    let peer_url = format!("http://127.0.0.1:{peer_port}");
+    let etcd_args = [
+        format!("--data-dir={}", dir.join("etcd").display()),
+        format!("--listen-client-urls={etcd_url}"),
+        format!("--advertise-client-urls={etcd_url}"),
+        format!("--listen-peer-urls={peer_url}"),
+        format!("--initial-advertise-peer-urls={peer_url}"),
+        format!("--initial-cluster=default={peer_url}"),
+        "--unsafe-no-fsync=true".into(),
+        "--log-level=warn".into(),
+    ];
+    let etcd_log = dir.join("etcd.log");
+    process::spawn(&bin.join("etcd"), &etcd_args, &etcd_log)?;
+
+    let apiserver_args = [
+        format!("--etcd-servers={etcd_url}"),
+        format!("--secure-port={api_port}"),
+        "--bind-address=127.0.0.1".into(),
+        "--advertise-address=127.0.0.1".into(),
+        format!("--cert-dir={}", dir.join("certs").display()),
+        format!("--tls-cert-file={}", pki.server_cert.display()),
+        format!("--tls-private-key-file={}", pki.server_key.display()),
+        format!("--token-auth-file={}", pki.tokens.display()),
+        "--authorization-mode=RBAC".into(),
+        format!("--service-account-key-file={}", pki.service_account_pub.display()),
+        format!(
+            "--service-account-signing-key-file={}",
+            pki.service_account_key.display()
+        ),
+        "--service-account-issuer=https://kubernetes.default.svc".into(),
+        "--service-cluster-ip-range=10.0.0.0/24".into(),
+        "--allow-privileged=true".into(),
+    ];
+    let api_log = dir.join("kube-apiserver.log");
+    let mut apiserver = process::spawn(&bin.join("kube-apiserver"), &apiserver_args, &api_log)?;
+
+    let kubeconfig_yaml = kubeconfig(api_port, &pki);
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, &kubeconfig_yaml)?;
+    let control_plane = ControlPlane {
+        kubeconfig,
+        kubeconfig_yaml,
+    };
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime
+        .block_on(async {
+            let client = control_plane.client().await;
+            wait_ready(&client, &mut apiserver).await?;
+            let root = repo_root();
+            for file in [
+                "deploy/crds/task.yaml",
+                "deploy/crds/taskrun.yaml",
+                "deploy/controller/rbac.yaml",
+            ] {
+                let yaml = std::fs::read_to_string(root.join(file)).with_context(|| format!("reading {file}"))?;
+                apply_yaml(&client, &yaml)
+                    .await
+                    .with_context(|| format!("applying {file}"))?;
+            }
+            manifests::wait_crds_established(&client, &["tasks.minitask.dev", "taskruns.minitask.dev"]).await
+        })
+        .with_context(|| {
+            format!(
+                "kube-apiserver log:\n{}\netcd log:\n{}",
+                process::tail(&api_log),
+                process::tail(&etcd_log)
+            )
+        })?;
+    Ok(control_plane)
+}
+
+async fn wait_ready(client: &Client, apiserver: &mut std::process::Child) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(status) = apiserver.try_wait()? {
+            bail!("kube-apiserver exited: {status}");
+        }
+        let request = http::Request::get("/readyz").body(Vec::new())?;
+        match client.request_text(request).await {
+            Ok(body) if body.trim() == "ok" => return Ok(()),
+            _ if Instant::now() > deadline => bail!("kube-apiserver was not ready within 90s"),
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+fn kubeconfig(port: u16, pki: &pki::Pki) -> String {
+    let ca = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pki.ca_pem.as_bytes());
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{port}\n    certificate-authority-data: {ca}\nusers:\n- name: admin\n  user:\n    token: {}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\n    namespace: default\ncurrent-context: test\n",
+        pki.admin_token
+    )
+}
+
+extern "C" fn remove_run_dir() {
+    let dir = repo_root()
+        .join("target/testenv/run")
+        .join(format!("{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Polls `check` until it returns Some, for at most `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

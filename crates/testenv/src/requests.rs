@@ -1,0 +1,107 @@
+//! A client that records every request it sends, to check how much the
+//! controller asks of the API server.
+
+use kube::client::{Body, ClientBuilder};
+use kube::{Client, Config};
+use std::sync::{Arc, Mutex};
+
+/// One request: its verb as the API server's audit log names it (get, list,
+/// watch, create, patch, update, delete) and its path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub verb: &'static str,
+    pub path: String,
+}
+
+#[derive(Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<Request>>>);
+
+impl RequestLog {
+    /// A client on `config` whose requests land in the returned log.
+    pub fn client(config: Config) -> (Client, RequestLog) {
+        let log = RequestLog::default();
+        let sink = log.clone();
+        let record = tower::util::MapRequestLayer::new(move |request: http::Request<Body>| {
+            sink.0.lock().unwrap_or_else(|e| e.into_inner()).push(Request {
+                verb: verb(
+                    request.method().as_str(),
+                    request.uri().path(),
+                    request.uri().query().unwrap_or(""),
+                ),
+                path: request.uri().path().to_string(),
+            });
+            request
+        });
+        let client = ClientBuilder::try_from(config)
+            .expect("client")
+            .with_layer(&record)
+            .build();
+        (client, log)
+    }
+
+    /// Everything recorded so far, and a fresh start.
+    pub fn take(&self) -> Vec<Request> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+fn verb(method: &str, path: &str, query: &str) -> &'static str {
+    match method {
+        "GET" if query.split('&').any(|p| p == "watch=true" || p == "watch=1") => "watch",
+        "GET" if is_collection(path) => "list",
+        "GET" => "get",
+        "POST" => "create",
+        "PATCH" => "patch",
+        "PUT" => "update",
+        "DELETE" => "delete",
+        _ => "other",
+    }
+}
+
+/// `/api/v1/pods`, `/apis/g/v/namespaces/ns/tasks`: a collection; one more
+/// segment names an object (and a further one its subresource).
+fn is_collection(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest = match parts.first() {
+        Some(&"api") => &parts[2.min(parts.len())..],
+        Some(&"apis") => &parts[3.min(parts.len())..],
+        _ => return false,
+    };
+    match rest {
+        [_resource] => true,
+        ["namespaces", _, _resource] => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verb;
+
+    #[test]
+    fn verbs_follow_the_api_server() {
+        let cases = [
+            ("GET", "/api/v1/namespaces/a/pods", "labelSelector=x", "list"),
+            ("GET", "/api/v1/pods", "", "list"),
+            (
+                "GET",
+                "/api/v1/namespaces/a/pods",
+                "watch=true&resourceVersion=1",
+                "watch",
+            ),
+            ("GET", "/api/v1/namespaces/a/pods/p", "", "get"),
+            ("GET", "/apis/minitask.dev/v1alpha1/namespaces/a/taskruns", "", "list"),
+            ("GET", "/apis/minitask.dev/v1alpha1/namespaces/a/taskruns/r", "", "get"),
+            (
+                "PATCH",
+                "/apis/minitask.dev/v1alpha1/namespaces/a/taskruns/r/status",
+                "",
+                "patch",
+            ),
+            ("POST", "/api/v1/namespaces/a/pods", "", "create"),
+        ];
+        for (method, path, query, want) in cases {
+            assert_eq!(verb(method, path, query), want, "{method} {path}?{query}");
+        }
+    }
+}

@@ -4,6 +4,10 @@
 //! The CRD manifests in `deploy/crds/` are generated from these types by
 //! `cargo xtask crds`; the doc comments become the `kubectl explain` text.
 
+// kube's derive takes one `printcolumn(...)` per column; clippy mistakes
+// their repeated `type_ = ...` keys for duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 mod duration;
 mod names;
 mod reason;

@@ -67,11 +67,7 @@ fn is_collection(path: &str) -> bool {
         Some(&"apis") => &parts[3.min(parts.len())..],
         _ => return false,
     };
-    match rest {
-        [_resource] => true,
-        ["namespaces", _, _resource] => true,
-        _ => false,
-    }
+    matches!(rest, [_resource] | ["namespaces", _, _resource])
 }
 
 #[cfg(test)]

@@ -24,11 +24,18 @@ async fn create_task(client: &Client, ns: &str, name: &str) {
         "spec": {"steps": [{"name": "a", "image": "busybox", "script": "echo hi"}]}
     }))
     .unwrap();
-    Api::namespaced(client.clone(), ns).create(&PostParams::default(), &task).await.unwrap();
+    Api::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &task)
+        .await
+        .unwrap();
 }
 
 fn plugin(args: &[&str], kubeconfig: &Path) -> Output {
-    Command::new(PLUGIN).args(args).env("KUBECONFIG", kubeconfig).output().expect("plugin runs")
+    Command::new(PLUGIN)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("plugin runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -36,14 +43,22 @@ fn text(bytes: &[u8]) -> String {
 }
 
 async fn runs(client: &Client, ns: &str) -> Vec<TaskRun> {
-    Api::<TaskRun>::namespaced(client.clone(), ns).list(&ListParams::default()).await.unwrap().items
+    Api::<TaskRun>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
 }
 
 /// The shared kubeconfig with its context's namespace set to `ns`.
 fn kubeconfig_in(ns: &str, dir: &str) -> PathBuf {
     let original = std::fs::read_to_string(&ControlPlane::shared().kubeconfig).unwrap();
     let path = std::env::temp_dir().join(format!("minitask-cli-{dir}-{}", std::process::id()));
-    std::fs::write(&path, original.replace("namespace: default", &format!("namespace: {ns}"))).unwrap();
+    std::fs::write(
+        &path,
+        original.replace("namespace: default", &format!("namespace: {ns}")),
+    )
+    .unwrap();
     path
 }
 
@@ -58,7 +73,10 @@ async fn start_creates_a_run_of_the_task_and_prints_its_name() {
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
     assert!(run.name_any().starts_with("hello-run-"), "{}", run.name_any());
-    assert_eq!(stdout.trim(), format!("taskrun.minitask.dev/{} created", run.name_any()));
+    assert_eq!(
+        stdout.trim(),
+        format!("taskrun.minitask.dev/{} created", run.name_any())
+    );
     assert_eq!(run.task_name(), Some("hello"));
     assert_eq!(run.labels()[LABEL_TASK], "hello");
 }
@@ -69,7 +87,10 @@ async fn a_missing_task_is_an_error_naming_it_and_its_namespace() {
     let out = plugin(&["start", "nope", "-n", &ns], &ControlPlane::shared().kubeconfig);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(&format!("Task \"nope\" not found in namespace \"{ns}\"")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Task \"nope\" not found in namespace \"{ns}\"")),
+        "{stderr}"
+    );
     assert!(runs(&client, &ns).await.is_empty(), "nothing was created");
 }
 
@@ -89,7 +110,14 @@ async fn kubeconfig_and_context_flags_are_honoured() {
     let kubeconfig = kubeconfig_in(&ns, "flags");
     let bogus = std::env::temp_dir().join("minitask-cli-no-such-kubeconfig");
     let out = Command::new(PLUGIN)
-        .args(["start", "hello", "--kubeconfig", kubeconfig.to_str().unwrap(), "--context", "test"])
+        .args([
+            "start",
+            "hello",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--context",
+            "test",
+        ])
         .env("KUBECONFIG", &bogus)
         .output()
         .unwrap();

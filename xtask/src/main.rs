@@ -1,7 +1,14 @@
 //! `cargo xtask <verb>`: the one entry point for every developer chore.
 
 mod ci;
+mod cluster;
 mod crds;
+mod daemon;
+mod demo;
+mod e2e;
+mod images;
+mod local;
+mod oci;
 mod testenv;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +32,24 @@ enum Verb {
     /// Build (once) the pinned upstream etcd and Kubernetes binaries the
     /// integration and e2e tests run.
     Testenv,
+    /// Build the controller image as an OCI archive in target/images/ (no
+    /// Docker needed).
+    Image,
+    /// Start a real single-node Kubernetes here, without Docker.
+    LocalUp,
+    /// Stop the local cluster and remove everything it made.
+    LocalDown,
+    /// Build and load the controller image into the local cluster (or
+    /// kind), apply the manifests and wait for the rollout.
+    Deploy,
+    /// Create a kind cluster (needs Docker and kind) and deploy to it.
+    KindUp,
+    /// Delete the kind cluster.
+    KindDown,
+    /// Run the end-to-end tests against the deployed cluster.
+    E2e,
+    /// One command for newcomers: cluster, deploy, run hello, show its logs.
+    Demo,
     /// The CI gate: fmt, clippy (warnings denied), crds --check, every test.
     Ci,
 }
@@ -39,6 +64,14 @@ fn main() {
 fn run(verb: Verb) -> anyhow::Result<()> {
     match verb {
         Verb::Crds { check } => crds::run(&repo_root(), check),
+        Verb::LocalUp => local::up(&repo_root()),
+        Verb::LocalDown => local::down(&repo_root()),
+        Verb::Deploy => cluster::deploy(&repo_root()),
+        Verb::KindUp => cluster::kind_up(&repo_root()),
+        Verb::KindDown => cluster::kind_down(),
+        Verb::E2e => e2e::run(&repo_root()),
+        Verb::Demo => demo::run(&repo_root()),
+        Verb::Image => images::run(&repo_root()),
         Verb::Testenv => testenv::run(&repo_root()),
         Verb::Ci => ci::run(&repo_root()),
     }

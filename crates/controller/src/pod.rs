@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashSet};
 use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, Pod, PodSpec, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt};
-use minitask_api::{LABEL_TASK, LABEL_TASKRUN, Step, TaskRun, TaskSpec, label_value, parse_duration};
+use minitask_api::{
+    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, Step, TaskRun, TaskSpec, label_value, parse_duration,
+};
 
 use crate::names::{pod_name, step_container};
 use crate::script::{SCRIPTS_DIR, script_command};
@@ -79,6 +81,10 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, options: &PodOptions) -> Result
             name: Some(pod_name(name)),
             namespace: Some(namespace.to_string()),
             labels: Some(labels),
+            annotations: Some(BTreeMap::from([(
+                ANNOTATION_TASK_SPEC.to_string(),
+                task_spec_json(task),
+            )])),
             owner_references: Some(vec![owner]),
             ..ObjectMeta::default()
         },
@@ -121,6 +127,15 @@ fn container(step: &Step, options: &PodOptions) -> Result<Container, BuildError>
         ]),
         ..Container::default()
     })
+}
+
+fn task_spec_json(task: &TaskSpec) -> String {
+    serde_json::to_string(task).expect("a TaskSpec always serializes")
+}
+
+/// The TaskSpec a pod was built from (see `ANNOTATION_TASK_SPEC`).
+pub fn task_spec_of(pod: &Pod) -> Option<TaskSpec> {
+    serde_json::from_str(pod.annotations().get(ANNOTATION_TASK_SPEC)?).ok()
 }
 
 /// True when `pod` is controlled by `run` (same UID): a pod with the right

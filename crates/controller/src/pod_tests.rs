@@ -65,6 +65,17 @@ fn the_pod_is_named_labelled_and_owned_by_its_run() {
 }
 
 #[test]
+fn the_pod_records_the_task_spec_it_runs() {
+    let mut spec = task(&["a", "b"]);
+    spec.steps[0].script = Some("echo '$(x)' \"\\n\"".into());
+    let pod = build(&spec);
+    assert_eq!(task_spec_of(&pod), Some(spec));
+    let mut unannotated = pod.clone();
+    unannotated.metadata.annotations = None;
+    assert_eq!(task_spec_of(&unannotated), None);
+}
+
+#[test]
 fn an_inline_task_is_labelled_with_the_run_name() {
     let mut run = taskrun("inline-1", "x");
     run.spec.task_ref = None;

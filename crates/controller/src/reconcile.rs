@@ -17,7 +17,7 @@ use serde_json::json;
 use tracing::{info, instrument, warn};
 
 use crate::names::pod_name;
-use crate::pod::{MANAGER, PodOptions, build_pod, is_owned_by};
+use crate::pod::{MANAGER, PodOptions, build_pod, is_owned_by, task_spec_of};
 use crate::status::{project_status, with_outcome};
 
 /// What every reconcile shares: the client and the caches.
@@ -131,8 +131,14 @@ fn observe(run: &TaskRun, previous: &TaskRunStatus, pod: &Pod, now: &Time) -> Ta
     if !is_owned_by(pod, run) {
         return conflict(run, previous, pod, now);
     }
+    // The pod records what it runs: a status from a stale cache, or one
+    // never written because a controller died after creating the pod, is
+    // completed from it rather than from a Task that may have changed.
     let mut previous = previous.clone();
     previous.pod_name.get_or_insert_with(|| pod.name_any());
+    if previous.task_spec.is_none() {
+        previous.task_spec = task_spec_of(pod);
+    }
     project_status(&previous, Some(pod), now)
 }
 
@@ -238,9 +244,13 @@ fn conflict(run: &TaskRun, previous: &TaskRunStatus, pod: &Pod, now: &Time) -> T
 /// Server-side apply of the whole status, as the controller's field manager.
 async fn write_status(run: &TaskRun, namespace: &str, status: &TaskRunStatus, client: &Client) -> Result<(), Error> {
     let api: Api<TaskRun> = Api::namespaced(client.clone(), namespace);
+    // The resourceVersion makes the write conditional: a status projected
+    // from a cached TaskRun older than the stored one is refused (409) and
+    // the reconcile retried on fresh data, so nothing stale overwrites it.
     let patch = json!({
         "apiVersion": TaskRun::api_version(&()),
         "kind": TaskRun::kind(&()),
+        "metadata": {"resourceVersion": run.resource_version()},
         "status": status,
     });
     let params = PatchParams::apply(MANAGER).force();
@@ -255,6 +265,15 @@ async fn write_status(run: &TaskRun, namespace: &str, status: &TaskRunStatus, cl
 
 /// Transient errors (API unavailable, conflicts) are retried after a pause.
 pub fn error_policy(run: Arc<TaskRun>, error: &Error, _ctx: Arc<Context>) -> Action {
+    if let Error::WriteStatus {
+        source: kube::Error::Api(e),
+        ..
+    } = error
+        && e.code == 409
+    {
+        // Our cached TaskRun was stale; the fresh one is on its way.
+        return Action::requeue(Duration::from_secs(1));
+    }
     warn!(taskrun = %run.name_any(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
 }

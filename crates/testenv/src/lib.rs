@@ -9,7 +9,7 @@
 //! with setup-envtest: neither fits a machine without those downloads.
 
 mod manifests;
-mod pki;
+pub mod pki;
 mod process;
 pub mod requests;
 

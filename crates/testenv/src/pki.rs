@@ -1,11 +1,68 @@
-//! Throwaway credentials for one test control plane: a CA, the API
-//! server's serving certificate, the service-account signing key and an
-//! admin token.
+//! Throwaway credentials: a CA that issues server and client certificates,
+//! for the test control plane and the local cluster.
 
 use anyhow::Context;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
 use std::path::{Path, PathBuf};
 
+/// A certificate authority that lives as long as the cluster it serves.
+pub struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// A certificate and its private key, PEM-encoded.
+pub struct Issued {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl Ca {
+    pub fn new(common_name: &str) -> anyhow::Result<Ca> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, common_name);
+        let cert_pem = params.self_signed(&key)?.pem();
+        let key_pem = key.serialize_pem();
+        Ok(Ca {
+            issuer: Issuer::new(params, key),
+            cert_pem,
+            key_pem,
+        })
+    }
+
+    /// A certificate for `common_name` in the `organizations` (Kubernetes
+    /// reads them as user and groups), valid for `hosts` (IPs or DNS names)
+    /// when it serves TLS.
+    pub fn issue(&self, common_name: &str, organizations: &[&str], hosts: &[&str]) -> anyhow::Result<Issued> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
+        let mut name = DistinguishedName::new();
+        name.push(DnType::CommonName, common_name);
+        for org in organizations {
+            name.push(DnType::OrganizationName, *org);
+        }
+        params.distinguished_name = name;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
+/// A key pair for signing service-account tokens: (private, public) PEM.
+pub fn signing_key() -> anyhow::Result<(String, String)> {
+    let key = KeyPair::generate()?;
+    Ok((key.serialize_pem(), key.public_key_pem()))
+}
+
+/// What the test control plane needs, written under one directory.
 pub struct Pki {
     pub ca_pem: String,
     pub server_cert: PathBuf,
@@ -18,37 +75,22 @@ pub struct Pki {
 
 pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
     std::fs::create_dir_all(dir)?;
-    let ca_key = KeyPair::generate()?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "minitask-test-ca");
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let server_key = KeyPair::generate()?;
-    let mut server_params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
-    server_params
-        .distinguished_name
-        .push(DnType::CommonName, "kube-apiserver");
-    let server_cert = server_params.signed_by(&server_key, &issuer)?;
-
-    let service_account_key = KeyPair::generate()?;
-    let admin_token = format!("admin-{:x}", std::process::id() as u128 * 1_000_003 + nanos());
+    let ca = Ca::new("minitask-test-ca")?;
+    let server = ca.issue("kube-apiserver", &[], &["127.0.0.1", "localhost"])?;
+    let (sa_key, sa_pub) = signing_key()?;
     let pki = Pki {
-        ca_pem: ca_cert.pem(),
+        ca_pem: ca.cert_pem.clone(),
         server_cert: dir.join("server.crt"),
         server_key: dir.join("server.key"),
         service_account_key: dir.join("sa.key"),
         service_account_pub: dir.join("sa.pub"),
         tokens: dir.join("tokens.csv"),
-        admin_token,
+        admin_token: format!("admin-{:x}", nanos() ^ u128::from(std::process::id())),
     };
-    write(&pki.server_cert, &server_cert.pem())?;
-    write(&pki.server_key, &server_key.serialize_pem())?;
-    write(&pki.service_account_key, &service_account_key.serialize_pem())?;
-    write(&pki.service_account_pub, &service_account_key.public_key_pem())?;
+    write(&pki.server_cert, &server.cert_pem)?;
+    write(&pki.server_key, &server.key_pem)?;
+    write(&pki.service_account_key, &sa_key)?;
+    write(&pki.service_account_pub, &sa_pub)?;
     // token,user,uid,"group1,group2": the admin is in system:masters.
     write(
         &pki.tokens,
@@ -57,7 +99,7 @@ pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
     Ok(pki)
 }
 
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+pub fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 

@@ -241,3 +241,45 @@ async fn a_foreign_pod_with_the_run_pod_name_fails_the_run() {
     assert!(failed.message.unwrap().contains("not owned by TaskRun r"));
     assert_eq!(w.pod_count().await, 1);
 }
+
+#[tokio::test]
+async fn a_status_write_from_a_stale_cache_is_refused() {
+    use kube::runtime::{reflector, watcher};
+    use minitask_controller::PodOptions;
+    use minitask_controller::reconcile::{Context, reconcile};
+    use std::sync::Arc;
+
+    let w = World::new("stale").await;
+    let controller = w.controller().await;
+    let task = w.create_task("t", &[("a", "true")]).await;
+    let stale = w.create_run("r", "t").await;
+    let pod = w.pod("r").await;
+    w.kubelet(&pod, "Running", &[Running]).await;
+    let fresh = w.phase("r", Phase::Running).await;
+    controller.stop().await;
+
+    // A reconcile that sees the TaskRun as it was at creation, before any
+    // status, and a pod cache that has not caught up either.
+    let (pods, mut pod_writer) = reflector::store();
+    pod_writer.apply_watcher_event(&watcher::Event::InitDone);
+    let (tasks, mut task_writer) = reflector::store();
+    task_writer.apply_watcher_event(&watcher::Event::Apply(task));
+    task_writer.apply_watcher_event(&watcher::Event::InitDone);
+    let client = minitask_testenv::ControlPlane::shared()
+        .client_as(minitask_testenv::CONTROLLER_USER)
+        .await;
+    let ctx = Arc::new(Context::new(client, pods, tasks, PodOptions::default()));
+    let result = reconcile(Arc::new(stale), ctx).await;
+
+    let error = result.expect_err("the stale write must be refused");
+    assert!(
+        error.to_string().contains("409") || error.to_string().contains("onflict"),
+        "{error}"
+    );
+    assert_eq!(
+        w.runs().get("r").await.unwrap().status,
+        Some(fresh),
+        "the stored status is untouched"
+    );
+    assert_eq!(w.pod_count().await, 1);
+}

@@ -1,0 +1,16 @@
+//! `cargo xtask e2e`: the end-to-end tests, against the cluster that
+//! `deploy` targets, with the controller running in it from its image.
+
+use std::path::Path;
+use xshell::{Shell, cmd};
+
+pub fn run(root: &Path) -> anyhow::Result<()> {
+    let kubeconfig = crate::cluster::kubeconfig(root)?;
+    let sh = Shell::new()?;
+    sh.change_dir(root);
+    let _kubeconfig = kubeconfig.map(|k| sh.push_env("KUBECONFIG", k));
+    // The e2e tests are #[ignore]d in a plain `cargo test`: they need a
+    // cluster with the controller deployed, which this verb guarantees.
+    cmd!(sh, "cargo test --locked -p kubectl-task --test e2e -- --ignored").run()?;
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! `cargo xtask image`: the images mini-task needs, built without Docker.
+//!
+//! - the controller: its static binary alone, running as uid 65532, as on
+//!   distroless `static-debian12:nonroot` (see the Dockerfile, which builds
+//!   the same image with Docker);
+//! - `busybox` and the pod sandbox (`pause`) image for the local cluster,
+//!   which can pull nothing: both from Debian's busybox-static.
+
+use crate::oci::{self, Config, Entry, Image};
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use xshell::{Shell, cmd};
+
+pub const CONTROLLER_IMAGE: &str = "docker.io/library/minitask-controller:dev";
+pub const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:latest";
+pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+const BUSYBOX: &str = "/bin/busybox";
+
+pub fn dir(root: &Path) -> PathBuf {
+    root.join("target/images")
+}
+
+/// Builds the controller image archive and returns its path.
+pub fn controller(root: &Path) -> anyhow::Result<PathBuf> {
+    let sh = Shell::new()?;
+    sh.change_dir(root);
+    // Static glibc: the image holds no libc, like distroless/static. An
+    // explicit --target keeps the flag away from build scripts.
+    let _static = sh.push_env("RUSTFLAGS", "-C target-feature=+crt-static");
+    cmd!(
+        sh,
+        "cargo build --release --locked -p minitask-controller --target {TARGET}"
+    )
+    .run()?;
+    let binary = root.join(format!("target/{TARGET}/release/minitask-controller"));
+    let image = Image {
+        name: CONTROLLER_IMAGE.into(),
+        entries: vec![
+            Entry::Dir {
+                path: "etc".into(),
+                mode: 0o755,
+            },
+            Entry::File {
+                path: "etc/passwd".into(),
+                mode: 0o644,
+                data: PASSWD.as_bytes().to_vec(),
+            },
+            Entry::File {
+                path: "etc/group".into(),
+                mode: 0o644,
+                data: GROUP.as_bytes().to_vec(),
+            },
+            Entry::Dir {
+                path: "tmp".into(),
+                mode: 0o1777,
+            },
+            Entry::File {
+                path: "minitask-controller".into(),
+                mode: 0o755,
+                data: read(&binary)?,
+            },
+        ],
+        config: Config {
+            entrypoint: vec!["/minitask-controller".into()],
+            cmd: vec![],
+            user: "65532:65532".into(),
+            env: vec![],
+        },
+    };
+    let path = dir(root).join("minitask-controller.tar");
+    oci::write(&image, &path)?;
+    Ok(path)
+}
+
+/// Builds the busybox and pause image archives for the local cluster.
+pub fn local(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !Path::new(BUSYBOX).is_file() {
+        bail!("{BUSYBOX} is missing: install Debian's busybox-static (cargo xtask local-up does)");
+    }
+    let sh = Shell::new()?;
+    let applets = cmd!(sh, "{BUSYBOX} --list-full").read()?;
+    let mut entries = vec![
+        Entry::Dir {
+            path: "bin".into(),
+            mode: 0o755,
+        },
+        Entry::Dir {
+            path: "sbin".into(),
+            mode: 0o755,
+        },
+        Entry::Dir {
+            path: "usr".into(),
+            mode: 0o755,
+        },
+        Entry::Dir {
+            path: "usr/bin".into(),
+            mode: 0o755,
+        },
+        Entry::Dir {
+            path: "usr/sbin".into(),
+            mode: 0o755,
+        },
+        Entry::Dir {
+            path: "tmp".into(),
+            mode: 0o1777,
+        },
+        Entry::Dir {
+            path: "root".into(),
+            mode: 0o700,
+        },
+        Entry::Dir {
+            path: "etc".into(),
+            mode: 0o755,
+        },
+        Entry::File {
+            path: "etc/passwd".into(),
+            mode: 0o644,
+            data: PASSWD.as_bytes().to_vec(),
+        },
+        Entry::File {
+            path: "etc/group".into(),
+            mode: 0o644,
+            data: GROUP.as_bytes().to_vec(),
+        },
+        Entry::File {
+            path: "bin/busybox".into(),
+            mode: 0o755,
+            data: read(Path::new(BUSYBOX))?,
+        },
+    ];
+    for applet in applets.lines().filter(|a| *a != "bin/busybox" && !a.is_empty()) {
+        entries.push(Entry::Symlink {
+            path: applet.into(),
+            target: "/bin/busybox".into(),
+        });
+    }
+    let busybox = Image {
+        name: BUSYBOX_IMAGE.into(),
+        entries,
+        config: Config {
+            entrypoint: vec![],
+            cmd: vec!["sh".into()],
+            user: "0:0".into(),
+            env: vec![PATH_ENV.into()],
+        },
+    };
+    // The sandbox only holds the pod's namespaces: any process that sleeps.
+    let pause = Image {
+        name: PAUSE_IMAGE.into(),
+        entries: vec![
+            Entry::Dir {
+                path: "bin".into(),
+                mode: 0o755,
+            },
+            Entry::File {
+                path: "bin/busybox".into(),
+                mode: 0o755,
+                data: read(Path::new(BUSYBOX))?,
+            },
+        ],
+        config: Config {
+            entrypoint: vec!["/bin/busybox".into(), "sleep".into(), "2147483647".into()],
+            cmd: vec![],
+            user: "65535:65535".into(),
+            env: vec![],
+        },
+    };
+    let paths = vec![dir(root).join("busybox.tar"), dir(root).join("pause.tar")];
+    oci::write(&busybox, &paths[0])?;
+    oci::write(&pause, &paths[1])?;
+    Ok(paths)
+}
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
+const GROUP: &str = "root:x:0:\nnonroot:x:65532:\n";
+const PATH_ENV: &str = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+pub fn run(root: &Path) -> anyhow::Result<()> {
+    let path = controller(root)?;
+    println!("{path:?}: {CONTROLLER_IMAGE}");
+    println!("load it with: ctr -n k8s.io images import | docker load -i | kind load image-archive");
+    Ok(())
+}

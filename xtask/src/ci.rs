@@ -16,6 +16,27 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let bin = crate::testenv::ensure(root)?;
     let _bin = sh.push_env("MINITASK_TESTENV_BIN", &bin);
     cmd!(sh, "cargo test --workspace --locked").run()?;
+    eprintln!(
+        "ci: unit and integration tests green after {}s",
+        started.elapsed().as_secs()
+    );
+
+    // End to end: the local cluster, the controller deployed from its
+    // image, real containers. The cluster goes away whatever happens.
+    let e2e = end_to_end(root);
+    let down = crate::local::down(root);
+    e2e?;
+    down?;
     eprintln!("ci: all green in {}s", started.elapsed().as_secs());
     Ok(())
+}
+
+fn end_to_end(root: &Path) -> anyhow::Result<()> {
+    // CI tests the local cluster, whatever cluster the caller's
+    // environment points at.
+    // SAFETY: xtask is single-threaded here.
+    unsafe { std::env::remove_var("KUBECONFIG") };
+    crate::local::up(root)?;
+    crate::cluster::deploy(root)?;
+    crate::e2e::run(root)
 }

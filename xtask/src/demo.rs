@@ -39,13 +39,14 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let export = kubeconfig
         .map(|k| format!("export KUBECONFIG={}\n", k.display()))
         .unwrap_or_default();
+    let bin = root.join("target/debug");
     println!(
-        "\nWhat next:\n{export}export PATH={}:$PATH   # kubectl finds the plugin here\n\
-         kubectl task start failing && kubectl get taskruns -w    # a run that fails, and why\n\
-         kubectl get taskrun {run} -o yaml                          # the full status\n\
-         kubectl explain taskrun.spec                               # the API, documented\n\
-         cargo xtask local-down                                     # remove the local cluster",
-        root.join("target/debug").display()
+        "\nWhat to try next:\n{export}export PATH={}:$PATH\n\
+         kubectl task start failing && kubectl get taskruns -w   # a run that fails, and why\n\
+         kubectl get taskrun {run} -o yaml   # the full status\n\
+         kubectl explain taskrun.spec   # the API, documented\n\
+         cargo xtask local-down   # remove the local cluster",
+        bin.display()
     );
     Ok(())
 }

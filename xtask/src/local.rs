@@ -60,6 +60,13 @@ pub fn is_up(root: &Path) -> bool {
 }
 
 pub fn up(root: &Path) -> anyhow::Result<()> {
+    if is_up(root) {
+        println!(
+            "the local cluster is already up:\n  export KUBECONFIG={}",
+            kubeconfig(root).display()
+        );
+        return Ok(());
+    }
     if !nix_is_root() {
         bail!("local-up runs containerd and a kubelet, which need root");
     }
@@ -174,11 +181,18 @@ pub fn down(root: &Path) -> anyhow::Result<()> {
     for daemon in DAEMONS {
         daemons.stop(daemon);
     }
-    // containerd's shims outlive it; they run the pod sandboxes and steps.
+    // containerd's shims outlive it, and the pods' processes outlive their
+    // shims: find those through the kubelet's cgroups.
     for pid in pids_with_cmdline(SOCKET) {
         crate::daemon::kill(pid, Duration::from_secs(5));
     }
+    remove_pod_cgroups();
     unmount_under(&[VAR_DIR, RUN_DIR, "/run/netns/cni-", "/var/run/netns/cni-"]);
+    for netns in std::fs::read_dir("/run/netns").into_iter().flatten().flatten() {
+        if netns.file_name().to_string_lossy().starts_with("cni-") {
+            let _ = std::fs::remove_file(netns.path());
+        }
+    }
     let sh = Shell::new()?;
     let _ = cmd!(sh, "ip link delete {BRIDGE}").quiet().ignore_stderr().run();
     let rule = service_rule();
@@ -488,4 +502,52 @@ fn unmount_under(prefixes: &[&str]) {
             unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
         }
     }
+}
+
+/// Kills every process in the kubelet's pod cgroups (`kubepods` in each
+/// cgroup v1 hierarchy, or the unified one) and removes those cgroups.
+fn remove_pod_cgroups() {
+    let trees: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|hierarchy| hierarchy.path().join("kubepods"))
+        .chain([PathBuf::from("/sys/fs/cgroup/kubepods")])
+        .filter(|tree| tree.is_dir())
+        .collect();
+    for _ in 0..3 {
+        for tree in &trees {
+            for dir in cgroup_dirs(tree) {
+                let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                    // SAFETY: kill(2); these are the pods' processes.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for tree in &trees {
+        let mut dirs = cgroup_dirs(tree);
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for dir in dirs {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// `tree` and every cgroup below it.
+fn cgroup_dirs(tree: &Path) -> Vec<PathBuf> {
+    let mut out = vec![tree.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        let children = std::fs::read_dir(&out[i]).into_iter().flatten().flatten();
+        let dirs: Vec<PathBuf> = children
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        out.extend(dirs);
+        i += 1;
+    }
+    out
 }

@@ -1,0 +1,223 @@
+//! End-to-end: real containers on a real kubelet, with the controller
+//! deployed in the cluster from its image. Run by `cargo xtask e2e` (which
+//! passes `--ignored`) against $KUBECONFIG; a plain `cargo test` lists these
+//! as ignored because they need that cluster.
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, LogParams, PostParams};
+use kube::{Client, ResourceExt};
+use minitask_api::{Phase, TaskRun};
+use serde_json::json;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-task");
+
+/// A namespace for one test, deleted when the test ends.
+struct Namespaced {
+    client: Client,
+    ns: String,
+}
+
+impl Namespaced {
+    async fn new(name: &str) -> Namespaced {
+        let client = Client::try_default().await.expect("a cluster in $KUBECONFIG");
+        let ns = format!("e2e-{name}-{}", std::process::id());
+        let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+        Api::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("create namespace");
+        // Pods need the namespace's default ServiceAccount, which
+        // kube-controller-manager adds a moment after the namespace.
+        let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), &ns);
+        for _ in 0..100 {
+            if accounts.get_opt("default").await.ok().flatten().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Namespaced { client, ns }
+    }
+
+    /// `kubectl <args> -n <ns>`, with the plugin on PATH so that kubectl's
+    /// plugin discovery finds `kubectl task`.
+    fn kubectl(&self, args: &[&str]) -> Output {
+        let plugin_dir = Path::new(PLUGIN).parent().unwrap();
+        let path = format!("{}:{}", plugin_dir.display(), std::env::var("PATH").unwrap_or_default());
+        Command::new("kubectl")
+            .args(args)
+            .args(["-n", &self.ns])
+            .env("PATH", path)
+            .output()
+            .expect("kubectl runs")
+    }
+
+    fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    fn apply(&self, yaml: &str) {
+        let file = std::env::temp_dir().join(format!("{}-{}.yaml", self.ns, yaml.len()));
+        std::fs::write(&file, yaml).unwrap();
+        self.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    }
+
+    fn sample(&self, name: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/samples")
+            .join(name);
+        self.apply(&std::fs::read_to_string(path).unwrap());
+    }
+
+    /// `kubectl task start <task>` through kubectl; returns the run's name.
+    fn start(&self, task: &str) -> String {
+        let out = self.kubectl_ok(&["task", "start", task]);
+        let name = out
+            .trim()
+            .strip_prefix("taskrun.minitask.dev/")
+            .and_then(|s| s.strip_suffix(" created"));
+        name.unwrap_or_else(|| panic!("unexpected output {out:?}")).to_string()
+    }
+
+    /// Waits (with `kubectl wait`) until the run reaches `phase`.
+    async fn finish(&self, run: &str, phase: Phase) -> TaskRun {
+        let condition = format!("--for=jsonpath={{.status.phase}}={phase:?}");
+        self.kubectl_ok(&["wait", &condition, &format!("taskrun/{run}"), "--timeout=180s"]);
+        Api::<TaskRun>::namespaced(self.client.clone(), &self.ns)
+            .get(run)
+            .await
+            .unwrap()
+    }
+
+    async fn logs(&self, pod: &str, container: &str) -> String {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.ns);
+        let params = LogParams {
+            container: Some(container.into()),
+            ..LogParams::default()
+        };
+        pods.logs(pod, &params)
+            .await
+            .unwrap_or_else(|e| panic!("logs of {pod}/{container}: {e}"))
+    }
+
+    async fn cleanup(self) {
+        let _ = Api::<Namespace>::all(self.client)
+            .delete(&self.ns, &DeleteParams::background())
+            .await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn the_hello_sample_runs_its_steps_in_order_and_shares_files() {
+    let t = Namespaced::new("hello").await;
+    t.sample("hello.yaml");
+    let run = t.start("hello");
+    t.kubectl_ok(&[
+        "wait",
+        "--for=condition=Succeeded",
+        &format!("taskrun/{run}"),
+        "--timeout=180s",
+    ]);
+    let done = t.finish(&run, Phase::Succeeded).await;
+    let status = done.status.unwrap();
+    let pod = status.pod_name.unwrap();
+
+    let first = t.logs(&pod, "step-hello").await;
+    let second = t.logs(&pod, "step-goodbye").await;
+    assert!(first.starts_with("hello from "), "{first:?}");
+    // The second step read the file the first one wrote in /workspace.
+    assert_eq!(second, "the first step said: hello\ngoodbye\n");
+    let (a, b) = (
+        status.steps[0].terminated.clone().unwrap(),
+        status.steps[1].terminated.clone().unwrap(),
+    );
+    assert!(a.finished_at <= b.started_at, "steps ran in order: {a:?} then {b:?}");
+
+    let table = t.kubectl_ok(&["get", "taskruns"]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&run))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains("hello") && row.contains("Succeeded"), "{table}");
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_failing_step_fails_the_run_and_later_steps_never_run() {
+    let t = Namespaced::new("failing").await;
+    t.sample("failing.yaml");
+    let run = t.start("failing");
+    let failed = t.finish(&run, Phase::Failed).await.status.unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("StepFailed"));
+    assert!(
+        failed
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("step \"break\" failed with exit code 3")
+    );
+    assert_eq!(failed.steps[0].terminated.as_ref().unwrap().exit_code, 0);
+    assert_eq!(failed.steps[1].terminated.as_ref().unwrap().exit_code, 3);
+    let never = &failed.steps[2];
+    assert!(never.terminated.is_none() && never.running.is_none(), "{never:?}");
+    assert_eq!(
+        t.logs(failed.pod_name.as_deref().unwrap(), "step-break").await,
+        "about to fail\n"
+    );
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn scripts_reach_the_shell_byte_for_byte() {
+    let t = Namespaced::new("script").await;
+    // The script prints itself, then runs a quoted heredoc and uses $$: the
+    // output is exact only if the shell got every byte as written.
+    let script = "#!/bin/sh\ncat \"$0\"\ncat <<'EOF'\nliteral $(HOME) $$ 'single' \"double\" `tick`\nEOF\nprintf '%s\\n' \"pid:$(echo $$ | grep -c '^[0-9][0-9]*$') home:$HOME\"\n";
+    let task = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "Task", "metadata": {"name": "exact"},
+        "spec": {"steps": [{"name": "exact", "image": "busybox", "script": script}]}
+    });
+    t.apply(&task.to_string());
+    let run = t.start("exact");
+    let done = t.finish(&run, Phase::Succeeded).await.status.unwrap();
+    let output = t.logs(done.pod_name.as_deref().unwrap(), "step-exact").await;
+    let want = format!("{script}literal $(HOME) $$ 'single' \"double\" `tick`\npid:1 home:/root\n");
+    assert_eq!(output, want);
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn the_controller_runs_in_the_cluster_from_its_image() {
+    let client = Client::try_default().await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client, "minitask-system");
+    let list = pods
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/name=minitask-controller"))
+        .await
+        .unwrap();
+    let running: Vec<_> = list
+        .items
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .collect();
+    assert_eq!(
+        running.len(),
+        1,
+        "{:?}",
+        list.items.iter().map(|p| p.name_any()).collect::<Vec<_>>()
+    );
+    let spec = running[0].spec.as_ref().unwrap();
+    assert_eq!(spec.service_account_name.as_deref(), Some("minitask-controller"));
+    assert_eq!(spec.security_context.as_ref().unwrap().run_as_non_root, Some(true));
+}

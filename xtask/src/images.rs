@@ -36,31 +36,7 @@ pub fn controller(root: &Path) -> anyhow::Result<PathBuf> {
     let binary = root.join(format!("target/{TARGET}/release/minitask-controller"));
     let image = Image {
         name: CONTROLLER_IMAGE.into(),
-        entries: vec![
-            Entry::Dir {
-                path: "etc".into(),
-                mode: 0o755,
-            },
-            Entry::File {
-                path: "etc/passwd".into(),
-                mode: 0o644,
-                data: PASSWD.as_bytes().to_vec(),
-            },
-            Entry::File {
-                path: "etc/group".into(),
-                mode: 0o644,
-                data: GROUP.as_bytes().to_vec(),
-            },
-            Entry::Dir {
-                path: "tmp".into(),
-                mode: 0o1777,
-            },
-            Entry::File {
-                path: "minitask-controller".into(),
-                mode: 0o755,
-                data: read(&binary)?,
-            },
-        ],
+        entries: with_base(Entry::file("minitask-controller", 0o755, read(&binary)?)),
         config: Config {
             entrypoint: vec!["/minitask-controller".into()],
             cmd: vec![],
@@ -80,55 +56,12 @@ pub fn local(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     let sh = Shell::new()?;
     let applets = cmd!(sh, "{BUSYBOX} --list-full").read()?;
-    let mut entries = vec![
-        Entry::Dir {
-            path: "bin".into(),
-            mode: 0o755,
-        },
-        Entry::Dir {
-            path: "sbin".into(),
-            mode: 0o755,
-        },
-        Entry::Dir {
-            path: "usr".into(),
-            mode: 0o755,
-        },
-        Entry::Dir {
-            path: "usr/bin".into(),
-            mode: 0o755,
-        },
-        Entry::Dir {
-            path: "usr/sbin".into(),
-            mode: 0o755,
-        },
-        Entry::Dir {
-            path: "tmp".into(),
-            mode: 0o1777,
-        },
-        Entry::Dir {
-            path: "root".into(),
-            mode: 0o700,
-        },
-        Entry::Dir {
-            path: "etc".into(),
-            mode: 0o755,
-        },
-        Entry::File {
-            path: "etc/passwd".into(),
-            mode: 0o644,
-            data: PASSWD.as_bytes().to_vec(),
-        },
-        Entry::File {
-            path: "etc/group".into(),
-            mode: 0o644,
-            data: GROUP.as_bytes().to_vec(),
-        },
-        Entry::File {
-            path: "bin/busybox".into(),
-            mode: 0o755,
-            data: read(Path::new(BUSYBOX))?,
-        },
-    ];
+    let mut entries = base_entries();
+    for dir in ["bin", "sbin", "usr", "usr/bin", "usr/sbin"] {
+        entries.push(Entry::dir(dir, 0o755));
+    }
+    entries.push(Entry::dir("root", 0o700));
+    entries.push(Entry::file("bin/busybox", 0o755, read(Path::new(BUSYBOX))?));
     for applet in applets.lines().filter(|a| *a != "bin/busybox" && !a.is_empty()) {
         entries.push(Entry::Symlink {
             path: applet.into(),
@@ -149,15 +82,8 @@ pub fn local(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let pause = Image {
         name: PAUSE_IMAGE.into(),
         entries: vec![
-            Entry::Dir {
-                path: "bin".into(),
-                mode: 0o755,
-            },
-            Entry::File {
-                path: "bin/busybox".into(),
-                mode: 0o755,
-                data: read(Path::new(BUSYBOX))?,
-            },
+            Entry::dir("bin", 0o755),
+            Entry::file("bin/busybox", 0o755, read(Path::new(BUSYBOX))?),
         ],
         config: Config {
             entrypoint: vec!["/bin/busybox".into(), "sleep".into(), "2147483647".into()],
@@ -170,6 +96,22 @@ pub fn local(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     oci::write(&busybox, &paths[0])?;
     oci::write(&pause, &paths[1])?;
     Ok(paths)
+}
+
+fn with_base(entry: Entry) -> Vec<Entry> {
+    let mut entries = base_entries();
+    entries.push(entry);
+    entries
+}
+
+/// What every image here has: users for `runAsNonRoot` checks and a /tmp.
+fn base_entries() -> Vec<Entry> {
+    vec![
+        Entry::dir("etc", 0o755),
+        Entry::file("etc/passwd", 0o644, PASSWD.as_bytes().to_vec()),
+        Entry::file("etc/group", 0o644, GROUP.as_bytes().to_vec()),
+        Entry::dir("tmp", 0o1777),
+    ]
 }
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";

@@ -211,13 +211,15 @@ fn nix_is_root() -> bool {
 }
 
 fn install_packages() -> anyhow::Result<()> {
-    let have = |p: &str| Path::new(p).exists();
-    if have("/usr/bin/containerd")
-        && have("/usr/sbin/runc")
-        && have("/usr/lib/cni/bridge")
-        && have("/bin/busybox")
-        && have("/usr/sbin/iptables")
-    {
+    let needed = [
+        "/usr/bin/containerd",
+        "/usr/sbin/runc",
+        "/usr/lib/cni/bridge",
+        "/bin/busybox",
+        "/usr/sbin/iptables",
+        "/usr/sbin/ip",
+    ];
+    if needed.iter().all(|p| Path::new(p).exists()) {
         return Ok(());
     }
     let sh = Shell::new()?;

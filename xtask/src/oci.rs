@@ -17,6 +17,22 @@ pub enum Entry {
     Symlink { path: String, target: String },
 }
 
+impl Entry {
+    pub fn dir(path: &str, mode: u32) -> Entry {
+        Entry::Dir {
+            path: path.into(),
+            mode,
+        }
+    }
+    pub fn file(path: &str, mode: u32, data: Vec<u8>) -> Entry {
+        Entry::File {
+            path: path.into(),
+            mode,
+            data,
+        }
+    }
+}
+
 /// What the image runs, as in the OCI image config.
 pub struct Config {
     pub entrypoint: Vec<String>,

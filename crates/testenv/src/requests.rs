@@ -3,14 +3,25 @@
 
 use kube::client::{Body, ClientBuilder};
 use kube::{Client, Config};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 /// One request: its verb as the API server's audit log names it (get, list,
-/// watch, create, patch, update, delete) and its path.
+/// watch, create, patch, update, delete), its path, and the response's HTTP
+/// status (None when no response came).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub verb: &'static str,
     pub path: String,
+    pub status: Option<u16>,
+}
+
+impl Request {
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
 }
 
 #[derive(Clone, Default)]
@@ -20,21 +31,16 @@ impl RequestLog {
     /// A client on `config` whose requests land in the returned log.
     pub fn client(config: Config) -> (Client, RequestLog) {
         let log = RequestLog::default();
-        let sink = log.clone();
-        let record = tower::util::MapRequestLayer::new(move |request: http::Request<Body>| {
-            sink.0.lock().unwrap_or_else(|e| e.into_inner()).push(Request {
-                verb: verb(
-                    request.method().as_str(),
-                    request.uri().path(),
-                    request.uri().query().unwrap_or(""),
-                ),
-                path: request.uri().path().to_string(),
-            });
-            request
+        let layer = tower::layer::layer_fn({
+            let log = log.clone();
+            move |inner| Recorder {
+                inner,
+                log: log.clone(),
+            }
         });
         let client = ClientBuilder::try_from(config)
             .expect("client")
-            .with_layer(&record)
+            .with_layer(&layer)
             .build();
         (client, log)
     }
@@ -42,6 +48,44 @@ impl RequestLog {
     /// Everything recorded so far, and a fresh start.
     pub fn take(&self) -> Vec<Request> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// A tower service that logs each request once its response arrives.
+#[derive(Clone)]
+struct Recorder<S> {
+    inner: S,
+    log: RequestLog,
+}
+
+impl<S, B> tower::Service<http::Request<Body>> for Recorder<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let uri = request.uri();
+        let verb = verb(request.method().as_str(), uri.path(), uri.query().unwrap_or(""));
+        let path = uri.path().to_string();
+        let log = self.log.clone();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            let status = response.as_ref().ok().map(|r| r.status().as_u16());
+            log.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Request { verb, path, status });
+            response
+        })
     }
 }
 

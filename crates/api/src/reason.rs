@@ -15,8 +15,10 @@ pub enum Reason {
     Succeeded,
     /// Failed: a step exited non-zero.
     StepFailed,
-    /// Failed: the run went over `spec.timeout`.
+    /// Failed: the run went over `spec.timeout`, counted from its creation.
     Timeout,
+    /// Failed: `spec.cancelled` was set.
+    Cancelled,
     /// Failed: the pod failed without a failing step (evicted, node lost...).
     PodFailed,
     /// Failed: the run's pod was deleted before the run ended.
@@ -38,6 +40,7 @@ impl Reason {
             Reason::Succeeded => "Succeeded",
             Reason::StepFailed => "StepFailed",
             Reason::Timeout => "Timeout",
+            Reason::Cancelled => "Cancelled",
             Reason::PodFailed => "PodFailed",
             Reason::PodDeleted => "PodDeleted",
             Reason::PodConflict => "PodConflict",

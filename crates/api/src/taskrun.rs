@@ -52,31 +52,46 @@ use crate::TaskSpec;
 #[x_kube(
     validation = Rule::new("has(self.taskRef) != has(self.taskSpec)")
         .message("set exactly one of taskRef (the name of a Task) or taskSpec (an inline Task)"),
-    validation = Rule::new("self == oldSelf")
-        .message("spec is immutable: start a new TaskRun instead"),
+    validation = Rule::new("has(self.taskRef) == has(oldSelf.taskRef) && has(self.taskSpec) == has(oldSelf.taskSpec) && has(self.serviceAccountName) == has(oldSelf.serviceAccountName)")
+        .message(IMMUTABLE),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRunSpec {
     /// The Task to run, by name, in the TaskRun's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE))]
     pub task_ref: Option<TaskRef>,
 
     /// An inline Task to run instead of a named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE))]
     pub task_spec: Option<TaskSpec>,
 
-    /// The longest the run may take once its pod is started, as a duration
-    /// such as `30s`, `10m` or `1h30m`; the run then fails with reason
-    /// `Timeout`. Defaults to `1h`.
+    /// The longest the run may take, counted from the TaskRun's creation
+    /// (time spent pending counts), as a duration such as `30s`, `10m` or
+    /// `1h30m`. Past it the steps are stopped, the pod and its logs are
+    /// kept, and the run fails with reason `Timeout`. Defaults to `1h`.
     #[serde(default = "default_timeout")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE))]
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"))]
     pub timeout: String,
 
     /// The ServiceAccount the run's pod runs as; the namespace's `default`
     /// when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE))]
     pub service_account_name: Option<String>,
+
+    /// Set to true to cancel the run: its steps are stopped, the pod and its
+    /// logs are kept, and the run fails with reason `Cancelled`
+    /// (`kubectl patch taskrun <run> --type merge -p '{"spec":{"cancelled":true}}'`).
+    /// The only field that can change after creation; it cannot be unset.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[x_kube(validation = Rule::new("self || !oldSelf").message("a cancelled run cannot be resumed: start a new TaskRun instead"))]
+    pub cancelled: bool,
 }
+
+const IMMUTABLE: &str = "only spec.cancelled can change after creation: start a new TaskRun instead";
 
 fn default_timeout() -> String {
     crate::DEFAULT_TIMEOUT.to_string()
@@ -120,7 +135,7 @@ pub struct TaskRunStatus {
 
     /// A CamelCase word that says why the run is in its phase, for machines:
     /// TaskNotFound, Pending, Running, Succeeded, StepFailed, Timeout,
-    /// PodFailed, PodDeleted, PodConflict, PodCreationFailed, InvalidTaskSpec.
+    /// Cancelled, PodFailed, PodDeleted, PodConflict, PodCreationFailed, InvalidTaskSpec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 

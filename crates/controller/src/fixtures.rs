@@ -27,6 +27,7 @@ pub fn taskrun(name: &str, task: &str) -> TaskRun {
             task_spec: None,
             timeout: "1h".into(),
             service_account_name: None,
+            cancelled: false,
         },
     );
     run.metadata = ObjectMeta {

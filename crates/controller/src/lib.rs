@@ -5,6 +5,7 @@
 //! `status::project_status`); `reconcile` is the thin shell that reads the
 //! caches, creates the pod and writes the status.
 
+pub mod deadline;
 pub mod names;
 pub mod pod;
 pub mod reconcile;

@@ -16,6 +16,7 @@ use minitask_api::{Phase, Reason, Task, TaskRun, TaskRunStatus, TaskSpec};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
+use crate::deadline::{stop_reason, time_left};
 use crate::names::pod_name;
 use crate::pod::{MANAGER, PodOptions, build_pod, is_owned_by, task_spec_of};
 use crate::status::{project_status, with_outcome};
@@ -77,6 +78,8 @@ pub enum Error {
     CreatePod { pod: String, source: kube::Error },
     #[error("reading pod {pod}: {source}")]
     ReadPod { pod: String, source: kube::Error },
+    #[error("stopping pod {pod}: {source}")]
+    StopPod { pod: String, source: kube::Error },
     #[error("writing the status of TaskRun {run}: {source}")]
     WriteStatus { run: String, source: kube::Error },
 }
@@ -100,20 +103,32 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     if ctx.awaits_created(&key, cached.is_some()) {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
-    let mut next = match (cached, &previous.pod_name) {
-        (Some(pod), _) => observe(&run, &previous, &pod, &now),
+    let pod = match (cached, &previous.pod_name) {
+        (Some(pod), _) => Some(pod.as_ref().clone()),
         // A pod we recorded but cannot see: deleted, or created by an
         // earlier controller process whose cache we do not share. Only the
         // API server can tell; this is the one read outside the caches.
-        (None, Some(_)) => match pods.get_opt(&name).await.map_err(|source| Error::ReadPod {
+        (None, Some(_)) => pods.get_opt(&name).await.map_err(|source| Error::ReadPod {
             pod: name.clone(),
             source,
-        })? {
-            Some(pod) => observe(&run, &previous, &pod, &now),
-            None => project_status(&previous, None, &now),
-        },
+        })?,
+        (None, None) => None,
+    };
+    let mut next = match (&pod, &previous.pod_name) {
+        (Some(pod), _) => observe(&run, &previous, pod, &now),
+        (None, Some(_)) => project_status(&previous, None, &now),
+        // A run cancelled or out of time before it started never starts.
+        (None, None) if stop_reason(&run, &previous, &now).is_some() => previous.clone(),
         (None, None) => start(&run, &previous, &pods, &ctx, &now).await?,
     };
+    if !next.phase.is_some_and(Phase::is_terminal)
+        && let Some((reason, message)) = stop_reason(&run, &next, &now)
+    {
+        if let Some(pod) = &pod {
+            stop_pod(&pods, pod).await?;
+        }
+        next = with_outcome(&next, Phase::Failed, reason, message, &now);
+    }
     next.observed_generation = run.metadata.generation;
 
     if run.status.as_ref() != Some(&next) {
@@ -122,8 +137,32 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     }
     Ok(match next.phase {
         Some(phase) if phase.is_terminal() => Action::await_change(),
-        _ => Action::requeue(RESYNC),
+        // Wake up at the timeout, which no watch event announces.
+        _ => Action::requeue(time_left(&run, &now).map_or(RESYNC, |left| left.min(RESYNC) + Duration::from_secs(1))),
     })
+}
+
+/// Stops a pod's containers but keeps the pod, so `kubectl logs` still
+/// works: the kubelet ends a pod whose `activeDeadlineSeconds` has passed,
+/// and that field may only be lowered, so this never restarts anything.
+async fn stop_pod(pods: &Api<Pod>, pod: &Pod) -> Result<(), Error> {
+    let finished = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .is_some_and(|p| p == "Succeeded" || p == "Failed");
+    let stopping = pod.spec.as_ref().and_then(|s| s.active_deadline_seconds) == Some(1);
+    if finished || stopping {
+        return Ok(());
+    }
+    let patch = json!({"spec": {"activeDeadlineSeconds": 1}});
+    pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(|_| info!(pod = %pod.name_any(), "stopping the pod's containers"))
+        .map_err(|source| Error::StopPod {
+            pod: pod.name_any(),
+            source,
+        })
 }
 
 /// The status of a run whose pod we can see.

@@ -56,6 +56,7 @@ fn taskrun_for(task: &str) -> TaskRun {
             task_spec: None,
             timeout: DEFAULT_TIMEOUT.to_string(),
             service_account_name: None,
+            cancelled: false,
         },
         status: None,
     }

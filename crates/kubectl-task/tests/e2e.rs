@@ -221,3 +221,68 @@ async fn the_controller_runs_in_the_cluster_from_its_image() {
     assert_eq!(spec.service_account_name.as_deref(), Some("minitask-controller"));
     assert_eq!(spec.security_context.as_ref().unwrap().run_as_non_root, Some(true));
 }
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn cancelling_stops_the_steps_and_keeps_the_pod_and_its_logs() {
+    let t = Namespaced::new("cancel").await;
+    let task = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "Task", "metadata": {"name": "long"},
+        "spec": {"steps": [{"name": "wait", "image": "busybox", "script": "echo started\nsleep 300\necho never"}]}
+    });
+    t.apply(&task.to_string());
+    let run = t.start("long");
+    t.finish(&run, Phase::Running).await;
+    let pod = format!("{run}-pod");
+    // Wait until the step has printed, then cancel.
+    for _ in 0..100 {
+        if t.logs(&pod, "step-wait").await.contains("started") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    t.kubectl_ok(&[
+        "patch",
+        "taskrun",
+        &run,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"cancelled":true}}"#,
+    ]);
+    let cancelled = t.finish(&run, Phase::Failed).await.status.unwrap();
+    assert_eq!(cancelled.reason.as_deref(), Some("Cancelled"));
+    // The kubelet stops the container; the pod and its log stay.
+    t.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Failed",
+        &format!("pod/{pod}"),
+        "--timeout=60s",
+    ]);
+    assert_eq!(t.kubectl_ok(&["logs", &pod, "-c", "step-wait"]), "started\n");
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_run_that_never_starts_times_out_and_says_why() {
+    let t = Namespaced::new("timeout").await;
+    let task = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "Task", "metadata": {"name": "unpullable"},
+        "spec": {"steps": [{"name": "a", "image": "registry.invalid/minitask/no-such-image:1", "script": "true"}]}
+    });
+    t.apply(&task.to_string());
+    let run = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun", "metadata": {"name": "unpullable-1"},
+        "spec": {"taskRef": {"name": "unpullable"}, "timeout": "20s"}
+    });
+    t.apply(&run.to_string());
+    let failed = t.finish("unpullable-1", Phase::Failed).await.status.unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("Timeout"));
+    let message = failed.message.unwrap_or_default();
+    assert!(message.contains("still pending: step \"a\" is waiting:"), "{message}");
+    assert!(
+        message.contains("ImagePull") || message.contains("ErrImage"),
+        "{message}"
+    );
+    t.cleanup().await;
+}

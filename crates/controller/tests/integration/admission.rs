@@ -125,7 +125,11 @@ async fn a_run_spec_cannot_change_after_creation() {
         .await
         .unwrap_err();
     let kube::Error::Api(e) = err else { panic!("{err}") };
-    assert!(e.message.contains("spec is immutable"), "{}", e.message);
+    assert!(
+        e.message.contains("only spec.cancelled can change after creation"),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test]

@@ -4,5 +4,6 @@
 
 mod admission;
 mod common;
+mod deadline;
 mod lifecycle;
 mod requests;

@@ -1,0 +1,123 @@
+//! Cancellation and timeouts: the run ends with its reason, its steps are
+//! stopped, and its pod (with the logs) is kept.
+
+use crate::common::{StepState::*, World};
+use kube::api::{Patch, PatchParams, PostParams};
+use minitask_api::{Phase, TaskRun};
+use serde_json::json;
+
+async fn cancel(w: &World, run: &str) {
+    let patch = json!({"spec": {"cancelled": true}});
+    w.runs()
+        .patch(run, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("cancel");
+}
+
+async fn deadline_of(w: &World, run: &str) -> Option<i64> {
+    w.pods()
+        .get(&format!("{run}-pod"))
+        .await
+        .expect("the pod is kept")
+        .spec
+        .unwrap()
+        .active_deadline_seconds
+}
+
+#[tokio::test]
+async fn cancelling_a_running_run_stops_its_pod_and_keeps_it() {
+    let w = World::new("cancel").await;
+    let _controller = w.controller().await;
+    w.create_task("t", &[("a", "sleep 300")]).await;
+    w.create_run("r", "t").await;
+    let pod = w.pod("r").await;
+    w.kubelet(&pod, "Running", &[Running]).await;
+    w.phase("r", Phase::Running).await;
+
+    cancel(&w, "r").await;
+    let cancelled = w.phase("r", Phase::Failed).await;
+    assert_eq!(cancelled.reason.as_deref(), Some("Cancelled"));
+    assert_eq!(cancelled.conditions[0].status, "False");
+    assert_eq!(
+        deadline_of(&w, "r").await,
+        Some(1),
+        "the kubelet is told to stop the steps"
+    );
+    assert_eq!(w.pod_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_run_cancelled_before_it_starts_never_gets_a_pod() {
+    let w = World::new("cancel-early").await;
+    let _controller = w.controller().await;
+    w.create_run("r", "missing").await;
+    w.run_status("r", "TaskNotFound", |s| s.reason.as_deref() == Some("TaskNotFound"))
+        .await;
+    cancel(&w, "r").await;
+    let cancelled = w.phase("r", Phase::Failed).await;
+    assert_eq!(cancelled.reason.as_deref(), Some("Cancelled"));
+    w.create_task("missing", &[("a", "true")]).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(w.pod_count().await, 0, "a cancelled run never starts");
+}
+
+#[tokio::test]
+async fn the_timeout_counts_pending_time_and_says_why_the_run_never_started() {
+    let w = World::new("timeout").await;
+    let _controller = w.controller().await;
+    w.create_task("t", &[("a", "true")]).await;
+    let run: TaskRun = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+        "metadata": {"name": "slow"}, "spec": {"taskRef": {"name": "t"}, "timeout": "3s"}
+    }))
+    .unwrap();
+    w.runs().create(&PostParams::default(), &run).await.unwrap();
+    w.pod("slow").await;
+    // The kubelet cannot pull the image: the pod never leaves Pending.
+    let waiting = json!({"status": {"phase": "Pending", "containerStatuses": [{
+        "name": "step-a", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
+        "state": {"waiting": {"reason": "ErrImagePull", "message": "pull access denied"}}
+    }]}});
+    w.pods()
+        .patch_status("slow-pod", &PatchParams::default(), &Patch::Merge(&waiting))
+        .await
+        .unwrap();
+
+    let timed_out = w.phase("slow", Phase::Failed).await;
+    assert_eq!(timed_out.reason.as_deref(), Some("Timeout"));
+    let message = timed_out.message.unwrap();
+    assert!(message.contains("spec.timeout (3s) of its creation"), "{message}");
+    assert!(
+        message.contains("still pending: step \"a\" is waiting: ErrImagePull: pull access denied"),
+        "{message}"
+    );
+    assert_eq!(deadline_of(&w, "slow").await, Some(1));
+}
+
+#[tokio::test]
+async fn only_cancelled_may_change_and_only_to_true() {
+    let w = World::new("mutable").await;
+    w.create_run("r", "t").await;
+    let reject = |patch: serde_json::Value| {
+        let runs = w.runs();
+        async move {
+            match runs.patch("r", &PatchParams::default(), &Patch::Merge(&patch)).await {
+                Err(kube::Error::Api(e)) => e.message,
+                other => panic!("{patch} was not rejected: {other:?}"),
+            }
+        }
+    };
+    let message = reject(json!({"spec": {"timeout": "5m"}})).await;
+    assert!(
+        message.contains("spec.timeout") && message.contains("only spec.cancelled can change"),
+        "{message}"
+    );
+    let message = reject(json!({"spec": {"serviceAccountName": "other"}})).await;
+    assert!(message.contains("only spec.cancelled can change"), "{message}");
+    cancel(&w, "r").await;
+    let message = reject(json!({"spec": {"cancelled": false}})).await;
+    assert!(
+        message.contains("spec.cancelled") && message.contains("cannot be resumed"),
+        "{message}"
+    );
+}

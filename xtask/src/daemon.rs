@@ -95,7 +95,7 @@ pub fn kill(pid: i32, grace: Duration) {
     unsafe { libc::kill(pid, libc::SIGKILL) };
 }
 
-fn is_zombie(pid: i32) -> bool {
+pub fn is_zombie(pid: i32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     stat.rsplit_once(')')
         .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))

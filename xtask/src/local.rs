@@ -201,8 +201,54 @@ pub fn down(root: &Path) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(dir);
     }
     let _ = std::fs::remove_dir_all(&state);
-    println!("the local cluster is down");
+    let left = leftovers(root);
+    if !left.is_empty() {
+        bail!("local-down could not remove: {}", left.join(", "));
+    }
+    println!("the local cluster is down, and nothing it made is left");
     Ok(())
+}
+
+/// What `local-down` should have removed but did not: processes, mounts,
+/// cgroups, directories, the bridge and the iptables rule.
+fn leftovers(root: &Path) -> Vec<String> {
+    let mut left: Vec<String> = [SOCKET, VAR_DIR, &state_dir(root).display().to_string()]
+        .iter()
+        .flat_map(|needle| pids_with_cmdline(needle))
+        .filter(|pid| !crate::daemon::is_zombie(*pid) && *pid != std::process::id() as i32)
+        .map(|pid| format!("process {pid}"))
+        .collect();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounts = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(VAR_DIR) || m.starts_with(RUN_DIR));
+    left.extend(mounts.map(|m| format!("mount {m}")));
+    let dirs = [
+        VAR_DIR.to_string(),
+        RUN_DIR.to_string(),
+        state_dir(root).display().to_string(),
+    ];
+    left.extend(
+        dirs.iter()
+            .filter(|d| Path::new(d).exists())
+            .map(|d| format!("directory {d}")),
+    );
+    left.extend(cgroup_trees().iter().map(|t| format!("cgroup {}", t.display())));
+    if Path::new(&format!("/sys/class/net/{BRIDGE}")).exists() {
+        left.push(format!("bridge {BRIDGE}"));
+    }
+    let rule = service_rule();
+    if Shell::new().is_ok_and(|sh| {
+        cmd!(sh, "iptables -t nat -C {rule...}")
+            .quiet()
+            .ignore_stderr()
+            .run()
+            .is_ok()
+    }) {
+        left.push("iptables rule for the kubernetes Service".into());
+    }
+    left
 }
 
 fn nix_is_root() -> bool {
@@ -509,14 +555,7 @@ fn unmount_under(prefixes: &[&str]) {
 /// Kills every process in the kubelet's pod cgroups (`kubepods` in each
 /// cgroup v1 hierarchy, or the unified one) and removes those cgroups.
 fn remove_pod_cgroups() {
-    let trees: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|hierarchy| hierarchy.path().join("kubepods"))
-        .chain([PathBuf::from("/sys/fs/cgroup/kubepods")])
-        .filter(|tree| tree.is_dir())
-        .collect();
+    let trees = cgroup_trees();
     for _ in 0..3 {
         for tree in &trees {
             for dir in cgroup_dirs(tree) {
@@ -536,6 +575,18 @@ fn remove_pod_cgroups() {
             let _ = std::fs::remove_dir(dir);
         }
     }
+}
+
+/// The kubelet's `kubepods` cgroup in every hierarchy that has one.
+fn cgroup_trees() -> Vec<PathBuf> {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|hierarchy| hierarchy.path().join("kubepods"))
+        .chain([PathBuf::from("/sys/fs/cgroup/kubepods")])
+        .filter(|tree| tree.is_dir())
+        .collect()
 }
 
 /// `tree` and every cgroup below it.

@@ -17,7 +17,7 @@ mod taskrun;
 pub use duration::{format_duration, parse_duration};
 pub use names::{label_value, shorten};
 pub use reason::Reason;
-pub use task::{Step, Task, TaskSpec};
+pub use task::{Step, Task, TaskSpec, TaskStatus};
 pub use taskrun::{Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus};
 
 /// The API group of every mini-task resource.

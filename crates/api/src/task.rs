@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
     shortname = "tsk",
     category = "minitask",
     doc = "A Task is a reusable list of steps that run in order in one Pod. Start one with `kubectl task start <task>`.",
+    status = "TaskStatus",
     printcolumn(
         name = "Steps",
-        type_ = "string",
-        json_path = ".spec.steps[*].name",
-        description = "The step names, in order"
+        type_ = "integer",
+        json_path = ".status.steps",
+        description = "How many steps the Task has"
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
@@ -33,6 +34,15 @@ pub struct TaskSpec {
     #[x_kube(validation = Rule::new("self.all(s, self.exists_one(t, t.name == s.name))")
         .message("step names must be unique within the Task"))]
     pub steps: Vec<Step>,
+}
+
+/// What the controller reports about a Task.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+pub struct TaskStatus {
+    /// How many steps the Task has, for `kubectl get tasks`: a printer
+    /// column shows only the first of a list, so it cannot count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<i32>,
 }
 
 /// One step of a Task: a container that runs either `script` or `command`.

@@ -12,6 +12,7 @@ pub mod reconcile;
 pub mod run;
 pub mod script;
 pub mod status;
+pub mod task_status;
 
 #[cfg(test)]
 mod fixtures;

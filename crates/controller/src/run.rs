@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -14,6 +14,7 @@ use tracing::info;
 
 use crate::pod::PodOptions;
 use crate::reconcile::{Context, error_policy, reconcile};
+use crate::task_status::record_step_count;
 
 /// How one controller process runs.
 #[derive(Clone, Debug, Default)]
@@ -35,10 +36,19 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         .default_backoff()
         .reflect(run_writer)
         .applied_objects();
+    // Each Task passes by once per change: record its step count then.
+    let counting_client = client.clone();
     let task_events = watcher(tasks, watcher::Config::default())
         .default_backoff()
         .reflect(task_writer)
-        .applied_objects();
+        .applied_objects()
+        .and_then(move |task| {
+            let client = counting_client.clone();
+            async move {
+                record_step_count(&client, &task).await;
+                Ok(task)
+            }
+        });
     // Only our pods: the label selector keeps the rest of the cluster's pods
     // out of the watch and the cache.
     let pod_config = watcher::Config::default().labels(LABEL_TASKRUN);

@@ -151,3 +151,68 @@ async fn the_samples_are_valid_and_runs_default_their_timeout() {
     let run = w.create_run("r", "hello").await;
     assert_eq!(run.spec.timeout, "1h", "the API server applies the schema default");
 }
+
+/// What kubectl shows a person: short names, the `minitask` category, the
+/// printer columns and the field docs behind `kubectl explain`.
+#[tokio::test]
+async fn kubectl_finds_the_short_names_category_columns_and_docs() {
+    let w = World::new("kubectl").await;
+    let _controller = w.controller().await;
+    w.create_task("hello", &[("a", "true"), ("b", "true")]).await;
+    w.create_run("hello-1", "hello").await;
+    let tasks = w.tasks();
+    minitask_testenv::eventually("the step count", crate::common::WAIT, || {
+        let tasks = tasks.clone();
+        async move { (tasks.get("hello").await.ok()?.status?.steps? == 2).then_some(()) }
+    })
+    .await;
+    let kubectl = |args: &[&str]| {
+        let out = std::process::Command::new("kubectl")
+            .args(args)
+            .args(["-n", &w.ns])
+            .env("KUBECONFIG", &minitask_testenv::ControlPlane::shared().kubeconfig)
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let runs = kubectl(&["get", "tr"]);
+    let header: Vec<&str> = runs.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "TASK", "STATUS", "REASON", "STARTED", "DURATION", "AGE"]
+    );
+    assert!(runs.lines().nth(1).unwrap().starts_with("hello-1   hello"), "{runs}");
+    let tasks = kubectl(&["get", "tsk"]);
+    assert!(
+        tasks
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .eq(["NAME", "STEPS", "AGE"]),
+        "{tasks}"
+    );
+    assert!(
+        tasks
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .take(2)
+            .eq(["hello", "2"]),
+        "{tasks}"
+    );
+    let everything = kubectl(&["get", "minitask", "-o", "name"]);
+    assert!(
+        everything.contains("task.minitask.dev/hello") && everything.contains("taskrun.minitask.dev/hello-1"),
+        "{everything}"
+    );
+    let explain = kubectl(&["explain", "taskrun.spec"]);
+    assert!(explain.contains("The Task to run, by name"), "{explain}");
+    assert!(explain.contains("counted from the TaskRun's creation"), "{explain}");
+}

@@ -37,6 +37,8 @@ fn end_to_end(root: &Path) -> anyhow::Result<()> {
     // SAFETY: xtask is single-threaded here.
     unsafe { std::env::remove_var("KUBECONFIG") };
     crate::local::up(root)?;
+    // A second local-up must find the cluster up and change nothing.
+    crate::local::up(root)?;
     crate::cluster::deploy(root)?;
     crate::e2e::run(root)
 }

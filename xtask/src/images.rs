@@ -15,6 +15,10 @@ pub const CONTROLLER_IMAGE: &str = "docker.io/library/minitask-controller:dev";
 pub const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:latest";
 pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
 const TARGET: &str = "x86_64-unknown-linux-gnu";
+/// Shared with the Dockerfile, which a test holds to the same values.
+const STATIC_RUSTFLAGS: &str = "-C target-feature=+crt-static";
+const CONTROLLER_PATH: &str = "/minitask-controller";
+const NONROOT: &str = "65532:65532";
 const BUSYBOX: &str = "/bin/busybox";
 
 pub fn dir(root: &Path) -> PathBuf {
@@ -27,7 +31,7 @@ pub fn controller(root: &Path) -> anyhow::Result<PathBuf> {
     sh.change_dir(root);
     // Static glibc: the image holds no libc, like distroless/static. An
     // explicit --target keeps the flag away from build scripts.
-    let _static = sh.push_env("RUSTFLAGS", "-C target-feature=+crt-static");
+    let _static = sh.push_env("RUSTFLAGS", STATIC_RUSTFLAGS);
     cmd!(
         sh,
         "cargo build --release --locked -p minitask-controller --target {TARGET}"
@@ -36,11 +40,11 @@ pub fn controller(root: &Path) -> anyhow::Result<PathBuf> {
     let binary = root.join(format!("target/{TARGET}/release/minitask-controller"));
     let image = Image {
         name: CONTROLLER_IMAGE.into(),
-        entries: with_base(Entry::file("minitask-controller", 0o755, read(&binary)?)),
+        entries: with_base(Entry::file(&CONTROLLER_PATH[1..], 0o755, read(&binary)?)),
         config: Config {
-            entrypoint: vec!["/minitask-controller".into()],
+            entrypoint: vec![CONTROLLER_PATH.into()],
             cmd: vec![],
-            user: "65532:65532".into(),
+            user: NONROOT.into(),
             env: vec![],
         },
     };
@@ -127,4 +131,27 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     println!("{path:?}: {CONTROLLER_IMAGE}");
     println!("load it with: ctr -n k8s.io images import | docker load -i | kind load image-archive");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Docker cannot run here, so hold the Dockerfile to what `xtask image`
+    /// builds: the same static build, path, user and entrypoint.
+    #[test]
+    fn the_dockerfile_describes_the_same_image() {
+        let dockerfile = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Dockerfile")).unwrap();
+        let wants = [
+            format!("RUSTFLAGS=\"{STATIC_RUSTFLAGS}\""),
+            format!("--target {TARGET}"),
+            format!("release/minitask-controller {CONTROLLER_PATH}"),
+            format!("USER {NONROOT}"),
+            format!("ENTRYPOINT [\"{CONTROLLER_PATH}\"]"),
+            "distroless/static".to_string(),
+        ];
+        for want in wants {
+            assert!(dockerfile.contains(&want), "the Dockerfile lacks {want:?}");
+        }
+    }
 }

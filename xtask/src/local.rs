@@ -67,7 +67,7 @@ pub fn up(root: &Path) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    if !nix_is_root() {
+    if !is_root() {
         bail!("local-up runs containerd and a kubelet, which need root");
     }
     install_packages()?;
@@ -251,7 +251,7 @@ fn leftovers(root: &Path) -> Vec<String> {
     left
 }
 
-fn nix_is_root() -> bool {
+fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }

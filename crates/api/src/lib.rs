@@ -25,15 +25,14 @@ pub const GROUP: &str = "minitask.dev";
 
 /// Label on every Pod the controller creates: the owning TaskRun's name.
 pub const LABEL_TASKRUN: &str = "minitask.dev/taskrun";
-/// Label on every Pod the controller creates: the Task's name (or the
-/// TaskRun's name when the Task is inline).
+/// Label with the Task's name: on every Pod the controller creates (the
+/// TaskRun's name when the Task is inline), and on every TaskRun that
+/// `kubectl task start` creates.
 pub const LABEL_TASK: &str = "minitask.dev/task";
 /// Annotation on every Pod the controller creates: the resolved TaskSpec
 /// (JSON) that the pod runs, so a run's status can always be rebuilt from
 /// its pod.
 pub const ANNOTATION_TASK_SPEC: &str = "minitask.dev/task-spec";
-/// Label on every TaskRun `kubectl task start` creates: the Task's name.
-pub const LABEL_TASKRUN_TASK: &str = LABEL_TASK;
 
 /// The condition type that `kubectl wait --for=condition=Succeeded` reads.
 pub const CONDITION_SUCCEEDED: &str = "Succeeded";

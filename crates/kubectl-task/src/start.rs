@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, bail};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::{Error, ResourceExt};
-use minitask_api::{DEFAULT_TIMEOUT, LABEL_TASKRUN_TASK, Task, TaskRef, TaskRun, TaskRunSpec, label_value};
+use minitask_api::{DEFAULT_TIMEOUT, LABEL_TASK, Task, TaskRef, TaskRun, TaskRunSpec, label_value};
 
 use crate::client::Target;
 
@@ -48,7 +48,7 @@ fn taskrun_for(task: &str) -> TaskRun {
     TaskRun {
         metadata: ObjectMeta {
             generate_name: Some(format!("{task}-run-")),
-            labels: Some(BTreeMap::from([(LABEL_TASKRUN_TASK.to_string(), label_value(task))])),
+            labels: Some(BTreeMap::from([(LABEL_TASK.to_string(), label_value(task))])),
             ..ObjectMeta::default()
         },
         spec: TaskRunSpec {
@@ -72,6 +72,6 @@ mod tests {
         assert_eq!(run.metadata.generate_name.as_deref(), Some("hello-run-"));
         assert_eq!(run.metadata.name, None);
         assert_eq!(run.spec.task_ref, Some(TaskRef { name: "hello".into() }));
-        assert_eq!(run.labels()[LABEL_TASKRUN_TASK], "hello");
+        assert_eq!(run.labels()[LABEL_TASK], "hello");
     }
 }

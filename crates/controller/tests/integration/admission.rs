@@ -166,28 +166,14 @@ async fn kubectl_finds_the_short_names_category_columns_and_docs() {
         async move { (tasks.get("hello").await.ok()?.status?.steps? == 2).then_some(()) }
     })
     .await;
-    let kubectl = |args: &[&str]| {
-        let out = std::process::Command::new("kubectl")
-            .args(args)
-            .args(["-n", &w.ns])
-            .env("KUBECONFIG", &minitask_testenv::ControlPlane::shared().kubeconfig)
-            .output()
-            .expect("kubectl runs");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let runs = kubectl(&["get", "tr"]);
+    let runs = w.kubectl_ok(&["get", "tr"]).await;
     let header: Vec<&str> = runs.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
         ["NAME", "TASK", "STATUS", "REASON", "STARTED", "DURATION", "AGE"]
     );
     assert!(runs.lines().nth(1).unwrap().starts_with("hello-1   hello"), "{runs}");
-    let tasks = kubectl(&["get", "tsk"]);
+    let tasks = w.kubectl_ok(&["get", "tsk"]).await;
     assert!(
         tasks
             .lines()
@@ -207,12 +193,12 @@ async fn kubectl_finds_the_short_names_category_columns_and_docs() {
             .eq(["hello", "2"]),
         "{tasks}"
     );
-    let everything = kubectl(&["get", "minitask", "-o", "name"]);
+    let everything = w.kubectl_ok(&["get", "minitask", "-o", "name"]).await;
     assert!(
         everything.contains("task.minitask.dev/hello") && everything.contains("taskrun.minitask.dev/hello-1"),
         "{everything}"
     );
-    let explain = kubectl(&["explain", "taskrun.spec"]);
+    let explain = w.kubectl_ok(&["explain", "taskrun.spec"]).await;
     assert!(explain.contains("The Task to run, by name"), "{explain}");
     assert!(explain.contains("counted from the TaskRun's creation"), "{explain}");
 }

@@ -40,6 +40,24 @@ impl World {
         Api::namespaced(self.client.clone(), &self.ns)
     }
 
+    /// The real `kubectl <args> -n <ns>`, as the admin.
+    pub fn kubectl(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new("kubectl");
+        command
+            .args(args)
+            .args(["-n", &self.ns])
+            .env("KUBECONFIG", &ControlPlane::shared().kubeconfig);
+        command
+    }
+
+    /// `kubectl`, which must succeed; its standard output.
+    pub async fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args).output().await.expect("kubectl runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "kubectl {args:?}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// A controller for this namespace, authorized as the deployed
     /// ServiceAccount (impersonated), so RBAC is exercised on every path.
     pub async fn controller(&self) -> Running {

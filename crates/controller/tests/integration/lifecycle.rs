@@ -85,17 +85,8 @@ async fn kubectl_wait_returns_when_the_run_succeeds() {
     let pod = w.pod("hello-1").await;
     w.phase("hello-1", Phase::Pending).await;
 
-    let kubeconfig = minitask_testenv::ControlPlane::shared().kubeconfig.clone();
-    let wait = tokio::process::Command::new("kubectl")
-        .args([
-            "wait",
-            "--for=condition=Succeeded",
-            "taskrun/hello-1",
-            "--timeout=60s",
-            "-n",
-            &w.ns,
-        ])
-        .env("KUBECONFIG", kubeconfig)
+    let wait = w
+        .kubectl(&["wait", "--for=condition=Succeeded", "taskrun/hello-1", "--timeout=60s"])
         .output();
     let wait = tokio::spawn(wait);
     tokio::time::sleep(Duration::from_millis(500)).await;

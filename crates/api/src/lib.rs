@@ -10,15 +10,21 @@
 
 mod duration;
 mod names;
+mod params;
 mod reason;
 mod task;
 mod taskrun;
+mod template;
+mod workspace;
 
 pub use duration::{format_duration, parse_duration};
 pub use names::{label_value, shorten};
 pub use reason::Reason;
-pub use task::{Step, Task, TaskSpec, TaskStatus};
-pub use taskrun::{Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus};
+pub use params::{Param, ParamSpec, ParamType, ParamValue, ResultSpec, TaskRunResult};
+pub use task::{OnError, Step, Task, TaskSpec, TaskStatus};
+pub use taskrun::{AttemptStatus, Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus};
+pub use template::{PodTemplate, StepTemplate};
+pub use workspace::{WorkspaceBinding, WorkspaceDeclaration};
 
 /// The API group of every mini-task resource.
 pub const GROUP: &str = "minitask.dev";

@@ -11,6 +11,8 @@ pub enum Reason {
     TaskNotFound,
     /// Running: at least one step has started.
     Running,
+    /// Pending: an attempt failed and a new one (`spec.retries`) is starting.
+    Retrying,
     /// Succeeded: every step exited 0.
     Succeeded,
     /// Failed: a step exited non-zero.
@@ -19,6 +21,8 @@ pub enum Reason {
     Timeout,
     /// Failed: `spec.cancelled` was set.
     Cancelled,
+    /// Failed: a step's image could not be pulled within the grace period.
+    ImagePullFailed,
     /// Failed: the pod failed without a failing step (evicted, node lost...).
     PodFailed,
     /// Failed: the run's pod was deleted before the run ended.
@@ -27,8 +31,14 @@ pub enum Reason {
     PodConflict,
     /// Failed: the API server refused the pod (invalid image name, quota...).
     PodCreationFailed,
+    /// Failed: a param is missing, unknown, of the wrong type or misused.
+    InvalidParams,
+    /// Failed: a workspace is not bound, or a binding names no workspace.
+    InvalidWorkspaces,
     /// Failed: the resolved Task cannot be turned into a pod.
     InvalidTaskSpec,
+    /// Failed: the results are larger than a termination message can carry.
+    ResultsTooLarge,
 }
 
 impl Reason {
@@ -37,15 +47,20 @@ impl Reason {
             Reason::Pending => "Pending",
             Reason::TaskNotFound => "TaskNotFound",
             Reason::Running => "Running",
+            Reason::Retrying => "Retrying",
             Reason::Succeeded => "Succeeded",
             Reason::StepFailed => "StepFailed",
             Reason::Timeout => "Timeout",
             Reason::Cancelled => "Cancelled",
+            Reason::ImagePullFailed => "ImagePullFailed",
             Reason::PodFailed => "PodFailed",
             Reason::PodDeleted => "PodDeleted",
             Reason::PodConflict => "PodConflict",
             Reason::PodCreationFailed => "PodCreationFailed",
+            Reason::InvalidParams => "InvalidParams",
+            Reason::InvalidWorkspaces => "InvalidWorkspaces",
             Reason::InvalidTaskSpec => "InvalidTaskSpec",
+            Reason::ResultsTooLarge => "ResultsTooLarge",
         }
     }
 }

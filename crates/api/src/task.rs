@@ -1,6 +1,9 @@
 use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements};
 use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::{ParamSpec, ResultSpec, StepTemplate, WorkspaceDeclaration};
 
 /// A Task: an ordered list of steps, each a container image with a script or
 /// a command. Steps run one after another in one Pod and share `/workspace`.
@@ -22,6 +25,10 @@ use serde::{Deserialize, Serialize};
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
+#[x_kube(
+    validation = Rule::new("self.steps.all(s, has(s.image)) || (has(self.stepTemplate) && has(self.stepTemplate.image))")
+        .message("steps[].image: every step needs an image, or set stepTemplate.image"),
+)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSpec {
     /// What the Task does, for people reading `kubectl get task -o yaml`.
@@ -34,6 +41,31 @@ pub struct TaskSpec {
     #[x_kube(validation = Rule::new("self.all(s, self.exists_one(t, t.name == s.name))")
         .message("step names must be unique within the Task"))]
     pub steps: Vec<Step>,
+
+    /// The params a run may (or, without a default, must) set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    #[x_kube(validation = Rule::new("self.all(p, self.exists_one(q, q.name == p.name))")
+        .message("param names must be unique within the Task"))]
+    pub params: Vec<ParamSpec>,
+
+    /// The results the steps write, reported in the run's `status.results`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[x_kube(validation = Rule::new("self.all(r, self.exists_one(q, q.name == r.name))")
+        .message("result names must be unique within the Task"))]
+    pub results: Vec<ResultSpec>,
+
+    /// Volumes the steps share, bound to real storage by each run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[x_kube(validation = Rule::new("self.all(w, self.exists_one(v, v.name == w.name))")
+        .message("workspace names must be unique within the Task"))]
+    pub workspaces: Vec<WorkspaceDeclaration>,
+
+    /// Defaults merged into every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_template: Option<StepTemplate>,
 }
 
 /// What the controller reports about a Task.
@@ -62,9 +94,10 @@ pub struct Step {
     pub name: String,
 
     /// The container image that runs the step, for example `busybox` or
-    /// `alpine:3.20`.
+    /// `alpine:3.20`; `stepTemplate.image` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub image: String,
+    pub image: Option<String>,
 
     /// A script run as written: it starts with `#!` to choose an interpreter
     /// (`#!/usr/bin/env python3`), otherwise it runs with `/bin/sh -e`.
@@ -94,4 +127,28 @@ pub struct Step {
     /// CPU and memory requests and limits of the step's container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// What a failure of this step does: `stopAndFail` (the default) stops
+    /// the run and fails it; `continue` records the exit code in the step's
+    /// state and runs the next step, as if it had succeeded. `continue`
+    /// needs `/bin/sh` in the step's image.
+    #[serde(default, skip_serializing_if = "OnError::is_default")]
+    pub on_error: OnError,
+}
+
+/// What a step's failure does to the run.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OnError {
+    /// Stop at this step and fail the run.
+    #[default]
+    StopAndFail,
+    /// Record the failure and go on with the next step.
+    Continue,
+}
+
+impl OnError {
+    fn is_default(&self) -> bool {
+        *self == OnError::StopAndFail
+    }
 }

@@ -1,10 +1,11 @@
 use k8s_openapi::api::core::v1::{ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::core::Rule;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::TaskSpec;
+use crate::{Param, PodTemplate, TaskRunResult, TaskSpec, WorkspaceBinding};
 
 /// A TaskRun: one execution of a Task, run as one Pod.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -52,19 +53,16 @@ use crate::TaskSpec;
 #[x_kube(
     validation = Rule::new("has(self.taskRef) != has(self.taskSpec)")
         .message("set exactly one of taskRef (the name of a Task) or taskSpec (an inline Task)"),
-    validation = Rule::new("has(self.taskRef) == has(oldSelf.taskRef) && has(self.taskSpec) == has(oldSelf.taskSpec) && has(self.serviceAccountName) == has(oldSelf.serviceAccountName)")
-        .message(IMMUTABLE),
+    validation = unchanged_except_cancelled(),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRunSpec {
     /// The Task to run, by name, in the TaskRun's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE))]
     pub task_ref: Option<TaskRef>,
 
     /// An inline Task to run instead of a named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE))]
     pub task_spec: Option<TaskSpec>,
 
     /// The longest the run may take, counted from the TaskRun's creation
@@ -72,14 +70,12 @@ pub struct TaskRunSpec {
     /// `1h30m`. Past it the steps are stopped, the pod and its logs are
     /// kept, and the run fails with reason `Timeout`. Defaults to `1h`.
     #[serde(default = "default_timeout")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE))]
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"))]
     pub timeout: String,
 
     /// The ServiceAccount the run's pod runs as; the namespace's `default`
     /// when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message(IMMUTABLE))]
     pub service_account_name: Option<String>,
 
     /// Set to true to cancel the run: its steps are stopped, the pod and its
@@ -89,9 +85,61 @@ pub struct TaskRunSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[x_kube(validation = Rule::new("self || !oldSelf").message("a cancelled run cannot be resumed: start a new TaskRun instead"))]
     pub cancelled: bool,
+
+    /// Values for the Task's params.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    #[x_kube(validation = Rule::new("self.all(p, self.exists_one(q, q.name == p.name))")
+        .message("each param may be set once"))]
+    pub params: Vec<Param>,
+
+    /// Volumes for the Task's workspaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[x_kube(validation = Rule::new("self.all(w, self.exists_one(v, v.name == w.name))")
+        .message("each workspace may be bound once"))]
+    pub workspaces: Vec<WorkspaceBinding>,
+
+    /// How many times to run the Task again after a failed attempt (a step
+    /// failed, or the pod failed or could not pull an image); not after a
+    /// cancellation, a timeout or invalid input. Each attempt is a new pod,
+    /// `<taskrun>-pod-retry<k>`; earlier ones are listed in
+    /// `status.retriesStatus`. All attempts share `timeout`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 0, max = 10))]
+    pub retries: i32,
+
+    /// Scheduling and security settings for the run's pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_template: Option<PodTemplate>,
 }
 
 const IMMUTABLE: &str = "only spec.cancelled can change after creation: start a new TaskRun instead";
+
+/// Every spec field but `cancelled`: they are fixed once the run exists.
+const FIXED_FIELDS: [&str; 8] = [
+    "taskRef",
+    "taskSpec",
+    "timeout",
+    "serviceAccountName",
+    "params",
+    "workspaces",
+    "retries",
+    "podTemplate",
+];
+
+/// The rule that keeps FIXED_FIELDS as they were created: present with the
+/// same value, or absent in both.
+fn unchanged_except_cancelled() -> Rule {
+    let each = FIXED_FIELDS.map(|f| {
+        format!("(has(self.{f}) ? has(oldSelf.{f}) && self.{f} == oldSelf.{f} : !has(oldSelf.{f}))")
+    });
+    Rule::new(each.join(" && ")).message(IMMUTABLE)
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
 
 fn default_timeout() -> String {
     crate::DEFAULT_TIMEOUT.to_string()
@@ -134,8 +182,10 @@ pub struct TaskRunStatus {
     pub phase: Option<Phase>,
 
     /// A CamelCase word that says why the run is in its phase, for machines:
-    /// TaskNotFound, Pending, Running, Succeeded, StepFailed, Timeout,
-    /// Cancelled, PodFailed, PodDeleted, PodConflict, PodCreationFailed, InvalidTaskSpec.
+    /// TaskNotFound, Pending, Running, Retrying, Succeeded, StepFailed,
+    /// Timeout, Cancelled, ImagePullFailed, PodFailed, PodDeleted,
+    /// PodConflict, PodCreationFailed, InvalidParams, InvalidWorkspaces,
+    /// InvalidTaskSpec, ResultsTooLarge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 
@@ -176,6 +226,32 @@ pub struct TaskRunStatus {
     /// not change a run that has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_spec: Option<TaskSpec>,
+
+    /// The Task's results, once the run has succeeded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<TaskRunResult>,
+
+    /// The attempts that failed before the current one (see `spec.retries`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retries_status: Vec<AttemptStatus>,
+}
+
+/// How one failed attempt of a run ended.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptStatus {
+    /// The attempt's pod, kept for its logs.
+    pub pod_name: String,
+    /// Why it failed, as in `status.reason`.
+    pub reason: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    /// Its steps' final states.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepState>,
 }
 
 /// The state of one step, as its container reports it.

@@ -1,11 +1,15 @@
-//! When a run must stop before its pod ends on its own: cancellation, and
-//! the timeout, which counts from the TaskRun's creation so that time spent
-//! pending (an image that never pulls, a pod that never schedules) counts.
+//! When a run must stop before its pod ends on its own: cancellation; the
+//! timeout, which counts from the TaskRun's creation so that time spent
+//! pending (an image that never pulls, a pod that never schedules) counts;
+//! and an image that has not pulled for a grace period.
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use minitask_api::{Phase, Reason, TaskRun, TaskRunStatus, parse_duration};
+
+use crate::names::step_of_container;
 
 /// Why `run`, whose status is now `status`, must be stopped at `now`.
 pub fn stop_reason(run: &TaskRun, status: &TaskRunStatus, now: &Time) -> Option<(Reason, String)> {
@@ -36,6 +40,77 @@ pub fn time_left(run: &TaskRun, now: &Time) -> Option<Duration> {
     let timeout = parse_duration(&run.spec.timeout).ok()?;
     let elapsed = (now.0.as_second() - created.0.as_second()).max(0) as u64;
     Some(timeout.saturating_sub(Duration::from_secs(elapsed)))
+}
+
+/// What the image pulls of a pod say about the run.
+#[derive(Debug, PartialEq)]
+pub enum Pulls {
+    /// No container is failing to pull.
+    Fine,
+    /// A pull is failing; look again after this long.
+    Failing(Duration),
+    /// A pull failed for good, or for longer than the grace period.
+    Failed(String),
+}
+
+/// Waiting reasons that another try may cure (a registry hiccup).
+const PULL_RETRYING: [&str; 2] = ["ErrImagePull", "ImagePullBackOff"];
+/// Waiting reasons that no retry cures.
+const PULL_HOPELESS: [&str; 2] = ["InvalidImageName", "ErrImageNeverPull"];
+
+/// Checks the containers of `pod` for failing image pulls at `now`. A
+/// container starts waiting for its image when the one before it ended (or
+/// when the pod started, for the first one); a pull that has failed for
+/// longer than `grace` since then fails the run, and so does one that can
+/// never succeed.
+pub fn image_pulls(pod: &Pod, now: &Time, grace: Duration) -> Pulls {
+    let Some(status) = &pod.status else {
+        return Pulls::Fine;
+    };
+    let statuses: Vec<&ContainerStatus> = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .collect();
+    let mut since = status.start_time.clone().or(pod.metadata.creation_timestamp.clone());
+    for container in statuses {
+        let state = container.state.clone().unwrap_or_default();
+        if let Some(terminated) = &state.terminated {
+            since = terminated.finished_at.clone().or(since);
+            continue;
+        }
+        let Some(waiting) = state.waiting else { continue };
+        let reason = waiting.reason.clone().unwrap_or_default();
+        let (hopeless, retrying) = (
+            PULL_HOPELESS.contains(&reason.as_str()),
+            PULL_RETRYING.contains(&reason.as_str()),
+        );
+        if !hopeless && !retrying {
+            continue;
+        }
+        let waited = since
+            .as_ref()
+            .map_or(0, |s| (now.0.as_second() - s.0.as_second()).max(0) as u64);
+        let waited = Duration::from_secs(waited);
+        if retrying && waited < grace {
+            return Pulls::Failing(grace - waited);
+        }
+        let who = match step_of_container(&container.name) {
+            Some(step) => format!("step {step:?}"),
+            None => format!("container {:?}", container.name),
+        };
+        let detail = waiting.message.map(|m| format!(": {m}")).unwrap_or_default();
+        let tried = match retrying {
+            true => format!(" for {}", minitask_api::format_duration(waited)),
+            false => String::new(),
+        };
+        return Pulls::Failed(format!(
+            "{who} could not pull image {:?}{tried} ({reason}{detail}); check the image name, that it exists, and the pull secrets (podTemplate.imagePullSecrets)",
+            container.image
+        ));
+    }
+    Pulls::Fine
 }
 
 #[cfg(test)]
@@ -134,5 +209,76 @@ mod tests {
         let mut uncreated = run("1m", false);
         uncreated.metadata.creation_timestamp = None;
         assert_eq!(time_left(&uncreated, &at(1)), None);
+    }
+
+    fn pulling(states: &[(&str, Option<&str>, Option<i64>)]) -> Pod {
+        use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, ContainerStateWaiting, PodStatus};
+        let statuses = states
+            .iter()
+            .map(|(name, waiting, finished)| ContainerStatus {
+                name: name.to_string(),
+                image: format!("{name}:1"),
+                state: Some(ContainerState {
+                    waiting: waiting.map(|r| ContainerStateWaiting {
+                        reason: Some(r.into()),
+                        message: Some("no such host".into()),
+                    }),
+                    terminated: finished.map(|f| ContainerStateTerminated {
+                        finished_at: Some(at(f)),
+                        ..ContainerStateTerminated::default()
+                    }),
+                    ..ContainerState::default()
+                }),
+                ..ContainerStatus::default()
+            })
+            .collect();
+        let mut pod = Pod::default();
+        pod.status = Some(PodStatus {
+            start_time: Some(at(0)),
+            init_container_statuses: Some(statuses),
+            ..PodStatus::default()
+        });
+        pod
+    }
+
+    #[test]
+    fn image_pulls_fail_after_the_grace_period_or_at_once_when_hopeless() {
+        let grace = Duration::from_secs(300);
+        let cases = [
+            ("nothing waits", pulling(&[("step-a", None, Some(5))]), 1000, Pulls::Fine),
+            (
+                "container creation is not a pull",
+                pulling(&[("step-a", Some("ContainerCreating"), None)]),
+                1000,
+                Pulls::Fine,
+            ),
+            (
+                "within the grace period",
+                pulling(&[("step-a", Some("ImagePullBackOff"), None)]),
+                100,
+                Pulls::Failing(Duration::from_secs(200)),
+            ),
+            (
+                "the grace period counts from the previous step's end",
+                pulling(&[("step-a", None, Some(250)), ("step-b", Some("ErrImagePull"), None)]),
+                400,
+                Pulls::Failing(Duration::from_secs(150)),
+            ),
+            (
+                "past the grace period",
+                pulling(&[("step-a", Some("ErrImagePull"), None)]),
+                301,
+                Pulls::Failed("step \"a\" could not pull image \"step-a:1\" for 5m1s (ErrImagePull: no such host); check the image name, that it exists, and the pull secrets (podTemplate.imagePullSecrets)".into()),
+            ),
+            (
+                "an invalid name fails at once",
+                pulling(&[("minitask-results", Some("InvalidImageName"), None)]),
+                1,
+                Pulls::Failed("container \"minitask-results\" could not pull image \"minitask-results:1\" (InvalidImageName: no such host); check the image name, that it exists, and the pull secrets (podTemplate.imagePullSecrets)".into()),
+            ),
+        ];
+        for (name, pod, now, want) in cases {
+            assert_eq!(image_pulls(&pod, &at(now), grace), want, "{name}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use minitask_api::{Step, TaskRef, TaskRun, TaskRunSpec, TaskSpec};
 pub fn script_step(name: &str, script: &str) -> Step {
     Step {
         name: name.into(),
-        image: "busybox".into(),
+        image: Some("busybox".into()),
         script: Some(script.into()),
         ..Step::default()
     }
@@ -14,8 +14,8 @@ pub fn script_step(name: &str, script: &str) -> Step {
 
 pub fn task(steps: &[&str]) -> TaskSpec {
     TaskSpec {
-        description: None,
         steps: steps.iter().map(|s| script_step(s, &format!("echo {s}"))).collect(),
+        ..TaskSpec::default()
     }
 }
 
@@ -28,6 +28,10 @@ pub fn taskrun(name: &str, task: &str) -> TaskRun {
             timeout: "1h".into(),
             service_account_name: None,
             cancelled: false,
+            params: vec![],
+            workspaces: vec![],
+            retries: 0,
+            pod_template: None,
         },
     );
     run.metadata = ObjectMeta {

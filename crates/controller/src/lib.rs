@@ -7,12 +7,17 @@
 
 pub mod deadline;
 pub mod names;
+pub mod params;
 pub mod pod;
 pub mod reconcile;
+pub mod results;
 pub mod run;
 pub mod script;
 pub mod status;
+pub mod substitute;
 pub mod task_status;
+pub mod template;
+pub mod workspaces;
 
 #[cfg(test)]
 mod fixtures;

@@ -23,6 +23,14 @@ struct Args {
     /// Never); the Kubernetes default when unset.
     #[arg(long, value_parser = ["Always", "IfNotPresent", "Never"])]
     image_pull_policy: Option<String>,
+    /// The image of the container that reports a Task's results after its
+    /// last step; it needs `/bin/sh`, `cat` and `wc`.
+    #[arg(long, default_value = minitask_controller::pod::DEFAULT_SHELL_IMAGE)]
+    shell_image: String,
+    /// How long a step's image may fail to pull (ErrImagePull,
+    /// ImagePullBackOff) before the run fails with reason ImagePullFailed.
+    #[arg(long, default_value = "5m", value_parser = minitask_api::parse_duration)]
+    image_pull_grace_period: std::time::Duration,
     /// Log filter, as in RUST_LOG: `info`, `debug`, `minitask_controller=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
@@ -39,6 +47,8 @@ async fn main() -> anyhow::Result<()> {
         namespace: args.namespace,
         pod_options: PodOptions {
             image_pull_policy: args.image_pull_policy,
+            shell_image: args.shell_image,
+            image_pull_grace: args.image_pull_grace_period,
         },
     };
     minitask_controller::run(client, config, shutdown_signal()).await;

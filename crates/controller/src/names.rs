@@ -11,9 +11,13 @@ use minitask_api::shorten;
 const MAX_POD_NAME: usize = 63;
 const STEP_PREFIX: &str = "step-";
 
-/// `<taskrun>-pod`, shortened with a hash of the full name when too long.
-pub fn pod_name(taskrun: &str) -> String {
-    shorten(taskrun, "-pod", MAX_POD_NAME)
+/// `<taskrun>-pod` for the first attempt, `<taskrun>-pod-retry<k>` for
+/// retry k; shortened with a hash of the run's name when too long.
+pub fn pod_name(taskrun: &str, attempt: usize) -> String {
+    match attempt {
+        0 => shorten(taskrun, "-pod", MAX_POD_NAME),
+        k => shorten(taskrun, &format!("-pod-retry{k}"), MAX_POD_NAME),
+    }
 }
 
 /// The container name of a step.
@@ -32,9 +36,12 @@ mod tests {
 
     #[test]
     fn pod_names_are_derived_from_the_run() {
-        assert_eq!(pod_name("hello-run-x7k2p"), "hello-run-x7k2p-pod");
-        let long = pod_name(&"a".repeat(100));
+        assert_eq!(pod_name("hello-run-x7k2p", 0), "hello-run-x7k2p-pod");
+        assert_eq!(pod_name("hello-run-x7k2p", 2), "hello-run-x7k2p-pod-retry2");
+        let long = pod_name(&"a".repeat(100), 0);
         assert_eq!((long.len(), long.ends_with("-pod")), (63, true));
+        let retry = pod_name(&"a".repeat(100), 10);
+        assert_eq!((retry.len(), retry.ends_with("-pod-retry10")), (63, true));
     }
 
     #[test]

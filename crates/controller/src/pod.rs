@@ -7,16 +7,22 @@
 //! after it never start.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, Pod, PodSpec, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, EnvVar, Pod, PodSpec, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt};
 use minitask_api::{
-    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, Step, TaskRun, TaskSpec, label_value, parse_duration,
+    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, OnError, ParamValue, Reason, Step, TaskRun, TaskSpec,
+    label_value, parse_duration,
 };
 
 use crate::names::{pod_name, step_container};
-use crate::script::{SCRIPTS_DIR, script_command};
+use crate::results::{RESULTS_DIR, RESULTS_VOLUME, reporter, result_path};
+use crate::script::{SCRIPTS_DIR, continue_on_error, script_command};
+use crate::substitute::{Field, Vars};
+use crate::workspaces::Workspace;
+use crate::{params, template, workspaces};
 
 /// The directory every step shares and starts in.
 pub const WORKSPACE_DIR: &str = "/workspace";
@@ -24,12 +30,32 @@ const WORKSPACE_VOLUME: &str = "workspace";
 const SCRIPTS_VOLUME: &str = "minitask-scripts";
 const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGER: &str = "minitask-controller";
+/// The image of the container that reports results (it needs `/bin/sh`).
+pub const DEFAULT_SHELL_IMAGE: &str = "busybox:1.37";
 
 /// Cluster-wide choices for the pods the controller builds.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PodOptions {
     /// `imagePullPolicy` of every step; the Kubernetes default when None.
     pub image_pull_policy: Option<String>,
+    /// The image that reports results after the last step.
+    pub shell_image: String,
+    /// How long an image pull may keep failing before the run fails.
+    pub image_pull_grace: Duration,
+}
+
+/// The default of `PodOptions::image_pull_grace`: long enough to ride out
+/// a registry hiccup, short enough that a typo does not hang a run.
+pub const DEFAULT_IMAGE_PULL_GRACE: Duration = Duration::from_secs(300);
+
+impl Default for PodOptions {
+    fn default() -> Self {
+        PodOptions {
+            image_pull_policy: None,
+            shell_image: DEFAULT_SHELL_IMAGE.into(),
+            image_pull_grace: DEFAULT_IMAGE_PULL_GRACE,
+        }
+    }
 }
 
 /// Why a TaskRun cannot be turned into a pod. The admission rules reject
@@ -42,15 +68,36 @@ pub enum BuildError {
     DuplicateStep(String),
     #[error("step {0:?} needs exactly one of script or command")]
     StepCommand(String),
+    #[error("step {0:?} has no image: set its image or stepTemplate.image")]
+    NoImage(String),
     #[error("spec.timeout: {0}")]
     Timeout(String),
     #[error("the TaskRun has no {0} yet; it is created by the API server")]
     Metadata(&'static str),
+    #[error("{}", .0.join("; "))]
+    Params(Vec<String>),
+    #[error("{}", .0.join("; "))]
+    Workspaces(Vec<String>),
+    #[error("{}", .0.join("; "))]
+    References(Vec<String>),
 }
 
-/// The pod that runs `task` for `run`.
-pub fn build_pod(task: &TaskSpec, run: &TaskRun, options: &PodOptions) -> Result<Pod, BuildError> {
-    let (last, first) = task.steps.split_last().ok_or(BuildError::NoSteps)?;
+impl BuildError {
+    /// The run's `status.reason` when its pod cannot be built.
+    pub fn reason(&self) -> Reason {
+        match self {
+            BuildError::Params(_) => Reason::InvalidParams,
+            BuildError::Workspaces(_) => Reason::InvalidWorkspaces,
+            _ => Reason::InvalidTaskSpec,
+        }
+    }
+}
+
+/// The pod that runs `task` for attempt `attempt` (0 for the first) of `run`.
+pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOptions) -> Result<Pod, BuildError> {
+    if task.steps.is_empty() {
+        return Err(BuildError::NoSteps);
+    }
     let mut seen = HashSet::new();
     for step in &task.steps {
         if !seen.insert(&step.name) {
@@ -65,6 +112,39 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, options: &PodOptions) -> Result
         .ok_or(BuildError::Metadata("namespace"))?;
     let owner = run.controller_owner_ref(&()).ok_or(BuildError::Metadata("uid"))?;
     let timeout = parse_duration(&run.spec.timeout).map_err(BuildError::Timeout)?;
+    let values = params::resolve(&task.params, &run.spec.params).map_err(BuildError::Params)?;
+    let workspaces = workspaces::bind(&task.workspaces, &run.spec.workspaces).map_err(BuildError::Workspaces)?;
+    let vars = vars(task, run, &values, &workspaces);
+    let steps = resolve_steps(task, &vars)?;
+
+    let mut mounts = vec![
+        mount(WORKSPACE_VOLUME, WORKSPACE_DIR),
+        mount(SCRIPTS_VOLUME, SCRIPTS_DIR),
+    ];
+    let mut volumes = vec![empty_dir(WORKSPACE_VOLUME), empty_dir(SCRIPTS_VOLUME)];
+    if !task.results.is_empty() {
+        mounts.push(mount(RESULTS_VOLUME, RESULTS_DIR));
+        volumes.push(empty_dir(RESULTS_VOLUME));
+    }
+    for (volume, volume_mount) in workspaces.into_iter().filter_map(|w| w.volume) {
+        mounts.push(volume_mount);
+        volumes.push(volume);
+    }
+    let param_env = params::env_vars(&values);
+    let mut containers = steps
+        .iter()
+        .map(|s| container(s, options, &mounts, &param_env))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Steps run as init containers, one after another; the last container
+    // is the pod's main one: the last step, or the results reporter.
+    if !task.results.is_empty() {
+        containers.push(reporter(
+            &task.results,
+            &options.shell_image,
+            options.image_pull_policy.clone(),
+        ));
+    }
+    let main = containers.pop().expect("there is at least one step");
 
     let task_label = run.task_name().unwrap_or(name);
     let labels = BTreeMap::from([
@@ -72,13 +152,10 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, options: &PodOptions) -> Result
         (LABEL_TASK.to_string(), label_value(task_label)),
         (MANAGED_BY.to_string(), MANAGER.to_string()),
     ]);
-    let init_containers = first
-        .iter()
-        .map(|s| container(s, options))
-        .collect::<Result<Vec<_>, _>>()?;
+    let template = run.spec.pod_template.clone().unwrap_or_default();
     Ok(Pod {
         metadata: ObjectMeta {
-            name: Some(pod_name(name)),
+            name: Some(pod_name(name, attempt)),
             namespace: Some(namespace.to_string()),
             labels: Some(labels),
             annotations: Some(BTreeMap::from([(
@@ -90,41 +167,103 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, options: &PodOptions) -> Result
         },
         spec: Some(PodSpec {
             restart_policy: Some("Never".into()),
-            init_containers: (!init_containers.is_empty()).then_some(init_containers),
-            containers: vec![container(last, options)?],
-            volumes: Some(vec![empty_dir(WORKSPACE_VOLUME), empty_dir(SCRIPTS_VOLUME)]),
+            init_containers: (!containers.is_empty()).then_some(containers),
+            containers: vec![main],
+            volumes: Some(volumes),
             service_account_name: run.spec.service_account_name.clone(),
             // The kubelet stops the pod once the run is over its timeout;
             // rounding up keeps a sub-second timeout from becoming 0.
             active_deadline_seconds: Some(timeout.as_secs_f64().ceil().max(1.0) as i64),
+            node_selector: template.node_selector,
+            tolerations: template.tolerations,
+            affinity: template.affinity,
+            security_context: template.security_context,
+            image_pull_secrets: template.image_pull_secrets,
+            priority_class_name: template.priority_class_name,
             ..PodSpec::default()
         }),
         status: None,
     })
 }
 
-fn container(step: &Step, options: &PodOptions) -> Result<Container, BuildError> {
-    let (command, args) = match (&step.script, &step.command) {
-        (Some(script), None) => {
-            let (command, args) = script_command(&step.name, script);
-            (Some(command), Some(args))
+/// What `$(...)` references resolve to for this run.
+fn vars(task: &TaskSpec, run: &TaskRun, values: &BTreeMap<String, ParamValue>, workspaces: &[Workspace]) -> Vars {
+    let mut vars = Vars::default();
+    let mut set = |key: String, value: &str| vars.values.insert(key, ParamValue::String(value.into()));
+    for result in &task.results {
+        set(format!("results.{}.path", result.name), &result_path(&result.name));
+    }
+    for w in workspaces {
+        set(format!("workspaces.{}.path", w.name), &w.path);
+        set(format!("workspaces.{}.bound", w.name), if w.volume.is_some() { "true" } else { "false" });
+    }
+    let name = run.metadata.name.clone().unwrap_or_default();
+    set("context.taskRun.name".into(), &name);
+    set("context.taskRun.namespace".into(), &run.namespace().unwrap_or_default());
+    set("context.task.name".into(), run.task_name().unwrap_or(&name));
+    for (param, value) in values {
+        vars.values.insert(format!("params.{param}"), value.clone());
+    }
+    vars
+}
+
+/// The steps with the template merged in and every reference substituted.
+fn resolve_steps(task: &TaskSpec, vars: &Vars) -> Result<Vec<Step>, BuildError> {
+    let mut problems = Vec::new();
+    let mut steps = Vec::new();
+    for step in &task.steps {
+        let mut step = template::apply(step, task.step_template.as_ref());
+        let what = |field: &str| format!("step {:?} {field}", step.name);
+        let image = step.image.clone().ok_or_else(|| BuildError::NoImage(step.name.clone()))?;
+        step.image = Some(vars.string(&image, Field::Raw, &what("image"), &mut problems));
+        step.script = step
+            .script
+            .as_ref()
+            .map(|s| vars.string(s, Field::Raw, &what("script"), &mut problems));
+        step.working_dir = step
+            .working_dir
+            .as_ref()
+            .map(|s| vars.string(s, Field::Raw, &what("workingDir"), &mut problems));
+        step.command = step.command.as_ref().map(|c| vars.list(c, &what("command"), &mut problems));
+        step.args = step.args.as_ref().map(|a| vars.list(a, &what("args"), &mut problems));
+        for var in step.env.iter_mut().flatten() {
+            let field = format!("env {}", var.name);
+            if let Some(value) = &var.value {
+                var.value = Some(vars.string(value, Field::Expanded, &what(&field), &mut problems));
+            }
         }
-        (None, Some(command)) => (Some(command.clone()), step.args.clone()),
+        steps.push(step);
+    }
+    match problems.is_empty() {
+        true => Ok(steps),
+        // Every param problem names its `$(params.` reference.
+        false if problems.iter().any(|p| p.contains("$(params.")) => Err(BuildError::Params(problems)),
+        false => Err(BuildError::References(problems)),
+    }
+}
+
+fn container(step: &Step, options: &PodOptions, mounts: &[VolumeMount], param_env: &[EnvVar]) -> Result<Container, BuildError> {
+    let (command, args) = match (&step.script, &step.command) {
+        (Some(script), None) => script_command(&step.name, script),
+        (None, Some(command)) => (command.clone(), step.args.clone().unwrap_or_default()),
         _ => return Err(BuildError::StepCommand(step.name.clone())),
     };
+    let (command, args) = match step.on_error {
+        OnError::Continue => continue_on_error(&step.name, command, args),
+        OnError::StopAndFail => (command, args),
+    };
+    // Params first, so the step's own env can use or override them.
+    let env: Vec<EnvVar> = param_env.iter().chain(step.env.iter().flatten()).cloned().collect();
     Ok(Container {
         name: step_container(&step.name),
-        image: Some(step.image.clone()),
+        image: step.image.clone(),
         image_pull_policy: options.image_pull_policy.clone(),
-        command,
-        args,
-        env: step.env.clone(),
+        command: Some(command),
+        args: (!args.is_empty()).then_some(args),
+        env: (!env.is_empty()).then_some(env),
         working_dir: Some(step.working_dir.clone().unwrap_or_else(|| WORKSPACE_DIR.into())),
         resources: step.resources.clone(),
-        volume_mounts: Some(vec![
-            mount(WORKSPACE_VOLUME, WORKSPACE_DIR),
-            mount(SCRIPTS_VOLUME, SCRIPTS_DIR),
-        ]),
+        volume_mounts: Some(mounts.to_vec()),
         ..Container::default()
     })
 }

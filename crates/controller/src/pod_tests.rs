@@ -1,10 +1,14 @@
 use super::*;
 use crate::fixtures::{task, taskrun};
 use crate::script::kubelet_expand;
-use minitask_api::Step;
+use k8s_openapi::api::core::v1::LocalObjectReference;
+use minitask_api::{
+    OnError, Param, ParamSpec, ParamType, ParamValue, PodTemplate, ResultSpec, Step, StepTemplate, WorkspaceBinding,
+    WorkspaceDeclaration,
+};
 
 fn build(spec: &TaskSpec) -> Pod {
-    build_pod(spec, &taskrun("hello-run-1", "hello"), &PodOptions::default()).expect("builds")
+    build_pod(spec, &taskrun("hello-run-1", "hello"), 0, &PodOptions::default()).expect("builds")
 }
 
 fn step_names(pod: &Pod) -> Vec<String> {
@@ -80,7 +84,7 @@ fn an_inline_task_is_labelled_with_the_run_name() {
     let mut run = taskrun("inline-1", "x");
     run.spec.task_ref = None;
     run.spec.task_spec = Some(task(&["a"]));
-    let pod = build_pod(&task(&["a"]), &run, &PodOptions::default()).unwrap();
+    let pod = build_pod(&task(&["a"]), &run, 0, &PodOptions::default()).unwrap();
     assert_eq!(pod.metadata.labels.unwrap()[LABEL_TASK], "inline-1");
 }
 
@@ -139,7 +143,7 @@ fn command_steps_keep_command_and_args_as_written() {
     let mut spec = task(&["a"]);
     spec.steps[0] = Step {
         name: "a".into(),
-        image: "alpine".into(),
+        image: Some("alpine".into()),
         command: Some(vec!["echo".into()]),
         args: Some(vec!["$(HOME)".into()]),
         ..Step::default()
@@ -160,8 +164,9 @@ fn options_and_run_fields_reach_the_pod() {
     run.spec.timeout = "90s".into();
     let options = PodOptions {
         image_pull_policy: Some("IfNotPresent".into()),
+        ..PodOptions::default()
     };
-    let pod = build_pod(&task(&["a", "b"]), &run, &options).unwrap();
+    let pod = build_pod(&task(&["a", "b"]), &run, 0, &options).unwrap();
     let spec = pod.spec.unwrap();
     assert_eq!(spec.service_account_name.as_deref(), Some("builder"));
     assert_eq!(spec.active_deadline_seconds, Some(90));
@@ -225,7 +230,213 @@ fn invalid_inputs_are_errors_not_panics() {
         },
     ];
     for case in cases {
-        let got = build_pod(&case.spec, &case.run, &PodOptions::default()).unwrap_err();
+        let got = build_pod(&case.spec, &case.run, 0, &PodOptions::default()).unwrap_err();
         assert_eq!(got, case.want, "{}", case.name);
     }
+}
+
+fn containers(pod: &Pod) -> Vec<Container> {
+    let spec = pod.spec.clone().unwrap();
+    spec.init_containers.into_iter().flatten().chain(spec.containers).collect()
+}
+
+fn param(name: &str, type_: ParamType, default: Option<ParamValue>) -> ParamSpec {
+    ParamSpec {
+        name: name.into(),
+        type_,
+        description: None,
+        default,
+    }
+}
+
+#[test]
+fn params_are_substituted_and_given_as_environment_variables() {
+    let mut spec = task(&["a"]);
+    spec.params = vec![
+        param("who", ParamType::String, Some(ParamValue::String("world".into()))),
+        param("files", ParamType::Array, None),
+        param("tag", ParamType::String, None),
+    ];
+    spec.steps[0].image = Some("alpine:$(params.tag)".into());
+    spec.steps[0].script = None;
+    spec.steps[0].command = Some(vec!["ls".into(), "$(params.files[*])".into()]);
+    spec.steps[0].args = Some(vec!["--who=$(params.who)".into()]);
+    spec.steps[0].working_dir = Some("/src/$(context.taskRun.name)".into());
+    let mut run = taskrun("r", "t");
+    run.spec.params = vec![
+        Param {
+            name: "files".into(),
+            value: ParamValue::Array(vec!["a".into(), "$(HOME)".into()]),
+        },
+        Param {
+            name: "tag".into(),
+            value: ParamValue::String("3.20".into()),
+        },
+    ];
+    let pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
+    let c = &containers(&pod)[0];
+    assert_eq!(c.image.as_deref(), Some("alpine:3.20"));
+    assert_eq!(c.command.clone().unwrap(), ["ls", "a", "$$(HOME)"]);
+    assert_eq!(c.args.clone().unwrap(), ["--who=world"]);
+    assert_eq!(c.working_dir.as_deref(), Some("/src/r"));
+    let env: Vec<(String, String)> = c
+        .env
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.value.unwrap()))
+        .collect();
+    let want = [
+        ("PARAM_FILES", "a\n$$(HOME)"),
+        ("PARAM_TAG", "3.20"),
+        ("PARAM_WHO", "world"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    assert_eq!(env, want);
+}
+
+#[test]
+fn a_script_gets_params_as_raw_text() {
+    let mut spec = task(&["a"]);
+    spec.params = vec![param("who", ParamType::String, None)];
+    spec.steps[0].script = Some("echo $(params.who)".into());
+    let mut run = taskrun("r", "t");
+    run.spec.params = vec![Param {
+        name: "who".into(),
+        value: ParamValue::String("x; rm -rf $HOME".into()),
+    }];
+    let pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
+    let args = containers(&pod)[0].args.clone().unwrap();
+    // Raw text: the shell sees a second command. The docs say to use
+    // "$PARAM_WHO" instead; this test pins the documented behaviour.
+    assert_eq!(kubelet_expand(&args[1], |_| None), "echo x; rm -rf $HOME");
+}
+
+#[test]
+fn param_and_workspace_problems_fail_the_build_with_their_reason() {
+    let mut spec = task(&["a"]);
+    spec.params = vec![param("who", ParamType::String, None)];
+    spec.steps[0].script = Some("echo $(params.whom) $(params.who)".into());
+    let mut run = taskrun("r", "t");
+    let missing = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap_err();
+    assert_eq!(missing.reason(), Reason::InvalidParams);
+    assert_eq!(missing.to_string(), "param \"who\" is required: it has no default");
+
+    run.spec.params = vec![Param {
+        name: "who".into(),
+        value: ParamValue::String("x".into()),
+    }];
+    let undeclared = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap_err();
+    assert_eq!(undeclared.reason(), Reason::InvalidParams);
+    assert_eq!(
+        undeclared.to_string(),
+        "step \"a\" script: $(params.whom) refers to param \"whom\", which the Task does not declare"
+    );
+
+    spec.steps[0].script = Some("echo $(workspaces.src.path)".into());
+    let unknown = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap_err();
+    assert_eq!(unknown.reason(), Reason::InvalidTaskSpec);
+
+    spec.workspaces = vec![WorkspaceDeclaration {
+        name: "src".into(),
+        description: None,
+        mount_path: None,
+        read_only: false,
+        optional: false,
+    }];
+    let unbound = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap_err();
+    assert_eq!(unbound.reason(), Reason::InvalidWorkspaces);
+}
+
+#[test]
+fn workspaces_are_mounted_in_every_step() {
+    let mut spec = task(&["a", "b"]);
+    spec.workspaces = vec![WorkspaceDeclaration {
+        name: "src".into(),
+        description: None,
+        mount_path: None,
+        read_only: true,
+        optional: false,
+    }];
+    spec.steps[1].script = Some("ls $(workspaces.src.path)".into());
+    let mut run = taskrun("r", "t");
+    run.spec.workspaces = vec![WorkspaceBinding {
+        name: "src".into(),
+        sub_path: None,
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        persistent_volume_claim: None,
+        config_map: None,
+        secret: None,
+    }];
+    let pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
+    for c in containers(&pod) {
+        let mounts = c.volume_mounts.unwrap();
+        let ws = mounts.iter().find(|m| m.name == "ws-0").expect("mounted");
+        assert_eq!((ws.mount_path.as_str(), ws.read_only), ("/workspace/src", Some(true)));
+    }
+    let args = containers(&pod)[1].args.clone().unwrap();
+    assert_eq!(kubelet_expand(&args[1], |_| None), "ls /workspace/src");
+    let volumes = pod.spec.unwrap().volumes.unwrap();
+    assert!(volumes.iter().any(|v| v.name == "ws-0" && v.empty_dir.is_some()));
+}
+
+#[test]
+fn results_add_a_reporter_after_the_last_step() {
+    let mut spec = task(&["a", "b"]);
+    spec.results = vec![ResultSpec {
+        name: "digest".into(),
+        description: None,
+    }];
+    spec.steps[0].script = Some("printf x > $(results.digest.path)".into());
+    let options = PodOptions {
+        shell_image: "shell:1".into(),
+        ..PodOptions::default()
+    };
+    let pod = build_pod(&spec, &taskrun("r", "t"), 0, &options).unwrap();
+    assert_eq!(step_names(&pod), ["step-a", "step-b", "minitask-results"]);
+    let all = containers(&pod);
+    assert_eq!(all[2].image.as_deref(), Some("shell:1"));
+    let args = all[0].args.clone().unwrap();
+    assert_eq!(kubelet_expand(&args[1], |_| None), "printf x > /minitask/results/digest");
+    assert!(all.iter().all(|c| {
+        let mounts = c.volume_mounts.clone().unwrap();
+        mounts.iter().any(|m| m.mount_path == "/minitask/results")
+    }));
+    assert_eq!(step_names(&build(&task(&["a"]))), ["step-a"], "no results, no reporter");
+}
+
+#[test]
+fn on_error_continue_wraps_the_step() {
+    let mut spec = task(&["a", "b"]);
+    spec.steps[0].on_error = OnError::Continue;
+    let pod = build(&spec);
+    let all = containers(&pod);
+    let (wrapped, plain) = (&all[0], &all[1]);
+    assert!(kubelet_expand(&wrapped.command.clone().unwrap()[2], |_| None).contains("minitask: continued"));
+    assert_eq!(wrapped.args.clone().unwrap()[..2], ["a", "/bin/sh"]);
+    assert!(!kubelet_expand(&plain.command.clone().unwrap()[2], |_| None).contains("continued"));
+}
+
+#[test]
+fn templates_shape_the_steps_and_the_pod() {
+    let mut spec = task(&["a"]);
+    spec.steps[0].image = None;
+    spec.step_template = Some(StepTemplate {
+        image: Some("alpine".into()),
+        ..StepTemplate::default()
+    });
+    let mut run = taskrun("r", "t");
+    run.spec.pod_template = Some(PodTemplate {
+        node_selector: Some(BTreeMap::from([("disk".to_string(), "ssd".to_string())])),
+        priority_class_name: Some("batch".into()),
+        image_pull_secrets: Some(vec![LocalObjectReference { name: "regcred".into() }]),
+        ..PodTemplate::default()
+    });
+    let pod = build_pod(&spec, &run, 2, &PodOptions::default()).unwrap();
+    assert_eq!(pod.metadata.name.as_deref(), Some("r-pod-retry2"));
+    assert_eq!(containers(&pod)[0].image.as_deref(), Some("alpine"));
+    let podspec = pod.spec.unwrap();
+    assert_eq!(podspec.node_selector.unwrap()["disk"], "ssd");
+    assert_eq!(podspec.priority_class_name.as_deref(), Some("batch"));
+    assert_eq!(podspec.image_pull_secrets.unwrap()[0].name, "regcred");
 }

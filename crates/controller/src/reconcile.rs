@@ -12,11 +12,11 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
-use minitask_api::{Phase, Reason, Task, TaskRun, TaskRunStatus, TaskSpec};
+use minitask_api::{AttemptStatus, Phase, Reason, Task, TaskRun, TaskRunStatus, TaskSpec};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
-use crate::deadline::{stop_reason, time_left};
+use crate::deadline::{Pulls, image_pulls, stop_reason, time_left};
 use crate::names::pod_name;
 use crate::pod::{MANAGER, PodOptions, build_pod, is_owned_by, task_spec_of};
 use crate::status::{project_status, with_outcome};
@@ -96,7 +96,9 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is a valid time"));
     let previous = run.status.clone().unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    let name = pod_name(&run.name_any());
+    // Each failed attempt is recorded before the next starts, so the
+    // record says which attempt's pod to look for.
+    let name = pod_name(&run.name_any(), previous.retries_status.len());
 
     let key = ObjectRef::new(&name).within(&namespace);
     let cached = ctx.pods.get(&key);
@@ -114,20 +116,34 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
         })?,
         (None, None) => None,
     };
-    let mut next = match (&pod, &previous.pod_name) {
-        (Some(pod), _) => observe(&run, &previous, pod, &now),
-        (None, Some(_)) => project_status(&previous, None, &now),
+    let (mut next, pod) = match (&pod, &previous.pod_name) {
+        (Some(pod), _) => (observe(&run, &previous, pod, &now), Some(pod.clone())),
+        (None, Some(_)) => (project_status(&previous, None, &now), None),
         // A run cancelled or out of time before it started never starts.
-        (None, None) if stop_reason(&run, &previous, &now).is_some() => previous.clone(),
+        (None, None) if stop_reason(&run, &previous, &now).is_some() => (previous.clone(), None),
         (None, None) => start(&run, &previous, &pods, &ctx, &now).await?,
     };
-    if !next.phase.is_some_and(Phase::is_terminal)
-        && let Some((reason, message)) = stop_reason(&run, &next, &now)
-    {
-        if let Some(pod) = &pod {
-            stop_pod(&pods, pod).await?;
+    let mut recheck = None;
+    if !next.phase.is_some_and(Phase::is_terminal) {
+        let pulls = pod.as_ref().map_or(Pulls::Fine, |p| image_pulls(p, &now, ctx.options.image_pull_grace));
+        let stop = match (stop_reason(&run, &next, &now), pulls) {
+            (Some(stop), _) => Some(stop),
+            (None, Pulls::Failed(message)) => Some((Reason::ImagePullFailed, message)),
+            (None, Pulls::Failing(left)) => {
+                recheck = Some(left);
+                None
+            }
+            (None, Pulls::Fine) => None,
+        };
+        if let Some((reason, message)) = stop {
+            if let Some(pod) = &pod {
+                stop_pod(&pods, pod).await?;
+            }
+            next = with_outcome(&next, Phase::Failed, reason, message, &now);
         }
-        next = with_outcome(&next, Phase::Failed, reason, message, &now);
+    }
+    if let Some(retry) = retry(&run, &next, pod.as_ref(), &now) {
+        next = start(&run, &retry, &pods, &ctx, &now).await?.0;
     }
     next.observed_generation = run.metadata.generation;
 
@@ -137,9 +153,51 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     }
     Ok(match next.phase {
         Some(phase) if phase.is_terminal() => Action::await_change(),
-        // Wake up at the timeout, which no watch event announces.
-        _ => Action::requeue(time_left(&run, &now).map_or(RESYNC, |left| left.min(RESYNC) + Duration::from_secs(1))),
+        // Wake up at the timeout or the end of an image pull's grace
+        // period, which no watch event announces.
+        _ => {
+            let left = time_left(&run, &now).map_or(RESYNC, |left| left.min(RESYNC));
+            Action::requeue(recheck.map_or(left, |r| r.min(left)) + Duration::from_secs(1))
+        }
     })
+}
+
+/// The status that starts the next attempt when `next` is a failure that
+/// `spec.retries` allows another try at: the failed attempt moves into
+/// `retriesStatus` and the run goes back to Pending.
+fn retry(run: &TaskRun, next: &TaskRunStatus, pod: Option<&Pod>, now: &Time) -> Option<TaskRunStatus> {
+    if next.phase != Some(Phase::Failed) || next.retries_status.len() >= run.spec.retries.max(0) as usize {
+        return None;
+    }
+    let retryable = [Reason::StepFailed, Reason::PodFailed, Reason::ImagePullFailed].map(|r| r.to_string());
+    let reason = next.reason.clone().filter(|r| retryable.contains(r))?;
+    if time_left(run, now).is_some_and(|left| left.is_zero()) {
+        return None;
+    }
+    let message = next.message.clone().unwrap_or_default();
+    let mut retried = next.clone();
+    // Back to the last written condition (Unknown), so that its transition
+    // time stays that of the run's start.
+    retried.conditions = run.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    retried.retries_status.push(AttemptStatus {
+        pod_name: next.pod_name.clone().unwrap_or_default(),
+        reason: reason.clone(),
+        message: message.clone(),
+        start_time: pod.and_then(|p| p.metadata.creation_timestamp.clone()),
+        completion_time: next.completion_time.clone(),
+        steps: next.steps.clone(),
+    });
+    let attempt = retried.retries_status.len();
+    retried.pod_name = None;
+    retried.steps.clear();
+    retried.completion_time = None;
+    retried.duration = None;
+    let message = format!(
+        "attempt {attempt} of {} failed ({reason}: {message}); starting attempt {}",
+        run.spec.retries + 1,
+        attempt + 1
+    );
+    Some(with_outcome(&retried, Phase::Pending, Reason::Retrying, message, now))
 }
 
 /// Stops a pod's containers but keeps the pod, so `kubectl logs` still
@@ -181,36 +239,32 @@ fn observe(run: &TaskRun, previous: &TaskRunStatus, pod: &Pod, now: &Time) -> Ta
     project_status(&previous, Some(pod), now)
 }
 
-/// Resolves the Task, creates the pod and records both in the status.
+/// Resolves the Task (a retry reuses the one the run started with),
+/// creates the pod for the current attempt and records both in the status.
 async fn start(
     run: &TaskRun,
     previous: &TaskRunStatus,
     pods: &Api<Pod>,
     ctx: &Context,
     now: &Time,
-) -> Result<TaskRunStatus, Error> {
-    let task = match resolve_task(run, &ctx.tasks) {
+) -> Result<(TaskRunStatus, Option<Pod>), Error> {
+    let resolved = match &previous.task_spec {
+        Some(task) => Ok(task.clone()),
+        None => resolve_task(run, &ctx.tasks),
+    };
+    let task = match resolved {
         Ok(task) => task,
         Err(message) => {
-            return Ok(with_outcome(
-                previous,
-                Phase::Pending,
-                Reason::TaskNotFound,
-                message,
-                now,
-            ));
+            let status = with_outcome(previous, Phase::Pending, Reason::TaskNotFound, message, now);
+            return Ok((status, None));
         }
     };
-    let pod = match build_pod(&task, run, &ctx.options) {
+    let attempt = previous.retries_status.len();
+    let pod = match build_pod(&task, run, attempt, &ctx.options) {
         Ok(pod) => pod,
         Err(e) => {
-            return Ok(with_outcome(
-                previous,
-                Phase::Failed,
-                Reason::InvalidTaskSpec,
-                e.to_string(),
-                now,
-            ));
+            let status = with_outcome(previous, Phase::Failed, e.reason(), e.to_string(), now);
+            return Ok((status, None));
         }
     };
     let name = pod.name_any();
@@ -239,20 +293,15 @@ async fn start(
         // webhook): retrying cannot help, so the run fails and says why.
         Err(kube::Error::Api(e)) if e.code == 400 || e.code == 422 => {
             let message = format!("the API server rejected pod {name}: {}", e.message);
-            return Ok(with_outcome(
-                previous,
-                Phase::Failed,
-                Reason::PodCreationFailed,
-                message,
-                now,
-            ));
+            let status = with_outcome(previous, Phase::Failed, Reason::PodCreationFailed, message, now);
+            return Ok((status, None));
         }
         Err(source) => return Err(Error::CreatePod { pod: name, source }),
     };
     let mut started = previous.clone();
     started.task_spec = Some(task);
-    started.start_time = Some(now.clone());
-    Ok(observe(run, &started, &pod, now))
+    started.start_time.get_or_insert_with(|| now.clone());
+    Ok((observe(run, &started, &pod, now), Some(pod)))
 }
 
 /// The run's Task spec: inline, or the named Task from the cache.

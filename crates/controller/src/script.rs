@@ -26,6 +26,31 @@ pub fn script_command(step: &str, script: &str) -> (Vec<String>, Vec<String>) {
     (command, args)
 }
 
+/// What a step with `onError: continue` writes to its termination message
+/// when its command failed, followed by the exit code.
+pub const CONTINUED: &str = "minitask: continued after exit code ";
+
+/// Run by `/bin/sh -c` with `$0` = step name and the step's own command in
+/// `$1...`: runs it, passes SIGTERM on (the shell is PID 1, which ignores
+/// it), and exits 0 whatever it returned, so the next step starts. A failure
+/// is recorded in the termination message for the controller.
+const CONTINUE: &str = r#""$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null' TERM INT
+while :; do
+  wait "$child"; code=$?
+  kill -0 "$child" 2>/dev/null || break
+done
+[ "$code" -eq 0 ] || printf 'minitask: continued after exit code %d' "$code" > /dev/termination-log
+exit 0"#;
+
+/// `command` + `args` wrapped so that a failure lets the run go on.
+pub fn continue_on_error(step: &str, command: Vec<String>, args: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let wrapper = vec!["/bin/sh".to_string(), "-c".to_string(), escape(CONTINUE)];
+    let inner = std::iter::once(escape(step)).chain(command).chain(args).collect();
+    (wrapper, inner)
+}
+
 /// Protects `text` from Kubernetes' `$(VAR)` expansion: every `$` becomes
 /// `$$`, which the kubelet turns back into a single `$`.
 pub fn escape(text: &str) -> String {
@@ -128,6 +153,16 @@ mod tests {
         assert_eq!(kubelet_expand(&command[2], env), LAUNCHER);
         assert_eq!(kubelet_expand(&args[0], env), "build");
         assert_eq!(kubelet_expand(&args[1], env), "echo $(HOME)");
+    }
+
+    #[test]
+    fn the_continue_wrapper_runs_the_step_command_as_its_arguments() {
+        let (command, args) = script_command("build", "exit 3");
+        let (wrapper, inner) = continue_on_error("build", command.clone(), args.clone());
+        assert_eq!(kubelet_expand(&wrapper[2], env), CONTINUE);
+        assert!(CONTINUE.contains(CONTINUED.trim_end()));
+        assert_eq!(inner[0], "build");
+        assert_eq!(inner[1..], [command, args].concat()[..]);
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Projecting a TaskRun's status from its pod: a pure function of the
 //! previous status, the pod (None once it is gone) and the time.
 
-use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use minitask_api::{CONDITION_SUCCEEDED, Phase, Reason, StepState, TaskRunStatus, format_duration};
 
 use crate::names::step_of_container;
+use crate::results::{REPORTER, parse_report};
+use crate::script::CONTINUED;
+
+/// `terminated.reason` of a step that failed with `onError: continue`.
+pub const CONTINUED_REASON: &str = "Continued";
 
 /// The status that `pod` implies for a run whose last status was `previous`.
 ///
@@ -28,7 +33,14 @@ pub fn project_status(previous: &TaskRunStatus, pod: Option<&Pod>, now: &Time) -
     if next.start_time.is_none() {
         next.start_time = pod.metadata.creation_timestamp.clone();
     }
-    let (phase, reason, message) = classify(pod, &next.steps);
+    let (mut phase, mut reason, mut message) = classify(pod, &next.steps);
+    if let Some(report) = reporter_message(pod) {
+        match parse_report(report) {
+            Ok(results) if phase == Phase::Succeeded => next.results = results,
+            Ok(_) => {}
+            Err((why, text)) => (phase, reason, message) = (Phase::Failed, why, text),
+        }
+    }
     if phase.is_terminal() {
         next.completion_time = last_finish(&next.steps).or_else(|| Some(now.clone()));
     }
@@ -80,12 +92,8 @@ fn classify(pod: &Pod, steps: &[StepState]) -> (Phase, Reason, String) {
     let status = pod.status.clone().unwrap_or_default();
     let total = steps.len();
     match status.phase.as_deref() {
-        Some("Succeeded") => (
-            Phase::Succeeded,
-            Reason::Succeeded,
-            format!("all {total} steps succeeded"),
-        ),
-        Some("Failed") => failure(&status.reason, &status.message, steps),
+        Some("Succeeded") => (Phase::Succeeded, Reason::Succeeded, success_message(steps)),
+        Some("Failed") => failure(pod, steps),
         _ => {
             if let Some((index, step)) = steps.iter().enumerate().find(|(_, s)| s.running.is_some()) {
                 let message = format!("step {:?} is running ({} of {total})", step.name, index + 1);
@@ -100,24 +108,43 @@ fn classify(pod: &Pod, steps: &[StepState]) -> (Phase, Reason, String) {
     }
 }
 
-fn failure(pod_reason: &Option<String>, pod_message: &Option<String>, steps: &[StepState]) -> (Phase, Reason, String) {
-    let detail = pod_message.clone().unwrap_or_default();
+/// "all 3 steps succeeded", or which ones failed and were let through.
+fn success_message(steps: &[StepState]) -> String {
+    let total = steps.len();
+    let continued: Vec<String> = steps
+        .iter()
+        .filter_map(|s| {
+            let t = s.terminated.as_ref().filter(|t| t.exit_code != 0)?;
+            Some(format!("step {:?} failed with exit code {}", s.name, t.exit_code))
+        })
+        .collect();
+    match continued.is_empty() {
+        true => format!("all {total} steps succeeded"),
+        false => format!("all {total} steps ran; {} (onError: continue)", continued.join(", ")),
+    }
+}
+
+fn failure(pod: &Pod, steps: &[StepState]) -> (Phase, Reason, String) {
+    let status = pod.status.clone().unwrap_or_default();
+    let (pod_reason, detail) = (status.reason, status.message.unwrap_or_default());
     // The kubelet kills the steps at the deadline, so check it before the
     // exit codes that the kill produced.
     if pod_reason.as_deref() == Some("DeadlineExceeded") {
         let message = format!("the run went over spec.timeout and was stopped: {detail}");
         return (Phase::Failed, Reason::Timeout, message);
     }
-    let failed = steps
-        .iter()
-        .find_map(|s| s.terminated.as_ref().filter(|t| t.exit_code != 0).map(|t| (s, t)));
+    let failed = steps.iter().find_map(|s| {
+        let t = s.terminated.as_ref()?;
+        (t.exit_code != 0 && t.reason.as_deref() != Some(CONTINUED_REASON)).then_some((s, t))
+    });
     if let Some((step, terminated)) = failed {
         let mut message = format!("step {:?} failed with exit code {}", step.name, terminated.exit_code);
         if let Some(why) = terminated.reason.as_deref().filter(|r| *r != "Error") {
             message.push_str(&format!(" ({why})"));
         }
         message.push_str(&format!(
-            "; see its output with `kubectl logs <pod> -c {}`",
+            "; see its output with `kubectl logs {} -c {}`",
+            pod.metadata.name.as_deref().unwrap_or_default(),
             step.container
         ));
         return (Phase::Failed, Reason::StepFailed, message);
@@ -188,10 +215,33 @@ fn step_states(pod: &Pod) -> Vec<StepState> {
                 container: c.name.clone(),
                 waiting: state.waiting,
                 running: state.running,
-                terminated: state.terminated,
+                terminated: state.terminated.map(continued),
             }
         })
         .collect()
+}
+
+/// A step with `onError: continue` exits 0 and reports its real exit code
+/// in its termination message; show that code.
+fn continued(mut terminated: ContainerStateTerminated) -> ContainerStateTerminated {
+    let code = terminated
+        .message
+        .as_deref()
+        .and_then(|m| m.strip_prefix(CONTINUED))
+        .and_then(|code| code.trim().parse().ok());
+    if let (0, Some(code)) = (terminated.exit_code, code) {
+        terminated.exit_code = code;
+        terminated.reason = Some(CONTINUED_REASON.into());
+    }
+    terminated
+}
+
+/// The termination message of the results reporter, once it has ended.
+fn reporter_message(pod: &Pod) -> Option<&str> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    let reporter = statuses.iter().find(|s| s.name == REPORTER)?;
+    let terminated = reporter.state.as_ref()?.terminated.as_ref()?;
+    Some(terminated.message.as_deref().unwrap_or_default())
 }
 
 fn last_finish(steps: &[StepState]) -> Option<Time> {

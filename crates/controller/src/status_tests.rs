@@ -55,7 +55,7 @@ fn container_status(name: &str, step: &Step) -> Option<ContainerStatus> {
 
 /// A pod for steps a, b, c in `phase`, each step reporting as given.
 fn pod(phase: &str, steps: [Step; 3]) -> Pod {
-    let mut pod = build_pod(&task(&["a", "b", "c"]), &taskrun("r", "t"), &PodOptions::default()).unwrap();
+    let mut pod = build_pod(&task(&["a", "b", "c"]), &taskrun("r", "t"), 0, &PodOptions::default()).unwrap();
     pod.metadata.creation_timestamp = Some(at(0));
     let statuses: Vec<_> = ["step-a", "step-b", "step-c"]
         .iter()
@@ -204,7 +204,7 @@ fn phases_follow_the_pod() {
             phase: Phase::Failed,
             reason: Reason::StepFailed,
             condition: "False",
-            message: "step \"b\" failed with exit code 3; see its output with `kubectl logs <pod> -c step-b`",
+            message: "step \"b\" failed with exit code 3; see its output with `kubectl logs r-pod -c step-b`",
         },
         Case {
             name: "timeout",
@@ -355,4 +355,62 @@ fn start_time_falls_back_to_the_pod_creation() {
         &at(3),
     );
     assert_eq!(got.start_time, Some(at(0)));
+}
+
+fn set_message(pod: &mut Pod, container: &str, message: &str) {
+    let status = pod.status.as_mut().unwrap();
+    let all = status
+        .init_container_statuses
+        .iter_mut()
+        .flatten()
+        .chain(status.container_statuses.iter_mut().flatten());
+    for s in all.filter(|s| s.name == container) {
+        let t = s.state.as_mut().unwrap().terminated.as_mut().unwrap();
+        t.message = Some(message.into());
+    }
+}
+
+#[test]
+fn a_step_that_continued_shows_its_exit_code_and_the_run_goes_on() {
+    use Step::*;
+    let mut succeeded = pod("Succeeded", [Exited(0, 1, 2), Exited(0, 2, 3), Exited(0, 3, 4)]);
+    set_message(&mut succeeded, "step-a", "minitask: continued after exit code 3");
+    let status = project_status(&started(), Some(&succeeded), &at(9));
+    assert_eq!(status.phase, Some(Phase::Succeeded));
+    assert_eq!(
+        status.message.as_deref(),
+        Some("all 3 steps ran; step \"a\" failed with exit code 3 (onError: continue)")
+    );
+    let a = status.steps[0].terminated.as_ref().unwrap();
+    assert_eq!((a.exit_code, a.reason.as_deref()), (3, Some(CONTINUED_REASON)));
+
+    let mut failed = pod("Failed", [Exited(0, 1, 2), Exited(0, 2, 3), Exited(1, 3, 4)]);
+    set_message(&mut failed, "step-a", "minitask: continued after exit code 3");
+    let status = project_status(&started(), Some(&failed), &at(9));
+    assert_eq!(status.reason.as_deref(), Some("StepFailed"));
+    assert!(status.message.unwrap().starts_with("step \"c\" failed with exit code 1"));
+}
+
+#[test]
+fn results_come_from_the_reporter_or_fail_the_run() {
+    use Step::*;
+    let with_reporter = |phase: &str, code: i32, message: &str| {
+        let mut p = pod(phase, [Exited(0, 1, 2), Exited(0, 2, 3), Exited(0, 3, 4)]);
+        let mut reporter = container_status(REPORTER, &Exited(code, 4, 5)).unwrap();
+        let t = reporter.state.as_mut().unwrap().terminated.as_mut().unwrap();
+        t.message = Some(message.into());
+        p.status.as_mut().unwrap().container_statuses.as_mut().unwrap().push(reporter);
+        p
+    };
+    let ok = project_status(&started(), Some(&with_reporter("Succeeded", 0, "digest 3\nabc\n")), &at(9));
+    assert_eq!(ok.phase, Some(Phase::Succeeded));
+    assert_eq!(ok.completion_time, Some(at(4)), "the last step's end is the run's end");
+    let got: Vec<(String, String)> = ok.results.into_iter().map(|r| (r.name, r.value)).collect();
+    assert_eq!(got, [("digest".to_string(), "abc".to_string())]);
+
+    let big = project_status(&started(), Some(&with_reporter("Failed", 1, "TOO-LARGE\nlog 9000\n")), &at(9));
+    assert_eq!(big.phase, Some(Phase::Failed));
+    assert_eq!(big.reason.as_deref(), Some("ResultsTooLarge"));
+    assert!(big.message.unwrap().contains("log is 9000 bytes"));
+    assert!(big.results.is_empty());
 }

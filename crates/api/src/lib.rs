@@ -19,8 +19,8 @@ mod workspace;
 
 pub use duration::{format_duration, parse_duration};
 pub use names::{label_value, shorten};
-pub use reason::Reason;
 pub use params::{Param, ParamSpec, ParamType, ParamValue, ResultSpec, TaskRunResult};
+pub use reason::Reason;
 pub use task::{OnError, Step, Task, TaskSpec, TaskStatus};
 pub use taskrun::{AttemptStatus, Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus};
 pub use template::{PodTemplate, StepTemplate};

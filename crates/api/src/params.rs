@@ -1,15 +1,10 @@
 use std::borrow::Cow;
 
-use kube::KubeSchema;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 /// A parameter a Task accepts.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[x_kube(
-    validation = Rule::new("!has(self.default) || (has(self.type) && self.type == 'array') == (type(self.default) == list)")
-        .message("default must match type: a string for a string param, a list of strings for an array param"),
-)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParamSpec {
     /// The param's name: letters, digits, '_' and '-', starting with a
@@ -27,7 +22,8 @@ pub struct ParamSpec {
     pub description: Option<String>,
 
     /// The value used when a run does not set the param; a param without a
-    /// default is required.
+    /// default is required. A default of the wrong type fails the run with
+    /// reason InvalidParams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<ParamValue>,
 }
@@ -53,18 +49,24 @@ impl ParamType {
 }
 
 /// A param's value: a string, or a list of strings for an array param.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(untagged)]
 pub enum ParamValue {
     String(String),
     Array(Vec<String>),
+    /// Anything else. The schema cannot rule it out (see `JsonSchema`
+    /// below), so it is kept, to fail the run with a clear message rather
+    /// than make the whole TaskRun unreadable.
+    Other(serde_json::Value),
 }
 
 impl ParamValue {
-    pub fn type_(&self) -> ParamType {
+    /// The value's type, None for `Other`.
+    pub fn type_(&self) -> Option<ParamType> {
         match self {
-            ParamValue::String(_) => ParamType::String,
-            ParamValue::Array(_) => ParamType::Array,
+            ParamValue::String(_) => Some(ParamType::String),
+            ParamValue::Array(_) => Some(ParamType::Array),
+            ParamValue::Other(_) => None,
         }
     }
 }
@@ -79,15 +81,10 @@ impl JsonSchema for ParamValue {
     }
 
     // A string or a list of strings: a structural schema cannot say "one of
-    // two types", so the value is left open and a CEL rule checks it.
+    // two types", and CEL rules cannot see an untyped field, so the value is
+    // left open and checked when the run starts (reason InvalidParams).
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "x-kubernetes-preserve-unknown-fields": true,
-            "x-kubernetes-validations": [{
-                "rule": "type(self) == string || (type(self) == list && self.all(x, type(x) == string))",
-                "message": "must be a string or a list of strings",
-            }],
-        })
+        json_schema!({"x-kubernetes-preserve-unknown-fields": true})
     }
 }
 

@@ -27,7 +27,8 @@ use crate::{ParamSpec, ResultSpec, StepTemplate, WorkspaceDeclaration};
 )]
 #[x_kube(
     validation = Rule::new("self.steps.all(s, has(s.image)) || (has(self.stepTemplate) && has(self.stepTemplate.image))")
-        .message("steps[].image: every step needs an image, or set stepTemplate.image"),
+        .message("every step needs an image, or set stepTemplate.image")
+        .field_path(".steps"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSpec {

@@ -53,7 +53,14 @@ use crate::{Param, PodTemplate, TaskRunResult, TaskSpec, WorkspaceBinding};
 #[x_kube(
     validation = Rule::new("has(self.taskRef) != has(self.taskSpec)")
         .message("set exactly one of taskRef (the name of a Task) or taskSpec (an inline Task)"),
-    validation = unchanged_except_cancelled(),
+    validation = fixed("taskRef"),
+    validation = fixed("taskSpec"),
+    validation = fixed("timeout"),
+    validation = fixed("serviceAccountName"),
+    validation = fixed("params"),
+    validation = fixed("workspaces"),
+    validation = fixed("retries"),
+    validation = fixed("podTemplate"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRunSpec {
@@ -116,25 +123,32 @@ pub struct TaskRunSpec {
 
 const IMMUTABLE: &str = "only spec.cancelled can change after creation: start a new TaskRun instead";
 
-/// Every spec field but `cancelled`: they are fixed once the run exists.
-const FIXED_FIELDS: [&str; 8] = [
-    "taskRef",
-    "taskSpec",
-    "timeout",
-    "serviceAccountName",
-    "params",
-    "workspaces",
-    "retries",
-    "podTemplate",
-];
+/// The rule that keeps spec `field` as it was created: present with the
+/// same value, or absent before and after. Every spec field but `cancelled`
+/// has one; a rule per field makes the error name the field.
+fn fixed(field: &str) -> Rule {
+    let f = field;
+    Rule::new(format!(
+        "has(self.{f}) ? has(oldSelf.{f}) && self.{f} == oldSelf.{f} : !has(oldSelf.{f})"
+    ))
+    .message(IMMUTABLE)
+    .field_path(format!(".{f}"))
+}
 
-/// The rule that keeps FIXED_FIELDS as they were created: present with the
-/// same value, or absent in both.
-fn unchanged_except_cancelled() -> Rule {
-    let each = FIXED_FIELDS.map(|f| {
-        format!("(has(self.{f}) ? has(oldSelf.{f}) && self.{f} == oldSelf.{f} : !has(oldSelf.{f}))")
-    });
-    Rule::new(each.join(" && ")).message(IMMUTABLE)
+impl Default for TaskRunSpec {
+    fn default() -> Self {
+        TaskRunSpec {
+            task_ref: None,
+            task_spec: None,
+            timeout: default_timeout(),
+            service_account_name: None,
+            cancelled: false,
+            params: Vec::new(),
+            workspaces: Vec::new(),
+            retries: 0,
+            pod_template: None,
+        }
+    }
 }
 
 fn is_zero(n: &i32) -> bool {

@@ -24,14 +24,7 @@ pub fn taskrun(name: &str, task: &str) -> TaskRun {
         name,
         TaskRunSpec {
             task_ref: Some(TaskRef { name: task.into() }),
-            task_spec: None,
-            timeout: "1h".into(),
-            service_account_name: None,
-            cancelled: false,
-            params: vec![],
-            workspaces: vec![],
-            retries: 0,
-            pod_template: None,
+            ..TaskRunSpec::default()
         },
     );
     run.metadata = ObjectMeta {

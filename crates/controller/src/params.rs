@@ -36,8 +36,16 @@ pub fn resolve(declared: &[ParamSpec], given: &[Param]) -> Result<BTreeMap<Strin
                 continue;
             }
         };
-        if value.type_() != spec.type_ {
-            let (want, got) = (spec.type_.as_str(), value.type_().as_str());
+        let Some(type_) = value.type_() else {
+            problems.push(format!(
+                "param {:?} must be a string or a list of strings, but its {source} is {}",
+                spec.name,
+                serde_json::to_string(value).unwrap_or_default()
+            ));
+            continue;
+        };
+        if type_ != spec.type_ {
+            let (want, got) = (spec.type_.as_str(), type_.as_str());
             problems.push(format!(
                 "param {:?} is {} {want}, but its {source} is {} {got}",
                 spec.name,
@@ -82,6 +90,7 @@ pub fn env_vars(values: &BTreeMap<String, ParamValue>) -> Vec<EnvVar> {
             value: Some(escape(&match value {
                 ParamValue::String(s) => s.clone(),
                 ParamValue::Array(items) => items.join("\n"),
+                ParamValue::Other(other) => other.to_string(),
             })),
             value_from: None,
         })
@@ -168,6 +177,18 @@ mod tests {
                 ],
             },
             Case {
+                name: "neither a string nor a list of strings",
+                declared: vec![spec("n", ParamType::String, None), spec("l", ParamType::Array, None)],
+                given: vec![
+                    given("n", ParamValue::Other(serde_json::json!(3))),
+                    given("l", ParamValue::Other(serde_json::json!([1]))),
+                ],
+                want: &[
+                    "param \"n\" must be a string or a list of strings, but its value is 3",
+                    "param \"l\" must be a string or a list of strings, but its value is [1]",
+                ],
+            },
+            Case {
                 name: "a default of the wrong type",
                 declared: vec![spec("files", ParamType::Array, Some(s("x")))],
                 given: vec![],
@@ -180,7 +201,9 @@ mod tests {
                     spec("IMAGE_TAG", ParamType::String, Some(s("2"))),
                 ],
                 given: vec![],
-                want: &["params image-tag, IMAGE_TAG all become the environment variable PARAM_IMAGE_TAG: rename all but one"],
+                want: &[
+                    "params image-tag, IMAGE_TAG all become the environment variable PARAM_IMAGE_TAG: rename all but one",
+                ],
             },
         ];
         for case in cases {

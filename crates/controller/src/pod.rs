@@ -13,8 +13,8 @@ use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, EnvVar, Pod, P
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt};
 use minitask_api::{
-    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, OnError, ParamValue, Reason, Step, TaskRun, TaskSpec,
-    label_value, parse_duration,
+    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, OnError, ParamValue, Reason, Step, TaskRun, TaskSpec, label_value,
+    parse_duration,
 };
 
 use crate::names::{pod_name, step_container};
@@ -195,7 +195,10 @@ fn vars(task: &TaskSpec, run: &TaskRun, values: &BTreeMap<String, ParamValue>, w
     }
     for w in workspaces {
         set(format!("workspaces.{}.path", w.name), &w.path);
-        set(format!("workspaces.{}.bound", w.name), if w.volume.is_some() { "true" } else { "false" });
+        set(
+            format!("workspaces.{}.bound", w.name),
+            if w.volume.is_some() { "true" } else { "false" },
+        );
     }
     let name = run.metadata.name.clone().unwrap_or_default();
     set("context.taskRun.name".into(), &name);
@@ -214,7 +217,10 @@ fn resolve_steps(task: &TaskSpec, vars: &Vars) -> Result<Vec<Step>, BuildError> 
     for step in &task.steps {
         let mut step = template::apply(step, task.step_template.as_ref());
         let what = |field: &str| format!("step {:?} {field}", step.name);
-        let image = step.image.clone().ok_or_else(|| BuildError::NoImage(step.name.clone()))?;
+        let image = step
+            .image
+            .clone()
+            .ok_or_else(|| BuildError::NoImage(step.name.clone()))?;
         step.image = Some(vars.string(&image, Field::Raw, &what("image"), &mut problems));
         step.script = step
             .script
@@ -224,7 +230,10 @@ fn resolve_steps(task: &TaskSpec, vars: &Vars) -> Result<Vec<Step>, BuildError> 
             .working_dir
             .as_ref()
             .map(|s| vars.string(s, Field::Raw, &what("workingDir"), &mut problems));
-        step.command = step.command.as_ref().map(|c| vars.list(c, &what("command"), &mut problems));
+        step.command = step
+            .command
+            .as_ref()
+            .map(|c| vars.list(c, &what("command"), &mut problems));
         step.args = step.args.as_ref().map(|a| vars.list(a, &what("args"), &mut problems));
         for var in step.env.iter_mut().flatten() {
             let field = format!("env {}", var.name);
@@ -242,7 +251,12 @@ fn resolve_steps(task: &TaskSpec, vars: &Vars) -> Result<Vec<Step>, BuildError> 
     }
 }
 
-fn container(step: &Step, options: &PodOptions, mounts: &[VolumeMount], param_env: &[EnvVar]) -> Result<Container, BuildError> {
+fn container(
+    step: &Step,
+    options: &PodOptions,
+    mounts: &[VolumeMount],
+    param_env: &[EnvVar],
+) -> Result<Container, BuildError> {
     let (command, args) = match (&step.script, &step.command) {
         (Some(script), None) => script_command(&step.name, script),
         (None, Some(command)) => (command.clone(), step.args.clone().unwrap_or_default()),

@@ -237,7 +237,11 @@ fn invalid_inputs_are_errors_not_panics() {
 
 fn containers(pod: &Pod) -> Vec<Container> {
     let spec = pod.spec.clone().unwrap();
-    spec.init_containers.into_iter().flatten().chain(spec.containers).collect()
+    spec.init_containers
+        .into_iter()
+        .flatten()
+        .chain(spec.containers)
+        .collect()
 }
 
 fn param(name: &str, type_: ParamType, default: Option<ParamValue>) -> ParamSpec {
@@ -397,7 +401,10 @@ fn results_add_a_reporter_after_the_last_step() {
     let all = containers(&pod);
     assert_eq!(all[2].image.as_deref(), Some("shell:1"));
     let args = all[0].args.clone().unwrap();
-    assert_eq!(kubelet_expand(&args[1], |_| None), "printf x > /minitask/results/digest");
+    assert_eq!(
+        kubelet_expand(&args[1], |_| None),
+        "printf x > /minitask/results/digest"
+    );
     assert!(all.iter().all(|c| {
         let mounts = c.volume_mounts.clone().unwrap();
         mounts.iter().any(|m| m.mount_path == "/minitask/results")

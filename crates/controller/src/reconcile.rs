@@ -125,7 +125,9 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     };
     let mut recheck = None;
     if !next.phase.is_some_and(Phase::is_terminal) {
-        let pulls = pod.as_ref().map_or(Pulls::Fine, |p| image_pulls(p, &now, ctx.options.image_pull_grace));
+        let pulls = pod
+            .as_ref()
+            .map_or(Pulls::Fine, |p| image_pulls(p, &now, ctx.options.image_pull_grace));
         let stop = match (stop_reason(&run, &next, &now), pulls) {
             (Some(stop), _) => Some(stop),
             (None, Pulls::Failed(message)) => Some((Reason::ImagePullFailed, message)),

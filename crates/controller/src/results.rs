@@ -96,7 +96,10 @@ fn read_report(message: &str) -> Result<Vec<TaskRunResult>, String> {
             .ok_or("a result header has no end")?;
         let header = String::from_utf8_lossy(&rest[..header_end]);
         let (name, size) = header.trim().split_once(' ').ok_or("a result header has no size")?;
-        let size: usize = size.trim().parse().map_err(|_| format!("result {name:?} has a bad size"))?;
+        let size: usize = size
+            .trim()
+            .parse()
+            .map_err(|_| format!("result {name:?} has a bad size"))?;
         let body = &rest[header_end + 1..];
         if body.len() < size + 1 || body[size] != b'\n' {
             return Err(format!("result {name:?} was cut short"));

@@ -388,7 +388,12 @@ fn a_step_that_continued_shows_its_exit_code_and_the_run_goes_on() {
     set_message(&mut failed, "step-a", "minitask: continued after exit code 3");
     let status = project_status(&started(), Some(&failed), &at(9));
     assert_eq!(status.reason.as_deref(), Some("StepFailed"));
-    assert!(status.message.unwrap().starts_with("step \"c\" failed with exit code 1"));
+    assert!(
+        status
+            .message
+            .unwrap()
+            .starts_with("step \"c\" failed with exit code 1")
+    );
 }
 
 #[test]
@@ -399,16 +404,30 @@ fn results_come_from_the_reporter_or_fail_the_run() {
         let mut reporter = container_status(REPORTER, &Exited(code, 4, 5)).unwrap();
         let t = reporter.state.as_mut().unwrap().terminated.as_mut().unwrap();
         t.message = Some(message.into());
-        p.status.as_mut().unwrap().container_statuses.as_mut().unwrap().push(reporter);
+        p.status
+            .as_mut()
+            .unwrap()
+            .container_statuses
+            .as_mut()
+            .unwrap()
+            .push(reporter);
         p
     };
-    let ok = project_status(&started(), Some(&with_reporter("Succeeded", 0, "digest 3\nabc\n")), &at(9));
+    let ok = project_status(
+        &started(),
+        Some(&with_reporter("Succeeded", 0, "digest 3\nabc\n")),
+        &at(9),
+    );
     assert_eq!(ok.phase, Some(Phase::Succeeded));
     assert_eq!(ok.completion_time, Some(at(4)), "the last step's end is the run's end");
     let got: Vec<(String, String)> = ok.results.into_iter().map(|r| (r.name, r.value)).collect();
     assert_eq!(got, [("digest".to_string(), "abc".to_string())]);
 
-    let big = project_status(&started(), Some(&with_reporter("Failed", 1, "TOO-LARGE\nlog 9000\n")), &at(9));
+    let big = project_status(
+        &started(),
+        Some(&with_reporter("Failed", 1, "TOO-LARGE\nlog 9000\n")),
+        &at(9),
+    );
     assert_eq!(big.phase, Some(Phase::Failed));
     assert_eq!(big.reason.as_deref(), Some("ResultsTooLarge"));
     assert!(big.message.unwrap().contains("log is 9000 bytes"));

@@ -73,7 +73,7 @@ impl Vars {
                 .filter(|name| !name.contains(')'));
             match whole.map(|name| (name, self.values.get(&format!("params.{name}")))) {
                 Some((_, Some(ParamValue::Array(values)))) => out.extend(values.iter().map(|v| escape(v))),
-                Some((name, Some(ParamValue::String(_)))) => {
+                Some((name, Some(ParamValue::String(_) | ParamValue::Other(_)))) => {
                     problems.push(format!("{what}: $(params.{name}[*]) expands arrays, but param {name:?} is a string; use $(params.{name})"));
                     out.push(item.clone());
                 }
@@ -90,6 +90,8 @@ impl Vars {
         if let Some(value) = self.values.get(reference) {
             return match value {
                 ParamValue::String(s) => Lookup::Found(s.clone()),
+                // resolve() has refused these already.
+                ParamValue::Other(v) => Lookup::Found(v.to_string()),
                 ParamValue::Array(_) => Lookup::Problem(format!(
                     "{what}: array param {:?} can only be used as a whole item of command or args, as \"$({reference}[*])\"",
                     reference.trim_start_matches("params.")
@@ -105,10 +107,12 @@ impl Vars {
                         items.len()
                     )),
                 },
-                Some(ParamValue::String(_)) => {
-                    Lookup::Problem(format!("{what}: $({reference}) indexes param {name:?}, which is a string"))
-                }
-                None => Lookup::Problem(format!("{what}: $({reference}) refers to param {name:?}, which the Task does not declare")),
+                Some(_) => Lookup::Problem(format!(
+                    "{what}: $({reference}) indexes param {name:?}, which is a string"
+                )),
+                None => Lookup::Problem(format!(
+                    "{what}: $({reference}) refers to param {name:?}, which the Task does not declare"
+                )),
             };
         }
         if reference.starts_with("params.") && reference.ends_with("[*]") {
@@ -145,8 +149,14 @@ mod tests {
     fn vars() -> Vars {
         let mut values = BTreeMap::new();
         values.insert("params.who".into(), ParamValue::String("world $(HOME) $$".into()));
-        values.insert("params.files".into(), ParamValue::Array(vec!["a b".into(), "$c".into()]));
-        values.insert("results.digest.path".into(), ParamValue::String("/minitask/results/digest".into()));
+        values.insert(
+            "params.files".into(),
+            ParamValue::Array(vec!["a b".into(), "$c".into()]),
+        );
+        values.insert(
+            "results.digest.path".into(),
+            ParamValue::String("/minitask/results/digest".into()),
+        );
         Vars { values }
     }
 

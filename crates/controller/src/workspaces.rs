@@ -23,7 +23,10 @@ pub fn bind(declared: &[WorkspaceDeclaration], bindings: &[WorkspaceBinding]) ->
     let names: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
     for binding in bindings.iter().filter(|b| !names.contains(&b.name.as_str())) {
         problems.push(match names.is_empty() {
-            true => format!("workspace {:?} is bound, but the Task declares no workspaces", binding.name),
+            true => format!(
+                "workspace {:?} is bound, but the Task declares no workspaces",
+                binding.name
+            ),
             false => format!(
                 "workspace {:?} is bound, but the Task declares only {}",
                 binding.name,
@@ -88,7 +91,11 @@ pub fn bind(declared: &[WorkspaceDeclaration], bindings: &[WorkspaceBinding]) ->
             ));
         }
     }
-    if problems.is_empty() { Ok(workspaces) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(workspaces)
+    } else {
+        Err(problems)
+    }
 }
 
 #[cfg(test)]
@@ -144,7 +151,11 @@ mod tests {
             summary,
             [
                 ("src", "/workspace/src", Some(("ws-0".into(), "emptyDir", None, None))),
-                ("cache", "/cache", Some(("ws-1".into(), "pvc", Some(true), Some("go".into())))),
+                (
+                    "cache",
+                    "/cache",
+                    Some(("ws-1".into(), "pvc", Some(true), Some("go".into())))
+                ),
                 ("extra", "", None),
             ]
         );
@@ -158,7 +169,11 @@ mod tests {
             declared("b", Some("/same"), false),
             declared("root", Some("/workspace"), false),
         ];
-        let got = bind(&decls, &[empty_dir("srcc"), empty_dir("a"), empty_dir("b"), empty_dir("root")]).unwrap_err();
+        let got = bind(
+            &decls,
+            &[empty_dir("srcc"), empty_dir("a"), empty_dir("b"), empty_dir("root")],
+        )
+        .unwrap_err();
         assert_eq!(
             got,
             [

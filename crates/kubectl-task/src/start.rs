@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, bail};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::{Error, ResourceExt};
-use minitask_api::{DEFAULT_TIMEOUT, LABEL_TASK, Task, TaskRef, TaskRun, TaskRunSpec, label_value};
+use minitask_api::{LABEL_TASK, Task, TaskRef, TaskRun, TaskRunSpec, label_value};
 
 use crate::client::Target;
 
@@ -53,10 +53,7 @@ fn taskrun_for(task: &str) -> TaskRun {
         },
         spec: TaskRunSpec {
             task_ref: Some(TaskRef { name: task.to_string() }),
-            task_spec: None,
-            timeout: DEFAULT_TIMEOUT.to_string(),
-            service_account_name: None,
-            cancelled: false,
+            ..TaskRunSpec::default()
         },
         status: None,
     }

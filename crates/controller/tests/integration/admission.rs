@@ -69,7 +69,7 @@ async fn invalid_tasks_and_runs_are_rejected_naming_the_field() {
         (
             "Task",
             json!({"steps": [{"name": "a", "script": "x"}]}),
-            ["spec.steps[0].image", "Required value"],
+            ["spec.steps", "every step needs an image, or set stepTemplate.image"],
         ),
         (
             "Task",
@@ -80,6 +80,69 @@ async fn invalid_tasks_and_runs_are_rejected_naming_the_field() {
             "Task",
             json!({"steps": [{"name": "a", "image": "busybox", "script": "x", "args": ["1"]}]}),
             ["spec.steps[0]", "args are passed to command"],
+        ),
+        (
+            "Task",
+            json!({"steps": [step("a")], "params": [{"name": "x"}, {"name": "x"}]}),
+            ["spec.params", "param names must be unique"],
+        ),
+        (
+            "Task",
+            json!({"steps": [step("a")], "params": [{"name": "1x"}]}),
+            ["spec.params[0].name", "should match"],
+        ),
+        (
+            "Task",
+            json!({"steps": [step("a")], "params": [{"name": "x", "type": "object"}]}),
+            ["spec.params[0].type", "Unsupported value"],
+        ),
+        (
+            "Task",
+            json!({"steps": [step("a")], "results": [{"name": "r"}, {"name": "r"}]}),
+            ["spec.results", "result names must be unique"],
+        ),
+        (
+            "Task",
+            json!({"steps": [step("a")], "workspaces": [{"name": "w", "mountPath": "rel"}]}),
+            ["spec.workspaces[0].mountPath", "absolute path outside /minitask"],
+        ),
+        (
+            "Task",
+            json!({"steps": [step("a")], "workspaces": [{"name": "Src"}]}),
+            ["spec.workspaces[0].name", "should match"],
+        ),
+        (
+            "Task",
+            json!({"steps": [{"name": "a", "image": "busybox", "script": "x", "onError": "ignore"}]}),
+            ["spec.steps[0].onError", "Unsupported value"],
+        ),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": "t"}, "workspaces": [{"name": "w"}]}),
+            [
+                "spec.workspaces[0]",
+                "exactly one of emptyDir, persistentVolumeClaim, configMap or secret",
+            ],
+        ),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": "t"}, "workspaces": [{"name": "w", "emptyDir": {}, "secret": {"secretName": "s"}}]}),
+            ["spec.workspaces[0]", "exactly one of emptyDir"],
+        ),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": "t"}, "params": [{"name": "p", "value": "1"}, {"name": "p", "value": "2"}]}),
+            ["spec.params", "each param may be set once"],
+        ),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": "t"}, "params": [{"name": "p"}]}),
+            ["spec.params[0].value", "Required value"],
+        ),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": "t"}, "retries": 11}),
+            ["spec.retries", "less than or equal to 10"],
         ),
         ("TaskRun", json!({}), ["spec", "exactly one of taskRef"]),
         (

@@ -61,15 +61,20 @@ impl World {
     /// A controller for this namespace, authorized as the deployed
     /// ServiceAccount (impersonated), so RBAC is exercised on every path.
     pub async fn controller(&self) -> Running {
-        let client = ControlPlane::shared().client_as(CONTROLLER_USER).await;
-        self.controller_with(client).await
+        self.controller_with_options(PodOptions::default()).await
     }
 
-    pub async fn controller_with(&self, client: Client) -> Running {
+    /// `controller()` with other pod options.
+    pub async fn controller_with_options(&self, pod_options: PodOptions) -> Running {
+        let client = ControlPlane::shared().client_as(CONTROLLER_USER).await;
+        self.controller_with(client, pod_options).await
+    }
+
+    pub async fn controller_with(&self, client: Client, pod_options: PodOptions) -> Running {
         let (stop, stopped) = oneshot::channel::<()>();
         let config = Config {
             namespace: Some(self.ns.clone()),
-            pod_options: PodOptions::default(),
+            pod_options,
         };
         let handle = tokio::spawn(minitask_controller::run(client, config, async {
             let _ = stopped.await;
@@ -85,9 +90,14 @@ impl World {
             .iter()
             .map(|(n, s)| json!({"name": n, "image": "busybox", "script": s}))
             .collect();
+        self.create_task_with(name, json!({"steps": steps})).await
+    }
+
+    /// Creates a Task with `spec` as written.
+    pub async fn create_task_with(&self, name: &str, spec: Value) -> Task {
         let task: Task = serde_json::from_value(json!({
             "apiVersion": "minitask.dev/v1alpha1", "kind": "Task",
-            "metadata": {"name": name}, "spec": {"steps": steps}
+            "metadata": {"name": name}, "spec": spec
         }))
         .unwrap();
         self.tasks()
@@ -97,9 +107,14 @@ impl World {
     }
 
     pub async fn create_run(&self, name: &str, task: &str) -> TaskRun {
+        self.create_run_with(name, json!({"taskRef": {"name": task}})).await
+    }
+
+    /// Creates a TaskRun with `spec` as written.
+    pub async fn create_run_with(&self, name: &str, spec: Value) -> TaskRun {
         let run: TaskRun = serde_json::from_value(json!({
             "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
-            "metadata": {"name": name}, "spec": {"taskRef": {"name": task}}
+            "metadata": {"name": name}, "spec": spec
         }))
         .unwrap();
         self.runs()
@@ -124,10 +139,15 @@ impl World {
             .await
     }
 
-    /// Waits for the run's pod and returns it.
+    /// Waits for the run's (first) pod and returns it.
     pub async fn pod(&self, run: &str) -> Pod {
+        self.pod_named(&format!("{run}-pod")).await
+    }
+
+    /// Waits for the pod `name` and returns it.
+    pub async fn pod_named(&self, name: &str) -> Pod {
         let pods = self.pods();
-        let name = format!("{run}-pod");
+        let name = name.to_string();
         eventually(&format!("pod {name}"), WAIT, || {
             let (pods, name) = (pods.clone(), name.clone());
             async move { pods.get_opt(&name).await.ok().flatten() }
@@ -178,8 +198,12 @@ impl World {
 /// A step container's state, as the kubelet reports it.
 pub enum StepState {
     Waiting,
+    /// Waiting on an image that does not pull.
+    PullFailing,
     Running,
     Exited(i32),
+    /// Exited with this termination message.
+    Reported(i32, &'static str),
 }
 
 impl StepState {
@@ -187,11 +211,17 @@ impl StepState {
         let now = "2030-01-01T00:00:00Z";
         match self {
             StepState::Waiting => json!({"waiting": {"reason": "PodInitializing"}}),
+            StepState::PullFailing => {
+                json!({"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"nope\""}})
+            }
             StepState::Running => json!({"running": {"startedAt": now}}),
             StepState::Exited(code) => {
                 let reason = if *code == 0 { "Completed" } else { "Error" };
                 json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now}})
             }
+            StepState::Reported(code, message) => json!({"terminated": {
+                "exitCode": code, "message": message, "startedAt": now, "finishedAt": now,
+            }}),
         }
     }
 }

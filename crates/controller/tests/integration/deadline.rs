@@ -113,7 +113,26 @@ async fn only_cancelled_may_change_and_only_to_true() {
         "{message}"
     );
     let message = reject(json!({"spec": {"serviceAccountName": "other"}})).await;
-    assert!(message.contains("only spec.cancelled can change"), "{message}");
+    assert!(
+        message.contains("spec.serviceAccountName") && message.contains("only spec.cancelled can change"),
+        "{message}"
+    );
+    let message = reject(json!({"spec": {"params": [{"name": "p", "value": "added"}]}})).await;
+    assert!(message.contains("spec.params"), "{message}");
+    // A param value has no type in the schema; it is still fixed.
+    let with_params = json!({"taskRef": {"name": "t"}, "params": [{"name": "p", "value": ["a"]}]});
+    w.create_run_with("p", with_params).await;
+    let patch = json!({"spec": {"params": [{"name": "p", "value": ["b"]}]}});
+    match w
+        .runs()
+        .patch("p", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Err(kube::Error::Api(e)) => assert!(e.message.contains("spec.params"), "{}", e.message),
+        other => panic!("a param value was changed: {other:?}"),
+    }
+    let message = reject(json!({"spec": {"retries": 3}})).await;
+    assert!(message.contains("spec.retries"), "{message}");
     cancel(&w, "r").await;
     let message = reject(json!({"spec": {"cancelled": false}})).await;
     assert!(

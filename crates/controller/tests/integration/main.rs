@@ -5,5 +5,6 @@
 mod admission;
 mod common;
 mod deadline;
+mod features;
 mod lifecycle;
 mod requests;

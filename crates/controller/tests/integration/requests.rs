@@ -3,6 +3,7 @@
 
 use crate::common::{StepState::*, World};
 use minitask_api::Phase;
+use minitask_controller::PodOptions;
 use minitask_testenv::requests::RequestLog;
 use minitask_testenv::{CONTROLLER_USER, ControlPlane};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 async fn a_run_lifecycle_makes_no_reads_outside_the_watches() {
     let w = World::new("requests").await;
     let (client, log) = RequestLog::client(ControlPlane::shared().config(Some(CONTROLLER_USER)).await);
-    let _controller = w.controller_with(client).await;
+    let _controller = w.controller_with(client, PodOptions::default()).await;
     w.create_task("t", &[("a", "true"), ("b", "true")]).await;
     // Let the watches start and fill the caches; those initial lists are
     // the price of a cache, paid once per process, not per run.

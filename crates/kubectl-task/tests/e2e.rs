@@ -286,3 +286,92 @@ async fn a_run_that_never_starts_times_out_and_says_why() {
     );
     t.cleanup().await;
 }
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn params_reach_steps_as_data_and_arrays_as_arguments() {
+    let t = Namespaced::new("params").await;
+    t.sample("params.yaml");
+    // The sample's run passes a value that would inject a command if it
+    // were pasted into the script; as an environment variable it is data.
+    let done = t.finish("greet-team", Phase::Succeeded).await.status.unwrap();
+    let pod = done.pod_name.unwrap();
+    assert_eq!(t.logs(&pod, "step-greet").await, "hello the team; echo injected\n");
+    assert_eq!(
+        t.logs(&pod, "step-team").await,
+        "member: linus\nmember: margaret hamilton\n"
+    );
+    // Started without params, the defaults apply.
+    let run = t.start("greet");
+    let done = t.finish(&run, Phase::Succeeded).await.status.unwrap();
+    let pod = done.pod_name.unwrap();
+    assert_eq!(t.logs(&pod, "step-greet").await, "hello world\n");
+    assert_eq!(t.logs(&pod, "step-team").await, "member: ada\nmember: grace\n");
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn results_written_by_steps_are_reported_and_oversized_ones_fail() {
+    let t = Namespaced::new("results").await;
+    t.sample("results.yaml");
+    let run = t.start("build-info");
+    let done = t.finish(&run, Phase::Succeeded).await.status.unwrap();
+    let results: Vec<(String, String)> = done.results.into_iter().map(|r| (r.name, r.value)).collect();
+    assert_eq!(results[0], ("version".to_string(), "1.4.2".to_string()));
+    assert_eq!(results[1].0, "checksum");
+    assert_eq!(results[1].1.len(), 64, "{results:?}");
+
+    let run = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun", "metadata": {"name": "too-large"},
+        "spec": {"taskSpec": {
+            "results": [{"name": "blob"}],
+            "steps": [{"name": "write", "image": "busybox", "script": "head -c 5000 /dev/zero | tr '\\0' x > $(results.blob.path)"}],
+        }}
+    });
+    t.apply(&run.to_string());
+    let failed = t.finish("too-large", Phase::Failed).await.status.unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("ResultsTooLarge"));
+    assert!(failed.message.unwrap().contains("blob is 5000 bytes"));
+    assert!(failed.results.is_empty(), "nothing is reported truncated");
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn workspaces_bind_a_config_map_and_scratch_space_shared_by_the_steps() {
+    let t = Namespaced::new("workspaces").await;
+    t.sample("workspaces.yaml");
+    let done = t.finish("count-words-example", Phase::Succeeded).await.status.unwrap();
+    let pod = done.pod_name.unwrap();
+    // The second step counts the file the first copied from the ConfigMap,
+    // as the user the pod template asked for.
+    assert_eq!(t.logs(&pod, "step-count").await, "running as uid 1000\n5\n");
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_step_may_fail_and_continue_and_a_failed_attempt_is_retried() {
+    let t = Namespaced::new("retries").await;
+    t.sample("retries-and-on-error.yaml");
+    let run = t.start("lint-and-test");
+    let done = t.finish(&run, Phase::Succeeded).await.status.unwrap();
+    let lint = done.steps[0].terminated.clone().unwrap();
+    assert_eq!((lint.exit_code, lint.reason.as_deref()), (3, Some("Continued")));
+    let pod = done.pod_name.unwrap();
+    assert_eq!(t.logs(&pod, "step-lint").await, "lint: 2 warnings\n");
+    assert_eq!(t.logs(&pod, "step-test").await, "tests passed\n");
+
+    let flaky = t.finish("flaky-example", Phase::Succeeded).await.status.unwrap();
+    assert_eq!(flaky.pod_name.as_deref(), Some("flaky-example-pod-retry1"));
+    assert_eq!(flaky.retries_status.len(), 1);
+    assert_eq!(flaky.retries_status[0].reason, "StepFailed");
+    assert_eq!(
+        t.logs("flaky-example-pod", "step-try").await,
+        "first attempt: failing\n",
+        "the failed attempt's pod and logs are kept"
+    );
+    assert_eq!(t.logs("flaky-example-pod-retry1", "step-try").await, "a retry: success\n");
+    t.cleanup().await;
+}

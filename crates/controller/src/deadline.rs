@@ -232,13 +232,14 @@ mod tests {
                 ..ContainerStatus::default()
             })
             .collect();
-        let mut pod = Pod::default();
-        pod.status = Some(PodStatus {
-            start_time: Some(at(0)),
-            init_container_statuses: Some(statuses),
-            ..PodStatus::default()
-        });
-        pod
+        Pod {
+            status: Some(PodStatus {
+                start_time: Some(at(0)),
+                init_container_statuses: Some(statuses),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        }
     }
 
     #[test]

@@ -372,6 +372,9 @@ async fn a_step_may_fail_and_continue_and_a_failed_attempt_is_retried() {
         "first attempt: failing\n",
         "the failed attempt's pod and logs are kept"
     );
-    assert_eq!(t.logs("flaky-example-pod-retry1", "step-try").await, "a retry: success\n");
+    assert_eq!(
+        t.logs("flaky-example-pod-retry1", "step-try").await,
+        "a retry: success\n"
+    );
     t.cleanup().await;
 }

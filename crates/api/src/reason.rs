@@ -11,7 +11,8 @@ pub enum Reason {
     TaskNotFound,
     /// Running: at least one step has started.
     Running,
-    /// Pending: an attempt failed and a new one (`spec.retries`) is starting.
+    /// Pending: an attempt failed and the next one (`spec.retries`) has not
+    /// started yet.
     Retrying,
     /// Succeeded: every step exited 0.
     Succeeded,

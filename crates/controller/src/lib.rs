@@ -11,6 +11,7 @@ pub mod params;
 pub mod pod;
 pub mod reconcile;
 pub mod results;
+pub mod retry;
 pub mod run;
 pub mod script;
 pub mod status;

@@ -12,13 +12,14 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
-use minitask_api::{AttemptStatus, Phase, Reason, Task, TaskRun, TaskRunStatus, TaskSpec};
+use minitask_api::{Phase, Reason, Task, TaskRun, TaskRunStatus, TaskSpec};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
 use crate::deadline::{Pulls, image_pulls, stop_reason, time_left};
 use crate::names::pod_name;
 use crate::pod::{MANAGER, PodOptions, build_pod, is_owned_by, task_spec_of};
+use crate::retry::retry;
 use crate::status::{project_status, with_outcome};
 
 /// What every reconcile shares: the client and the caches.
@@ -162,44 +163,6 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
             Action::requeue(recheck.map_or(left, |r| r.min(left)) + Duration::from_secs(1))
         }
     })
-}
-
-/// The status that starts the next attempt when `next` is a failure that
-/// `spec.retries` allows another try at: the failed attempt moves into
-/// `retriesStatus` and the run goes back to Pending.
-fn retry(run: &TaskRun, next: &TaskRunStatus, pod: Option<&Pod>, now: &Time) -> Option<TaskRunStatus> {
-    if next.phase != Some(Phase::Failed) || next.retries_status.len() >= run.spec.retries.max(0) as usize {
-        return None;
-    }
-    let retryable = [Reason::StepFailed, Reason::PodFailed, Reason::ImagePullFailed].map(|r| r.to_string());
-    let reason = next.reason.clone().filter(|r| retryable.contains(r))?;
-    if time_left(run, now).is_some_and(|left| left.is_zero()) {
-        return None;
-    }
-    let message = next.message.clone().unwrap_or_default();
-    let mut retried = next.clone();
-    // Back to the last written condition (Unknown), so that its transition
-    // time stays that of the run's start.
-    retried.conditions = run.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
-    retried.retries_status.push(AttemptStatus {
-        pod_name: next.pod_name.clone().unwrap_or_default(),
-        reason: reason.clone(),
-        message: message.clone(),
-        start_time: pod.and_then(|p| p.metadata.creation_timestamp.clone()),
-        completion_time: next.completion_time.clone(),
-        steps: next.steps.clone(),
-    });
-    let attempt = retried.retries_status.len();
-    retried.pod_name = None;
-    retried.steps.clear();
-    retried.completion_time = None;
-    retried.duration = None;
-    let message = format!(
-        "attempt {attempt} of {} failed ({reason}: {message}); starting attempt {}",
-        run.spec.retries + 1,
-        attempt + 1
-    );
-    Some(with_outcome(&retried, Phase::Pending, Reason::Retrying, message, now))
 }
 
 /// Stops a pod's containers but keeps the pod, so `kubectl logs` still

@@ -34,6 +34,10 @@ pub fn project_status(previous: &TaskRunStatus, pod: Option<&Pod>, now: &Time) -
         next.start_time = pod.metadata.creation_timestamp.clone();
     }
     let (mut phase, mut reason, mut message) = classify(pod, &next.steps);
+    if phase == Phase::Pending && !next.retries_status.is_empty() {
+        reason = Reason::Retrying;
+        message = format!("attempt {}: {message}", next.retries_status.len() + 1);
+    }
     if let Some(report) = reporter_message(pod) {
         match parse_report(report) {
             Ok(results) if phase == Phase::Succeeded => next.results = results,

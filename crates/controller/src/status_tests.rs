@@ -433,3 +433,26 @@ fn results_come_from_the_reporter_or_fail_the_run() {
     assert!(big.message.unwrap().contains("log is 9000 bytes"));
     assert!(big.results.is_empty());
 }
+
+#[test]
+fn a_retry_pod_that_has_not_started_says_which_attempt_it_is() {
+    use Step::*;
+    let mut previous = started();
+    previous.retries_status = vec![minitask_api::AttemptStatus::default()];
+    let status = project_status(
+        &previous,
+        Some(&pod("Pending", [Unreported, Unreported, Unreported])),
+        &at(1),
+    );
+    assert_eq!(status.reason.as_deref(), Some("Retrying"));
+    assert_eq!(
+        status.message.as_deref(),
+        Some("attempt 2: waiting for pod r-pod to start")
+    );
+    let running = project_status(
+        &previous,
+        Some(&pod("Running", [Running(1), Waiting("PodInitializing"), Unreported])),
+        &at(2),
+    );
+    assert_eq!(running.reason.as_deref(), Some("Running"));
+}

@@ -137,6 +137,11 @@ async fn a_failed_attempt_is_retried_in_a_new_pod_and_recorded() {
         .run_status("r", "the retry to be recorded", |s| s.retries_status.len() == 1)
         .await;
     assert_eq!(retrying.phase, Some(Phase::Pending));
+    assert_eq!(retrying.reason.as_deref(), Some("Retrying"));
+    assert_eq!(
+        retrying.message.as_deref(),
+        Some("attempt 2: waiting for pod r-pod-retry1 to start")
+    );
     assert_eq!(retrying.pod_name.as_deref(), Some("r-pod-retry1"));
     let attempt = &retrying.retries_status[0];
     assert_eq!(

@@ -10,6 +10,7 @@ pub mod names;
 pub mod params;
 pub mod pod;
 pub mod reconcile;
+pub mod resolve;
 pub mod results;
 pub mod retry;
 pub mod run;

@@ -13,16 +13,15 @@ use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, EnvVar, Pod, P
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt};
 use minitask_api::{
-    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, OnError, ParamValue, Reason, Step, TaskRun, TaskSpec, label_value,
+    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, OnError, Reason, Step, TaskRun, TaskSpec, label_value,
     parse_duration,
 };
 
 use crate::names::{pod_name, step_container};
-use crate::results::{RESULTS_DIR, RESULTS_VOLUME, reporter, result_path};
+use crate::resolve::{resolve_steps, vars};
+use crate::results::{RESULTS_DIR, RESULTS_VOLUME, reporter};
 use crate::script::{SCRIPTS_DIR, continue_on_error, script_command};
-use crate::substitute::{Field, Vars};
-use crate::workspaces::Workspace;
-use crate::{params, template, workspaces};
+use crate::{params, workspaces};
 
 /// The directory every step shares and starts in.
 pub const WORKSPACE_DIR: &str = "/workspace";
@@ -184,71 +183,6 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
         }),
         status: None,
     })
-}
-
-/// What `$(...)` references resolve to for this run.
-fn vars(task: &TaskSpec, run: &TaskRun, values: &BTreeMap<String, ParamValue>, workspaces: &[Workspace]) -> Vars {
-    let mut vars = Vars::default();
-    let mut set = |key: String, value: &str| vars.values.insert(key, ParamValue::String(value.into()));
-    for result in &task.results {
-        set(format!("results.{}.path", result.name), &result_path(&result.name));
-    }
-    for w in workspaces {
-        set(format!("workspaces.{}.path", w.name), &w.path);
-        set(
-            format!("workspaces.{}.bound", w.name),
-            if w.volume.is_some() { "true" } else { "false" },
-        );
-    }
-    let name = run.metadata.name.clone().unwrap_or_default();
-    set("context.taskRun.name".into(), &name);
-    set("context.taskRun.namespace".into(), &run.namespace().unwrap_or_default());
-    set("context.task.name".into(), run.task_name().unwrap_or(&name));
-    for (param, value) in values {
-        vars.values.insert(format!("params.{param}"), value.clone());
-    }
-    vars
-}
-
-/// The steps with the template merged in and every reference substituted.
-fn resolve_steps(task: &TaskSpec, vars: &Vars) -> Result<Vec<Step>, BuildError> {
-    let mut problems = Vec::new();
-    let mut steps = Vec::new();
-    for step in &task.steps {
-        let mut step = template::apply(step, task.step_template.as_ref());
-        let what = |field: &str| format!("step {:?} {field}", step.name);
-        let image = step
-            .image
-            .clone()
-            .ok_or_else(|| BuildError::NoImage(step.name.clone()))?;
-        step.image = Some(vars.string(&image, Field::Raw, &what("image"), &mut problems));
-        step.script = step
-            .script
-            .as_ref()
-            .map(|s| vars.string(s, Field::Raw, &what("script"), &mut problems));
-        step.working_dir = step
-            .working_dir
-            .as_ref()
-            .map(|s| vars.string(s, Field::Raw, &what("workingDir"), &mut problems));
-        step.command = step
-            .command
-            .as_ref()
-            .map(|c| vars.list(c, &what("command"), &mut problems));
-        step.args = step.args.as_ref().map(|a| vars.list(a, &what("args"), &mut problems));
-        for var in step.env.iter_mut().flatten() {
-            let field = format!("env {}", var.name);
-            if let Some(value) = &var.value {
-                var.value = Some(vars.string(value, Field::Expanded, &what(&field), &mut problems));
-            }
-        }
-        steps.push(step);
-    }
-    match problems.is_empty() {
-        true => Ok(steps),
-        // Every param problem names its `$(params.` reference.
-        false if problems.iter().any(|p| p.contains("$(params.")) => Err(BuildError::Params(problems)),
-        false => Err(BuildError::References(problems)),
-    }
 }
 
 fn container(

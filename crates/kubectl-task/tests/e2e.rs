@@ -241,14 +241,8 @@ async fn cancelling_stops_the_steps_and_keeps_the_pod_and_its_logs() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    t.kubectl_ok(&[
-        "patch",
-        "taskrun",
-        &run,
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"cancelled":true}}"#,
-    ]);
+    let said = t.kubectl_ok(&["task", "cancel", &run]);
+    assert_eq!(said, format!("taskrun.minitask.dev/{run} cancelled\n"));
     let cancelled = t.finish(&run, Phase::Failed).await.status.unwrap();
     assert_eq!(cancelled.reason.as_deref(), Some("Cancelled"));
     // The kubelet stops the container; the pod and its log stay.
@@ -376,5 +370,38 @@ async fn a_step_may_fail_and_continue_and_a_failed_attempt_is_retried() {
         t.logs("flaky-example-pod-retry1", "step-try").await,
         "a retry: success\n"
     );
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn start_follow_streams_every_step_in_order_and_exits_with_the_outcome() {
+    let t = Namespaced::new("follow").await;
+    t.sample("hello.yaml");
+    t.sample("failing.yaml");
+    let out = t.kubectl(&["task", "start", "hello", "-f"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let run = lines[0]
+        .strip_prefix("taskrun.minitask.dev/")
+        .and_then(|l| l.strip_suffix(" created"))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .to_string();
+    assert!(lines[1].starts_with("[hello] hello from "), "{stdout}");
+    assert_eq!(lines[2..], ["[goodbye] the first step said: hello", "[goodbye] goodbye"], "{stdout}");
+    // The same logs, after the run, through `logs`.
+    let logs = t.kubectl_ok(&["task", "logs", &run]);
+    assert_eq!(logs, lines[1..].join("\n") + "\n");
+    let only = t.kubectl_ok(&["task", "logs", &run, "--step", "goodbye"]);
+    assert_eq!(only, "[goodbye] the first step said: hello\n[goodbye] goodbye\n");
+
+    let out = t.kubectl(&["task", "start", "failing", "-f"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout} {stderr}");
+    assert!(stdout.contains("[prepare] preparing\n[break] about to fail\n"), "{stdout}");
+    assert!(!stdout.contains("[never]"), "{stdout}");
+    assert!(stderr.contains("Failed (StepFailed)"), "{stderr}");
     t.cleanup().await;
 }

@@ -1,0 +1,106 @@
+//! The built `kubectl-task` binary, run as a subprocess against a real API
+//! server (no kubelet: the tests write run status themselves where needed;
+//! the e2e suite runs the same commands on a real cluster).
+
+mod commands;
+mod start;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use minitask_api::{Task, TaskRun};
+use minitask_testenv::ControlPlane;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-task");
+
+pub async fn world(prefix: &str) -> (Client, String) {
+    let cp = ControlPlane::shared();
+    let client = cp.client().await;
+    let ns = cp.namespace(&client, prefix).await;
+    (client, ns)
+}
+
+pub async fn create_task(client: &Client, ns: &str, name: &str) {
+    create_task_with(client, ns, name, json!({"steps": [{"name": "a", "image": "busybox", "script": "echo hi"}]})).await;
+}
+
+pub async fn create_task_with(client: &Client, ns: &str, name: &str, spec: Value) {
+    let task: Task = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "Task", "metadata": {"name": name}, "spec": spec
+    }))
+    .unwrap();
+    Api::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &task)
+        .await
+        .unwrap();
+}
+
+pub async fn create_run(client: &Client, ns: &str, name: &str, task: &str) -> TaskRun {
+    let run: TaskRun = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+        "metadata": {"name": name, "labels": {"minitask.dev/task": task}},
+        "spec": {"taskRef": {"name": task}}
+    }))
+    .unwrap();
+    Api::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &run)
+        .await
+        .unwrap()
+}
+
+/// Plays the controller: merges `status` into the run's status.
+pub async fn set_status(client: &Client, ns: &str, run: &str, status: Value) {
+    Api::<TaskRun>::namespaced(client.clone(), ns)
+        .patch_status(run, &PatchParams::default(), &Patch::Merge(&json!({"status": status})))
+        .await
+        .unwrap();
+}
+
+/// The plugin in namespace `ns` of the test control plane.
+pub fn task_in(ns: &str, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["-n", ns]);
+    plugin(&all, &ControlPlane::shared().kubeconfig)
+}
+
+pub fn plugin(args: &[&str], kubeconfig: &Path) -> Output {
+    Command::new(PLUGIN)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("plugin runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), text(&out.stderr));
+    text(&out.stdout)
+}
+
+pub async fn runs(client: &Client, ns: &str) -> Vec<TaskRun> {
+    Api::<TaskRun>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+}
+
+/// The shared kubeconfig with its context's namespace set to `ns`.
+pub fn kubeconfig_in(ns: &str, dir: &str) -> PathBuf {
+    let original = std::fs::read_to_string(&ControlPlane::shared().kubeconfig).unwrap();
+    let path = std::env::temp_dir().join(format!("minitask-cli-{dir}-{}", std::process::id()));
+    std::fs::write(
+        &path,
+        original.replace("namespace: default", &format!("namespace: {ns}")),
+    )
+    .unwrap();
+    path
+}
+

@@ -7,7 +7,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{Context, bail};
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::{Error, ResourceExt};
-use minitask_api::{LABEL_TASK, Param, ParamSpec, Task, TaskRef, TaskRun, TaskRunSpec, label_value, parse_duration};
+use minitask_api::{
+    LABEL_TASK, Param, ParamSpec, ParamValue, Task, TaskRef, TaskRun, TaskRunSpec, label_value, parse_duration,
+};
 
 use crate::client::Target;
 use crate::follow::{Outcome, follow, wait};
@@ -157,10 +159,12 @@ fn prompt(
         if given || (!is_missing && use_defaults) {
             continue;
         }
-        let default = spec
-            .default
-            .as_ref()
-            .map(|d| serde_json::to_string(d).unwrap_or_default());
+        // Shown as it would be typed: `world`, or `ada,grace` for an array.
+        let default = spec.default.as_ref().map(|d| match d {
+            ParamValue::String(s) => s.clone(),
+            ParamValue::Array(items) => items.join(","),
+            ParamValue::Other(v) => v.to_string(),
+        });
         let about = spec
             .description
             .as_deref()

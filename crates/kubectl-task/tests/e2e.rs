@@ -381,7 +381,12 @@ async fn start_follow_streams_every_step_in_order_and_exits_with_the_outcome() {
     t.sample("failing.yaml");
     let out = t.kubectl(&["task", "start", "hello", "-f"]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     let run = lines[0]
         .strip_prefix("taskrun.minitask.dev/")
@@ -389,7 +394,11 @@ async fn start_follow_streams_every_step_in_order_and_exits_with_the_outcome() {
         .unwrap_or_else(|| panic!("{stdout}"))
         .to_string();
     assert!(lines[1].starts_with("[hello] hello from "), "{stdout}");
-    assert_eq!(lines[2..], ["[goodbye] the first step said: hello", "[goodbye] goodbye"], "{stdout}");
+    assert_eq!(
+        lines[2..],
+        ["[goodbye] the first step said: hello", "[goodbye] goodbye"],
+        "{stdout}"
+    );
     // The same logs, after the run, through `logs`.
     let logs = t.kubectl_ok(&["task", "logs", &run]);
     assert_eq!(logs, lines[1..].join("\n") + "\n");
@@ -400,7 +409,10 @@ async fn start_follow_streams_every_step_in_order_and_exits_with_the_outcome() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stdout} {stderr}");
-    assert!(stdout.contains("[prepare] preparing\n[break] about to fail\n"), "{stdout}");
+    assert!(
+        stdout.contains("[prepare] preparing\n[break] about to fail\n"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("[never]"), "{stdout}");
     assert!(stderr.contains("Failed (StepFailed)"), "{stderr}");
     t.cleanup().await;

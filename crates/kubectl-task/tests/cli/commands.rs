@@ -18,8 +18,14 @@ async fn list_and_runs_print_tables_and_parse_back() {
     .await;
     let table = ok(&task_in(&ns, &["list"]));
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("NAME") && lines[0].contains("STEPS   PARAMS   AGE"), "{table}");
-    assert!(lines[1].starts_with("build") && lines[1].contains(" 2 ") && lines[1].contains("tag,os"), "{table}");
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("STEPS   PARAMS   AGE"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("build") && lines[1].contains(" 2 ") && lines[1].contains("tag,os"),
+        "{table}"
+    );
     assert!(lines[2].starts_with("hello") && lines[2].contains("<none>"), "{table}");
     let yaml = ok(&task_in(&ns, &["list", "-o", "yaml"]));
     let list: Value = serde_saphyr::from_str(&yaml).unwrap();
@@ -30,18 +36,34 @@ async fn list_and_runs_print_tables_and_parse_back() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     create_run(&client, &ns, "hello-2", "hello").await;
     create_run(&client, &ns, "build-1", "build").await;
-    set_status(&client, &ns, "hello-1", json!({"phase": "Succeeded", "reason": "Succeeded", "duration": "3s"})).await;
+    set_status(
+        &client,
+        &ns,
+        "hello-1",
+        json!({"phase": "Succeeded", "reason": "Succeeded", "duration": "3s"}),
+    )
+    .await;
 
     let table = ok(&task_in(&ns, &["runs"]));
     assert!(table.starts_with("NAME"), "{table}");
-    assert!(table.contains("TASK") && table.contains("STATUS") && table.contains("REASON"), "{table}");
+    assert!(
+        table.contains("TASK") && table.contains("STATUS") && table.contains("REASON"),
+        "{table}"
+    );
     let row = table.lines().find(|l| l.starts_with("hello-1")).unwrap();
     assert!(row.contains("Succeeded") && row.ends_with("3s"), "{row}");
 
-    let json = ok(&task_in(&ns, &["runs", "--task", "hello", "--limit", "1", "-o", "json"]));
+    let json = ok(&task_in(
+        &ns,
+        &["runs", "--task", "hello", "--limit", "1", "-o", "json"],
+    ));
     let list: Value = serde_json::from_str(&json).unwrap();
     let items: Vec<TaskRun> = serde_json::from_value(list["items"].clone()).unwrap();
-    assert_eq!(items.iter().map(|r| r.name_any()).collect::<Vec<_>>(), ["hello-2"], "newest first");
+    assert_eq!(
+        items.iter().map(|r| r.name_any()).collect::<Vec<_>>(),
+        ["hello-2"],
+        "newest first"
+    );
 
     let names = ok(&task_in(&ns, &["runs", "-l", "minitask.dev/task=build", "-o", "name"]));
     assert_eq!(names, "taskrun.minitask.dev/build-1\n");
@@ -51,7 +73,10 @@ async fn list_and_runs_print_tables_and_parse_back() {
     let (_, empty) = world("lists-empty").await;
     let out = task_in(&empty, &["runs"]);
     assert_eq!(ok(&out), "");
-    assert_eq!(text(&out.stderr).trim(), format!("No TaskRuns found in namespace {empty}."));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!("No TaskRuns found in namespace {empty}.")
+    );
 }
 
 #[tokio::test]
@@ -97,8 +122,14 @@ async fn describe_shows_params_results_steps_and_parses_back() {
         assert!(text.contains(want), "{want:?} not in:\n{text}");
     }
     let build = text.lines().find(|l| l.trim_start().starts_with("build ")).unwrap();
-    assert!(build.contains("Completed") && build.contains(" 0 ") && build.contains("5s"), "{build}");
-    assert!(build.contains(&format!("{}{}", "█".repeat(10), "·".repeat(10))), "{build}");
+    assert!(
+        build.contains("Completed") && build.contains(" 0 ") && build.contains("5s"),
+        "{build}"
+    );
+    assert!(
+        build.contains(&format!("{}{}", "█".repeat(10), "·".repeat(10))),
+        "{build}"
+    );
     let push = text.lines().find(|l| l.trim_start().starts_with("push ")).unwrap();
     assert!(push.contains("Error") && push.contains(" 2 "), "{push}");
 
@@ -116,7 +147,13 @@ async fn logs_of_a_run_without_a_pod_say_why() {
     let (client, ns) = world("logs").await;
     create_task(&client, &ns, "hello").await;
     create_run(&client, &ns, "r", "hello").await;
-    set_status(&client, &ns, "r", json!({"phase": "Pending", "reason": "TaskNotFound", "message": "Task \"x\" not found"})).await;
+    set_status(
+        &client,
+        &ns,
+        "r",
+        json!({"phase": "Pending", "reason": "TaskNotFound", "message": "Task \"x\" not found"}),
+    )
+    .await;
     for args in [vec!["logs", "r"], vec!["logs", "--last"]] {
         let out = task_in(&ns, &args);
         assert_eq!(ok(&out), "");
@@ -137,8 +174,14 @@ async fn cancel_and_delete_never_lose_a_running_run_by_accident() {
     for name in ["old", "mid", "new"] {
         set_status(&client, &ns, name, json!({"phase": "Succeeded", "reason": "Succeeded"})).await;
     }
-    assert_eq!(ok(&task_in(&ns, &["cancel", "running"])), "taskrun.minitask.dev/running cancelled\n");
-    let running = Api::<TaskRun>::namespaced(client.clone(), &ns).get("running").await.unwrap();
+    assert_eq!(
+        ok(&task_in(&ns, &["cancel", "running"])),
+        "taskrun.minitask.dev/running cancelled\n"
+    );
+    let running = Api::<TaskRun>::namespaced(client.clone(), &ns)
+        .get("running")
+        .await
+        .unwrap();
     assert!(running.spec.cancelled);
     let out = task_in(&ns, &["cancel", "old"]);
     assert_eq!(out.status.code(), Some(2));
@@ -146,16 +189,29 @@ async fn cancel_and_delete_never_lose_a_running_run_by_accident() {
 
     let out = task_in(&ns, &["delete", "old", "running"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("these runs have not finished: running"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("these runs have not finished: running"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(runs(&client, &ns).await.len(), 4, "nothing deleted");
 
     let out = ok(&task_in(&ns, &["delete", "--task", "hello", "--keep", "1"]));
-    assert_eq!(out, "taskrun.minitask.dev/mid deleted\ntaskrun.minitask.dev/old deleted\n");
+    assert_eq!(
+        out,
+        "taskrun.minitask.dev/mid deleted\ntaskrun.minitask.dev/old deleted\n"
+    );
     let left: Vec<String> = runs(&client, &ns).await.iter().map(|r| r.name_any()).collect();
     assert_eq!(left.len(), 2);
-    assert!(left.contains(&"new".to_string()) && left.contains(&"running".to_string()), "{left:?}");
+    assert!(
+        left.contains(&"new".to_string()) && left.contains(&"running".to_string()),
+        "{left:?}"
+    );
 
-    assert_eq!(ok(&task_in(&ns, &["delete", "running", "--force"])), "taskrun.minitask.dev/running deleted\n");
+    assert_eq!(
+        ok(&task_in(&ns, &["delete", "running", "--force"])),
+        "taskrun.minitask.dev/running deleted\n"
+    );
 }
 
 #[tokio::test]
@@ -166,9 +222,20 @@ async fn completion_version_and_help() {
         assert!(!ok(&plugin(&["completion", shell], &ControlPlane::shared().kubeconfig)).is_empty());
     }
     let version = ok(&plugin(&["version"], &ControlPlane::shared().kubeconfig));
-    assert_eq!(version, format!("kubectl-task {}\nKubernetes v1.35.4\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        version,
+        format!("kubectl-task {}\nKubernetes v1.35.4\n", env!("CARGO_PKG_VERSION"))
+    );
     let help = ok(&plugin(&["start", "--help"], &ControlPlane::shared().kubeconfig));
-    for flag in ["--param", "--workspace", "--follow", "--wait", "--dry-run", "--use-param-defaults", "--prefix-name"] {
+    for flag in [
+        "--param",
+        "--workspace",
+        "--follow",
+        "--wait",
+        "--dry-run",
+        "--use-param-defaults",
+        "--prefix-name",
+    ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
     let out = plugin(&["start"], &ControlPlane::shared().kubeconfig);
@@ -182,10 +249,25 @@ async fn a_closed_pipe_ends_the_output_quietly() {
     create_run(&client, &ns, "r", "hello").await;
     // `true` exits without reading, so every write meets a closed pipe.
     let out = Command::new("bash")
-        .args(["-c", "set -o pipefail; \"$0\" runs -n \"$1\" -o yaml | true", PLUGIN, &ns])
+        .args([
+            "-c",
+            "set -o pipefail; \"$0\" runs -n \"$1\" -o yaml | true",
+            PLUGIN,
+            &ns,
+        ])
         .env("KUBECONFIG", &ControlPlane::shared().kubeconfig)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "", "no panic, no error");
+}
+
+#[test]
+fn the_krew_manifest_installs_this_binary() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/krew/task.yaml");
+    let manifest: Value = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(manifest["kind"], "Plugin");
+    assert_eq!(manifest["metadata"]["name"], "task", "installed as `kubectl task`");
+    assert_eq!(manifest["spec"]["version"], format!("v{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(manifest["spec"]["platforms"][0]["bin"], "kubectl-task");
 }

@@ -24,7 +24,13 @@ pub async fn world(prefix: &str) -> (Client, String) {
 }
 
 pub async fn create_task(client: &Client, ns: &str, name: &str) {
-    create_task_with(client, ns, name, json!({"steps": [{"name": "a", "image": "busybox", "script": "echo hi"}]})).await;
+    create_task_with(
+        client,
+        ns,
+        name,
+        json!({"steps": [{"name": "a", "image": "busybox", "script": "echo hi"}]}),
+    )
+    .await;
 }
 
 pub async fn create_task_with(client: &Client, ns: &str, name: &str, spec: Value) {
@@ -80,7 +86,12 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// Asserts success and returns stdout.
 pub fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
@@ -103,4 +114,3 @@ pub fn kubeconfig_in(ns: &str, dir: &str) -> PathBuf {
     .unwrap();
     path
 }
-

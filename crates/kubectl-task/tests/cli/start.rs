@@ -105,8 +105,24 @@ async fn start_flags_shape_the_run() {
     let out = task_in(
         &ns,
         &[
-            "start", "build", "-p", "tag=v1", "-p", "files=a,b", "-w", "src=pvc:sources", "-l", "team=x,tier=ci",
-            "--prefix-name", "nightly-", "--timeout", "10m", "--serviceaccount", "builder", "-o", "json",
+            "start",
+            "build",
+            "-p",
+            "tag=v1",
+            "-p",
+            "files=a,b",
+            "-w",
+            "src=pvc:sources",
+            "-l",
+            "team=x,tier=ci",
+            "--prefix-name",
+            "nightly-",
+            "--timeout",
+            "10m",
+            "--serviceaccount",
+            "builder",
+            "-o",
+            "json",
         ],
     );
     let printed: TaskRun = serde_json::from_str(&ok(&out)).expect("-o json is a TaskRun");
@@ -114,19 +130,32 @@ async fn start_flags_shape_the_run() {
     assert_eq!(printed.name_any(), stored.name_any());
     assert!(stored.name_any().starts_with("nightly-"), "{}", stored.name_any());
     let params = serde_json::to_value(&stored.spec.params).unwrap();
-    assert_eq!(params, json!([{"name": "tag", "value": "v1"}, {"name": "files", "value": ["a", "b"]}]));
     assert_eq!(
-        stored.spec.workspaces[0].persistent_volume_claim.as_ref().unwrap().claim_name,
+        params,
+        json!([{"name": "tag", "value": "v1"}, {"name": "files", "value": ["a", "b"]}])
+    );
+    assert_eq!(
+        stored.spec.workspaces[0]
+            .persistent_volume_claim
+            .as_ref()
+            .unwrap()
+            .claim_name,
         "sources"
     );
-    assert_eq!((stored.labels()["team"].as_str(), stored.labels()["tier"].as_str()), ("x", "ci"));
+    assert_eq!(
+        (stored.labels()["team"].as_str(), stored.labels()["tier"].as_str()),
+        ("x", "ci")
+    );
     assert_eq!(stored.labels()[LABEL_TASK], "build");
     assert_eq!(stored.spec.timeout, "10m");
     assert_eq!(stored.spec.service_account_name.as_deref(), Some("builder"));
 
     let out = task_in(&ns, &["start", "build", "-p", "tag=v2", "-p", "files=", "-o", "name"]);
     let name = ok(&out);
-    assert!(name.starts_with("taskrun.minitask.dev/build-run-") && name.ends_with('\n'), "{name}");
+    assert!(
+        name.starts_with("taskrun.minitask.dev/build-run-") && name.ends_with('\n'),
+        "{name}"
+    );
 }
 
 #[tokio::test]
@@ -142,12 +171,22 @@ async fn missing_params_are_listed_without_a_terminal_and_nothing_is_created() {
     let out = task_in(&ns, &["start", "build", "-p", "tag=1", "-p", "files=a", "-p", "typo=1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown param \"typo\": the Task takes who, files, tag"));
-    let out = task_in(&ns, &["start", "build", "-p", "tag=1", "-p", "files=a", "-w", "src=nfs:x"]);
+    let out = task_in(
+        &ns,
+        &["start", "build", "-p", "tag=1", "-p", "files=a", "-w", "src=nfs:x"],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("expected NAME=emptyDir, NAME=pvc:CLAIM"));
-    let out = task_in(&ns, &["start", "build", "-p", "tag=1", "-p", "files=a", "--timeout", "soon"]);
+    let out = task_in(
+        &ns,
+        &["start", "build", "-p", "tag=1", "-p", "files=a", "--timeout", "soon"],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--timeout \"soon\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--timeout \"soon\""),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(runs(&client, &ns).await.is_empty());
 }
 
@@ -171,8 +210,14 @@ async fn api_validation_errors_are_shown_in_full() {
     let out = task_in(&ns, &["start", "hello", "--prefix-name", "Not_Valid-"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("error: the API server refused the TaskRun: "), "{stderr}");
-    assert!(stderr.contains("metadata.name") && stderr.contains("RFC 1123"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: the API server refused the TaskRun: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("metadata.name") && stderr.contains("RFC 1123"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

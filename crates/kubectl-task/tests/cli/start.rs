@@ -247,3 +247,28 @@ async fn wait_and_follow_exit_with_the_runs_outcome() {
         assert!(stderr.contains(&format!("{phase} (StepFailed): it ended")), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn missing_params_are_asked_for_on_a_terminal() {
+    let (client, ns) = world("start-prompt").await;
+    params_task(&client, &ns).await;
+    // `script` gives the plugin a terminal and types the answers: files,
+    // then tag (who keeps its default with --use-param-defaults).
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            "printf 'a,b\\nv9\\n' | script -qec \"$0 start build -n $1 --use-param-defaults\" /dev/null",
+            PLUGIN,
+            &ns,
+        ])
+        .env("KUBECONFIG", &ControlPlane::shared().kubeconfig)
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown} {}", text(&out.stderr));
+    assert!(shown.contains("param files: ") && shown.contains("param tag: "), "{shown}");
+    assert!(!shown.contains("param who"), "{shown}");
+    let run = &runs(&client, &ns).await[0];
+    let params = serde_json::to_value(&run.spec.params).unwrap();
+    assert_eq!(params, json!([{"name": "files", "value": ["a", "b"]}, {"name": "tag", "value": "v9"}]));
+}

@@ -266,9 +266,15 @@ async fn missing_params_are_asked_for_on_a_terminal() {
         .unwrap();
     let shown = text(&out.stdout);
     assert!(out.status.success(), "{shown} {}", text(&out.stderr));
-    assert!(shown.contains("param files: ") && shown.contains("param tag: "), "{shown}");
+    assert!(
+        shown.contains("param files: ") && shown.contains("param tag: "),
+        "{shown}"
+    );
     assert!(!shown.contains("param who"), "{shown}");
     let run = &runs(&client, &ns).await[0];
     let params = serde_json::to_value(&run.spec.params).unwrap();
-    assert_eq!(params, json!([{"name": "files", "value": ["a", "b"]}, {"name": "tag", "value": "v9"}]));
+    assert_eq!(
+        params,
+        json!([{"name": "files", "value": ["a", "b"]}, {"name": "tag", "value": "v9"}])
+    );
 }

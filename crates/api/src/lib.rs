@@ -18,7 +18,7 @@ mod template;
 mod workspace;
 
 pub use duration::{format_duration, parse_duration};
-pub use names::{label_value, shorten};
+pub use names::{fnv1a, label_value, shorten};
 pub use params::{Param, ParamSpec, ParamType, ParamValue, ResultSpec, TaskRunResult};
 pub use reason::Reason;
 pub use task::{OnError, Step, Task, TaskSpec, TaskStatus};

@@ -119,6 +119,14 @@ pub struct TaskRunSpec {
     /// Scheduling and security settings for the run's pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_template: Option<PodTemplate>,
+
+    /// Delete the run (and, through its owner reference, its pod) this many
+    /// seconds after it finished. Kept until deleted by hand when unset
+    /// (unless the controller's `--keep-finished-per-task` removes it). May
+    /// change after creation, as a Job's may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub ttl_seconds_after_finished: Option<i64>,
 }
 
 const IMMUTABLE: &str = "only spec.cancelled can change after creation: start a new TaskRun instead";
@@ -147,6 +155,7 @@ impl Default for TaskRunSpec {
             workspaces: Vec::new(),
             retries: 0,
             pod_template: None,
+            ttl_seconds_after_finished: None,
         }
     }
 }

@@ -6,15 +6,21 @@
 //! caches, creates the pod and writes the status.
 
 pub mod deadline;
+pub mod events;
+pub mod http;
+pub mod leases;
+pub mod metrics;
 pub mod names;
 pub mod params;
 pub mod pod;
 pub mod reconcile;
 pub mod resolve;
 pub mod results;
+pub mod retention;
 pub mod retry;
 pub mod run;
 pub mod script;
+pub mod shard;
 pub mod status;
 pub mod substitute;
 pub mod task_status;
@@ -24,6 +30,7 @@ pub mod workspaces;
 #[cfg(test)]
 mod fixtures;
 
+pub use leases::LeaseConfig;
 pub use pod::{PodOptions, build_pod};
 pub use reconcile::{Context, Error};
 pub use run::{Config, run};

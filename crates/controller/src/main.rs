@@ -1,9 +1,14 @@
 //! `minitask-controller`: runs mini-task TaskRuns as Pods.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use clap::Parser;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use minitask_controller::{Config, PodOptions};
+use minitask_api::parse_duration;
+use minitask_controller::{Config, LeaseConfig, PodOptions};
+use tracing::warn;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -29,20 +34,58 @@ struct Args {
     shell_image: String,
     /// How long a step's image may fail to pull (ErrImagePull,
     /// ImagePullBackOff) before the run fails with reason ImagePullFailed.
-    #[arg(long, default_value = "5m", value_parser = minitask_api::parse_duration)]
-    image_pull_grace_period: std::time::Duration,
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    image_pull_grace_period: Duration,
+    /// Split the runs into this many shards, each with its own Lease
+    /// (`minitask-controller-shard-<i>`); a run's shard is
+    /// FNV-1a-64("namespace/name") mod N.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    shards: u32,
+    /// Compete for the shards' Leases, so that several replicas can run
+    /// (false: this replica works on every run, alone).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// The namespace of the Leases: the controller's own.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "minitask-system")]
+    lease_namespace: String,
+    /// How long a Lease lasts without renewal; renewed every third of it.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    lease_duration: Duration,
+    /// This replica's name in Leases and Events (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// At most this many reconciles at once in this replica.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: u16,
+    /// Where to serve /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    metrics_addr: SocketAddr,
+    /// Delete all but the newest N finished runs of each Task (with their
+    /// pods). Runs that have not finished are never deleted.
+    #[arg(long)]
+    keep_finished_per_task: Option<usize>,
     /// Log filter, as in RUST_LOG: `info`, `debug`, `minitask_controller=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
+    /// `text` for people, `json` for log collectors.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&args.log_level)?)
-        .init();
+    let filter = EnvFilter::try_new(&args.log_level)?;
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    match args.log_format.as_str() {
+        "json" => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+        _ => tracing_subscriber::fmt()
+            .with_ansi(colour)
+            .with_env_filter(filter)
+            .init(),
+    }
     let client = client(&args).await?;
+    let identity = args.identity.clone().unwrap_or_else(hostname);
     let config = Config {
         namespace: args.namespace,
         pod_options: PodOptions {
@@ -50,8 +93,31 @@ async fn main() -> anyhow::Result<()> {
             shell_image: args.shell_image,
             image_pull_grace: args.image_pull_grace_period,
         },
+        shards: args.shards,
+        lease: args.leader_elect.then(|| LeaseConfig {
+            namespace: args.lease_namespace,
+            identity: identity.clone(),
+            duration: args.lease_duration,
+        }),
+        workers: args.workers,
+        metrics_addr: Some(args.metrics_addr),
+        keep_finished_per_task: args.keep_finished_per_task,
+        identity,
     };
-    minitask_controller::run(client, config, shutdown_signal()).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut controller = tokio::spawn(minitask_controller::run(client, config, async {
+        let _ = stopped.await;
+    }));
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = &mut controller => return Ok(()),
+    }
+    // Stop taking work, let the reconciles in flight finish, release the
+    // Leases; within the pod's termination grace period (30 s by default).
+    let _ = stop.send(());
+    if tokio::time::timeout(Duration::from_secs(25), controller).await.is_err() {
+        warn!("reconciles still running after 25s; exiting anyway");
+    }
     Ok(())
 }
 
@@ -66,6 +132,12 @@ async fn client(args: &Args) -> anyhow::Result<Client> {
         None => kube::Config::infer().await?,
     };
     Ok(Client::try_from(config)?)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| format!("minitask-controller-{}", std::process::id()))
 }
 
 /// SIGTERM (from the kubelet) or Ctrl-C.

@@ -8,28 +8,43 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::events::{Event, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use minitask_api::{Phase, Reason, Task, TaskRun, TaskRunStatus, TaskSpec};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
 use crate::deadline::{Pulls, image_pulls, stop_reason, time_left};
+use crate::events::announcements;
+use crate::leases::Shards;
+use crate::metrics::{Metrics, ReasonLabel};
 use crate::names::pod_name;
 use crate::pod::{MANAGER, PodOptions, build_pod, is_owned_by, task_spec_of};
+use crate::retention::{Retention, beyond_keep, by_ttl};
 use crate::retry::retry;
+use crate::shard::shard_of_run;
 use crate::status::{project_status, with_outcome};
 
-/// What every reconcile shares: the client and the caches.
+/// What every reconcile shares: the client, the caches and the settings.
 pub struct Context {
     pub client: Client,
     /// Pods labelled `minitask.dev/taskrun`, from a watch.
     pub pods: Store<Pod>,
     /// Tasks, from a watch.
     pub tasks: Store<Task>,
+    /// TaskRuns, from the controller's own watch (for retention).
+    pub runs: Store<TaskRun>,
     pub options: PodOptions,
+    /// The shards this replica works on.
+    pub shards: Shards,
+    pub metrics: Arc<Metrics>,
+    /// Publishes Events on TaskRuns.
+    pub recorder: Recorder,
+    /// Keep only this many finished runs per Task (`--keep-finished-per-task`).
+    pub keep_finished_per_task: Option<usize>,
     /// Pods this process created that its cache may not show yet (the
     /// "expectations" of Kubernetes' own controllers): a miss on one of
     /// these is the watch lagging, not a deleted pod.
@@ -37,12 +52,22 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context for a single replica: every shard, no retention policy.
     pub fn new(client: Client, pods: Store<Pod>, tasks: Store<Task>, options: PodOptions) -> Self {
+        let reporter = Reporter {
+            controller: MANAGER.into(),
+            instance: None,
+        };
         Context {
+            recorder: Recorder::new(client.clone(), reporter),
             client,
             pods,
             tasks,
+            runs: reflector::store().0,
             options,
+            shards: Shards::all(1),
+            metrics: Arc::default(),
+            keep_finished_per_task: None,
             created: Mutex::default(),
         }
     }
@@ -83,6 +108,8 @@ pub enum Error {
     StopPod { pod: String, source: kube::Error },
     #[error("writing the status of TaskRun {run}: {source}")]
     WriteStatus { run: String, source: kube::Error },
+    #[error("deleting finished TaskRun {run}: {source}")]
+    DeleteRun { run: String, source: kube::Error },
 }
 
 /// A safety net only: pod and Task events wake the run long before this.
@@ -90,11 +117,16 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 #[instrument(skip_all, fields(taskrun = %run.name_any(), namespace = run.namespace().as_deref().unwrap_or_default()))]
 pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if run.phase().is_terminal() {
+    // Another replica owns this run's shard: it is not ours to touch. When
+    // this replica wins the shard, every run is looked at again.
+    if !ctx.shards.holds(shard_of_run(&run, ctx.shards.count())) {
         return Ok(Action::await_change());
     }
     let namespace = run.namespace().ok_or_else(|| Error::NoNamespace(run.name_any()))?;
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is a valid time"));
+    if run.phase().is_terminal() {
+        return retain(&run, &namespace, &ctx, &now).await;
+    }
     let previous = run.status.clone().unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     // Each failed attempt is recorded before the next starts, so the
@@ -153,6 +185,9 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     if run.status.as_ref() != Some(&next) {
         write_status(&run, &namespace, &next, &ctx.client).await?;
         info!(phase = ?next.phase, reason = next.reason.as_deref(), "status updated");
+        // Only now that the write has landed: Events and metrics describe
+        // what is stored.
+        announce(&run, &previous, &next, &ctx, &now).await;
     }
     Ok(match next.phase {
         Some(phase) if phase.is_terminal() => Action::await_change(),
@@ -163,6 +198,62 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
             Action::requeue(recheck.map_or(left, |r| r.min(left)) + Duration::from_secs(1))
         }
     })
+}
+
+/// Publishes the Events of a status change and counts its metrics.
+async fn announce(run: &TaskRun, before: &TaskRunStatus, after: &TaskRunStatus, ctx: &Context, now: &Time) {
+    let created = run.metadata.creation_timestamp.as_ref().map_or(0, |t| t.0.as_second());
+    if before.pod_name.is_none() && after.pod_name.is_some() && before.retries_status.is_empty() {
+        let seconds = (Timestamp::now().as_millisecond() as f64 / 1000.0) - created as f64;
+        ctx.metrics.pod_creation_seconds.observe(seconds.max(0.0));
+    }
+    if !before.phase.is_some_and(Phase::is_terminal) && after.phase.is_some_and(Phase::is_terminal) {
+        let reason = after.reason.clone().unwrap_or_default();
+        ctx.metrics.finished.get_or_create(&ReasonLabel { reason }).inc();
+        let end = after.completion_time.as_ref().unwrap_or(now).0.as_second();
+        ctx.metrics.run_seconds.observe((end - created).max(0) as f64);
+    }
+    for a in announcements(before, after) {
+        let event = Event {
+            type_: a.type_,
+            reason: a.reason.into(),
+            note: Some(a.note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &run.object_ref(&())).await {
+            warn!(%e, reason = a.reason, "publishing an Event");
+        }
+    }
+}
+
+/// A finished run: deleted once its TTL has passed, or when it is beyond
+/// the newest `--keep-finished-per-task` runs of its Task (which are
+/// collected here too).
+async fn retain(run: &TaskRun, namespace: &str, ctx: &Context, now: &Time) -> Result<Action, Error> {
+    let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
+    let mut doomed: Vec<String> = Vec::new();
+    if let Some(keep) = ctx.keep_finished_per_task {
+        doomed.extend(beyond_keep(run, &ctx.runs.state(), keep).iter().map(|r| r.name_any()));
+    }
+    let action = match by_ttl(run, now) {
+        Retention::Delete => {
+            doomed.push(run.name_any());
+            Action::await_change()
+        }
+        Retention::CheckIn(left) => Action::requeue(left + Duration::from_secs(1)),
+        Retention::Keep => Action::await_change(),
+    };
+    doomed.sort();
+    doomed.dedup();
+    for name in doomed {
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => info!(taskrun = %name, "deleted a finished run (retention)"),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(source) => return Err(Error::DeleteRun { run: name, source }),
+        }
+    }
+    Ok(action)
 }
 
 /// Stops a pod's containers but keeps the pod, so `kubectl logs` still

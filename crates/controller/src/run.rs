@@ -2,30 +2,64 @@
 //! feeding one kube-runtime Controller.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client, ResourceExt};
 use minitask_api::{LABEL_TASKRUN, Task, TaskRun};
-use tracing::info;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
 
-use crate::pod::PodOptions;
+use crate::http::{Health, serve};
+use crate::leases::{LeaseConfig, Shards, elect};
+use crate::metrics::Metrics;
+use crate::pod::{MANAGER, PodOptions};
 use crate::reconcile::{Context, error_policy, reconcile};
 use crate::task_status::record_step_count;
 
 /// How one controller process runs.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Config {
     /// Watch one namespace, or all of them when None.
     pub namespace: Option<String>,
     pub pod_options: PodOptions,
+    /// How many shards the runs are split into.
+    pub shards: u32,
+    /// Compete for the shards' Leases; without, this replica works on all.
+    pub lease: Option<LeaseConfig>,
+    /// At most this many reconciles at once (never two of one run).
+    pub workers: u16,
+    /// Where to serve /metrics, /healthz and /readyz.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Keep only the newest N finished runs of each Task.
+    pub keep_finished_per_task: Option<usize>,
+    /// This replica's name in Events and Leases.
+    pub identity: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            namespace: None,
+            pod_options: PodOptions::default(),
+            shards: 1,
+            lease: None,
+            workers: 4,
+            metrics_addr: None,
+            keep_finished_per_task: None,
+            identity: MANAGER.into(),
+        }
+    }
 }
 
 /// Runs the controller until `shutdown` completes, then finishes the
-/// reconciles in flight and returns.
+/// reconciles in flight, releases its Leases and returns.
 pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let (taskruns, tasks, pods) = apis(&client, config.namespace.as_deref());
     let (run_store, run_writer) = reflector::store();
@@ -57,20 +91,64 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         .reflect(pod_writer)
         .touched_objects();
 
-    let ctx = Arc::new(Context::new(
-        client,
+    let metrics = Arc::new(Metrics::default());
+    let shards = match &config.lease {
+        Some(_) => Shards::elected(config.shards),
+        None => Shards::all(config.shards),
+    };
+    let reporter = Reporter {
+        controller: MANAGER.into(),
+        instance: Some(config.identity.clone()),
+    };
+    let mut context = Context::new(
+        client.clone(),
         pod_store.clone(),
         task_store.clone(),
         config.pod_options,
-    ));
+    );
+    context.shards = shards.clone();
+    context.metrics = metrics.clone();
+    context.recorder = Recorder::new(client.clone(), reporter);
+    context.keep_finished_per_task = config.keep_finished_per_task;
+    context.runs = run_store.clone();
+    let ctx = Arc::new(context);
+    // Tasks that must not outlive this function, even when it is dropped
+    // mid-way (a crashed replica must stop renewing its Leases).
+    let mut tasks_of_this_run = AbortOnDrop(Vec::new());
+    // Asked afresh on each probe: a waiter that stays parked on
+    // `wait_until_ready` can miss its wake-up when others wait too.
+    let stores = (run_store.clone(), pod_store.clone(), task_store.clone());
+    let health = Arc::new(Health {
+        metrics: metrics.clone(),
+        ready: Box::new(move || is_ready(&stores.0) && is_ready(&stores.1) && is_ready(&stores.2)),
+    });
+    if let Some(addr) = config.metrics_addr {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => tasks_of_this_run.0.push(tokio::spawn(serve(listener, health.clone()))),
+            Err(e) => warn!(%addr, %e, "cannot serve metrics and probes"),
+        }
+    }
+    // Winning a shard looks at every run again; those of other shards
+    // return at once.
+    let (won, won_rx) = mpsc::channel(1);
+    let (stop, stopped) = watch::channel(false);
+    let election = config.lease.clone().map(|lease| {
+        info!(shards = config.shards, identity = %lease.identity, namespace = %lease.namespace, "competing for the shard leases");
+        tokio::spawn(elect(client.clone(), lease, shards, won, metrics.clone(), stopped))
+    });
+    let mut election = AbortOnDrop(election.into_iter().collect());
+    let shard_won = futures::stream::unfold(won_rx, |mut rx| async move { rx.recv().await.map(|()| ((), rx)) });
+
     let waiting_runs = run_store.clone();
     info!(
         namespace = config.namespace.as_deref().unwrap_or("<all>"),
         "starting controller"
     );
     Controller::for_stream(run_events, run_store)
+        .with_config(controller::Config::default().concurrency(config.workers.max(1)))
         .owns_stream(pod_events)
         .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
+        .reconcile_all_on(shard_won)
         .graceful_shutdown_on(shutdown)
         .run(
             move |run, ctx| {
@@ -79,7 +157,10 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
                     // Until both caches hold a full list, a missing pod or
                     // Task would be a false alarm.
                     let _ = futures::join!(pods.wait_until_ready(), tasks.wait_until_ready());
-                    reconcile(run, ctx).await
+                    let started = std::time::Instant::now();
+                    let result = reconcile(run, ctx.clone()).await;
+                    ctx.metrics.reconciled(result.is_ok(), started.elapsed().as_secs_f64());
+                    result
                 }
             },
             error_policy,
@@ -87,7 +168,32 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         )
         .for_each(|_| futures::future::ready(()))
         .await;
+    // No reconcile runs any more: now the shards can go to another replica.
+    let _ = stop.send(true);
+    for handle in election.0.drain(..) {
+        let _ = handle.await;
+    }
     info!("controller stopped");
+}
+
+/// True once `store` holds a full list.
+fn is_ready<K>(store: &Store<K>) -> bool
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok())
+}
+
+/// Aborts its tasks when dropped.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
+        }
+    }
 }
 
 fn apis(client: &Client, namespace: Option<&str>) -> (Api<TaskRun>, Api<Task>, Api<Pod>) {

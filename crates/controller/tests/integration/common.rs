@@ -71,11 +71,17 @@ impl World {
     }
 
     pub async fn controller_with(&self, client: Client, pod_options: PodOptions) -> Running {
-        let (stop, stopped) = oneshot::channel::<()>();
         let config = Config {
             namespace: Some(self.ns.clone()),
             pod_options,
+            ..Config::default()
         };
+        self.controller_with_config(client, config).await
+    }
+
+    /// A controller with its whole configuration given.
+    pub async fn controller_with_config(&self, client: Client, config: Config) -> Running {
+        let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(minitask_controller::run(client, config, async {
             let _ = stopped.await;
         }));
@@ -208,7 +214,10 @@ pub enum StepState {
 
 impl StepState {
     fn json(&self) -> Value {
-        let now = "2030-01-01T00:00:00Z";
+        // Seconds, as the kubelet writes them.
+        let now = &k8s_openapi::jiff::Timestamp::from_second(k8s_openapi::jiff::Timestamp::now().as_second())
+            .unwrap()
+            .to_string();
         match self {
             StepState::Waiting => json!({"waiting": {"reason": "PodInitializing"}}),
             StepState::PullFailing => {

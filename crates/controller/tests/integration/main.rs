@@ -8,3 +8,5 @@ mod deadline;
 mod features;
 mod lifecycle;
 mod requests;
+mod retention;
+mod shards;

@@ -35,10 +35,19 @@ async fn a_run_lifecycle_makes_no_reads_outside_the_watches() {
         .collect();
     assert!(reads.is_empty(), "reads in the steady state: {reads:?}");
     let creates: Vec<_> = requests.iter().filter(|r| r.verb == "create").collect();
-    assert_eq!(creates.len(), 1, "one pod: {creates:?}");
+    let pods = creates.iter().filter(|r| r.path.ends_with("/pods")).count();
+    let events = creates.iter().filter(|r| r.path.ends_with("/events")).count();
+    assert_eq!(
+        (pods, events, creates.len()),
+        (1, 2, 3),
+        "one pod, Started and Succeeded Events: {creates:?}"
+    );
     // One status write per change: Pending, Running (first step), and
     // Succeeded. A write refused as stale (409) is retried, not counted.
-    let writes: Vec<_> = requests.iter().filter(|r| r.verb == "patch" && r.succeeded()).collect();
+    let writes: Vec<_> = requests
+        .iter()
+        .filter(|r| r.verb == "patch" && r.succeeded() && !r.path.contains("/events"))
+        .collect();
     assert_eq!(writes.len(), 3, "status writes: {requests:?}");
     assert!(
         writes.iter().all(|w| w.path.ends_with("/taskruns/r/status")),

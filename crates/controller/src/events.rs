@@ -1,0 +1,97 @@
+//! Which Kubernetes Events a status change announces: a pure function of
+//! the status before and after a write.
+
+use kube::runtime::events::EventType;
+use minitask_api::{Phase, Reason, TaskRunStatus};
+
+/// An Event to publish on the TaskRun.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Announcement {
+    pub type_: EventType,
+    /// Started, Succeeded, Failed, Cancelled or TimedOut.
+    pub reason: &'static str,
+    pub note: String,
+}
+
+/// The Events that going from `before` to `after` announces.
+pub fn announcements(before: &TaskRunStatus, after: &TaskRunStatus) -> Vec<Announcement> {
+    let mut out = Vec::new();
+    if let (None, Some(pod)) = (&before.pod_name, &after.pod_name) {
+        let attempt = after.retries_status.len();
+        let note = match attempt {
+            0 => format!("created pod {pod}"),
+            n => format!("created pod {pod} for attempt {}", n + 1),
+        };
+        out.push(Announcement {
+            type_: EventType::Normal,
+            reason: "Started",
+            note,
+        });
+    }
+    let ended = !before.phase.is_some_and(Phase::is_terminal) && after.phase.is_some_and(Phase::is_terminal);
+    if ended {
+        let reason = after.reason.clone().unwrap_or_default();
+        let message = after.message.clone().unwrap_or_default();
+        let (type_, event) = match (after.phase, reason.as_str()) {
+            (Some(Phase::Succeeded), _) => (EventType::Normal, "Succeeded"),
+            (_, r) if r == Reason::Cancelled.as_str() => (EventType::Normal, "Cancelled"),
+            (_, r) if r == Reason::Timeout.as_str() => (EventType::Warning, "TimedOut"),
+            _ => (EventType::Warning, "Failed"),
+        };
+        let note = match event {
+            "Failed" => format!("{reason}: {message}"),
+            _ => message,
+        };
+        out.push(Announcement {
+            type_,
+            reason: event,
+            note,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(phase: Option<Phase>, reason: &str, pod: Option<&str>) -> TaskRunStatus {
+        TaskRunStatus {
+            phase,
+            reason: Some(reason.into()),
+            message: Some("why".into()),
+            pod_name: pod.map(str::to_string),
+            ..TaskRunStatus::default()
+        }
+    }
+
+    #[test]
+    fn each_transition_announces_itself_once() {
+        let none = TaskRunStatus::default();
+        let pending = status(Some(Phase::Pending), "Pending", Some("p"));
+        let running = status(Some(Phase::Running), "Running", Some("p"));
+        let reasons = |before: &TaskRunStatus, after: &TaskRunStatus| -> Vec<(&'static str, String)> {
+            announcements(before, after)
+                .into_iter()
+                .map(|a| (a.reason, a.note))
+                .collect()
+        };
+        assert_eq!(reasons(&none, &pending), [("Started", "created pod p".to_string())]);
+        assert_eq!(reasons(&pending, &running), []);
+        let done = status(Some(Phase::Succeeded), "Succeeded", Some("p"));
+        assert_eq!(reasons(&running, &done), [("Succeeded", "why".to_string())]);
+        assert_eq!(reasons(&done, &done), [], "a finished run announces nothing more");
+        let failed = status(Some(Phase::Failed), "StepFailed", Some("p"));
+        assert_eq!(reasons(&running, &failed), [("Failed", "StepFailed: why".to_string())]);
+        let cancelled = status(Some(Phase::Failed), "Cancelled", Some("p"));
+        assert_eq!(reasons(&running, &cancelled)[0].0, "Cancelled");
+        let timed_out = status(Some(Phase::Failed), "Timeout", None);
+        let got = announcements(&none, &timed_out);
+        assert_eq!((got[0].reason, got[0].type_), ("TimedOut", EventType::Warning));
+        let mut retry = status(Some(Phase::Pending), "Retrying", Some("p-retry1"));
+        retry.retries_status = vec![Default::default()];
+        let mut before = running.clone();
+        before.pod_name = None;
+        assert_eq!(reasons(&before, &retry)[0].1, "created pod p-retry1 for attempt 2");
+    }
+}

@@ -1,0 +1,209 @@
+//! Several replicas sharing the shards through Leases: each run handled by
+//! exactly one holder, takeover after a replica dies, metrics, probes and
+//! Events.
+
+use std::time::Duration;
+
+use crate::common::{StepState::*, World};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, PostParams};
+use minitask_api::Phase;
+use minitask_controller::shard::{lease_name, shard_of};
+use minitask_controller::{Config, LeaseConfig};
+use minitask_testenv::{CONTROLLER_USER, ControlPlane, eventually};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SHARDS: u32 = 4;
+const LEASE: Duration = Duration::from_secs(3);
+
+/// Lets the controller's ServiceAccount use Leases in the test namespace,
+/// as the RoleBinding in deploy/ does in minitask-system.
+async fn grant_leases(w: &World) {
+    let binding = serde_json::from_value(json!({
+        "metadata": {"name": "minitask-controller-leases", "namespace": w.ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "minitask-controller-leases"},
+        "subjects": [{"kind": "ServiceAccount", "name": "minitask-controller", "namespace": "minitask-system"}],
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(w.client.clone(), &w.ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn replica(w: &World, identity: &str, port: u16) -> crate::common::Running {
+    let client = ControlPlane::shared().client_as(CONTROLLER_USER).await;
+    let config = Config {
+        namespace: Some(w.ns.clone()),
+        shards: SHARDS,
+        lease: Some(LeaseConfig {
+            namespace: w.ns.clone(),
+            identity: identity.into(),
+            duration: LEASE,
+        }),
+        metrics_addr: Some(([127, 0, 0, 1], port).into()),
+        identity: identity.into(),
+        ..Config::default()
+    };
+    w.controller_with_config(client, config).await
+}
+
+/// The holder of every shard's Lease, once all four are held.
+async fn holders(w: &World, among: &[&str]) -> Vec<String> {
+    let leases: Api<Lease> = Api::namespaced(w.client.clone(), &w.ns);
+    eventually("every shard to be held", Duration::from_secs(30), || {
+        let leases = leases.clone();
+        async move {
+            let mut holders = Vec::new();
+            for shard in 0..SHARDS {
+                let lease = leases.get_opt(&lease_name(shard)).await.ok()??;
+                let holder = lease.spec?.holder_identity?;
+                if !among.contains(&holder.as_str()) {
+                    return None;
+                }
+                holders.push(holder);
+            }
+            Some(holders)
+        }
+    })
+    .await
+}
+
+async fn get(port: u16, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+/// Runs `names` to success, playing the kubelet, and returns who started each.
+async fn run_all(w: &World, names: &[String]) -> Vec<String> {
+    for name in names {
+        w.create_run(name, "t").await;
+    }
+    let mut starters = Vec::new();
+    for name in names {
+        let pod = w.pod(name).await;
+        w.kubelet(&pod, "Succeeded", &[Exited(0)]).await;
+        w.phase(name, Phase::Succeeded).await;
+        starters.push(started_by(w, name).await);
+    }
+    starters
+}
+
+/// The replica that reported the run's Started Event.
+async fn started_by(w: &World, run: &str) -> String {
+    let events: Api<Event> = Api::namespaced(w.client.clone(), &w.ns);
+    let run = run.to_string();
+    eventually("a Started event", Duration::from_secs(20), || {
+        let (events, run) = (events.clone(), run.clone());
+        async move {
+            let list = events.list(&ListParams::default()).await.ok()?;
+            list.items
+                .into_iter()
+                .find(|e| {
+                    let regarding = e.regarding.as_ref().and_then(|r| r.name.as_deref());
+                    e.reason.as_deref() == Some("Started") && regarding == Some(run.as_str())
+                })
+                .and_then(|e| e.reporting_instance)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn replicas_share_the_shards_and_take_over_from_a_dead_one() {
+    let w = World::new("shards").await;
+    grant_leases(&w).await;
+    w.create_task("t", &[("a", "true")]).await;
+    let ports = [free_port(), free_port(), free_port()];
+    let a = replica(&w, "a", ports[0]).await;
+    let b = replica(&w, "b", ports[1]).await;
+    let c = replica(&w, "c", ports[2]).await;
+    let before = holders(&w, &["a", "b", "c"]).await;
+
+    // Each run is started by the holder of its shard, and only by it.
+    let names: Vec<String> = (0..12).map(|i| format!("r{i}")).collect();
+    let starters = run_all(&w, &names).await;
+    for (name, starter) in names.iter().zip(&starters) {
+        let shard = shard_of(&w.ns, name, SHARDS) as usize;
+        assert_eq!(starter, &before[shard], "{name} is in shard {shard}");
+    }
+    assert_eq!(w.pod_count().await, 12);
+
+    // Probes and metrics of a replica.
+    let ready = get(ports[0], "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(get(ports[0], "/healthz").await.starts_with("HTTP/1.1 200"));
+    let metrics = get(ports[0], "/metrics").await;
+    for series in [
+        "minitask_reconciles_total{result=\"ok\"}",
+        "minitask_reconcile_duration_seconds_bucket",
+        "minitask_taskrun_duration_seconds_count",
+        "minitask_taskrun_pod_creation_seconds_count",
+        "minitask_shards_held",
+    ] {
+        assert!(metrics.contains(series), "{series} not in\n{metrics}");
+    }
+    let finished: u32 = (0..3)
+        .map(|i| ports[i])
+        .map(|p| async move { get(p, "/metrics").await })
+        .collect::<futures::future::JoinAll<_>>()
+        .await
+        .iter()
+        .filter_map(|m| {
+            let line = m
+                .lines()
+                .find(|l| l.starts_with("minitask_taskruns_finished_total{reason=\"Succeeded\"}"))?;
+            line.rsplit(' ').next()?.parse::<u32>().ok()
+        })
+        .sum();
+    assert_eq!(finished, 12, "each end is counted once, by the replica that wrote it");
+
+    // Kill a replica that holds a shard (no goodbye: its Leases just
+    // expire) and start runs in its shards.
+    let victim = before[0].clone();
+    let survivors: Vec<&str> = ["a", "b", "c"].into_iter().filter(|r| *r != victim).collect();
+    let mut replicas = vec![("a", a), ("b", b), ("c", c)];
+    let index = replicas.iter().position(|(id, _)| *id == victim).unwrap();
+    drop(replicas.remove(index));
+    let orphans: Vec<String> = (100..400)
+        .map(|i| format!("r{i}"))
+        .filter(|n| before[shard_of(&w.ns, n, SHARDS) as usize] == victim)
+        .take(3)
+        .collect();
+    let killed_at = std::time::Instant::now();
+    let starters = run_all(&w, &orphans).await;
+    let after = holders(&w, &survivors).await;
+    assert!(
+        killed_at.elapsed() < LEASE * 5,
+        "taken over in {:?}",
+        killed_at.elapsed()
+    );
+    for (name, starter) in orphans.iter().zip(&starters) {
+        assert!(survivors.contains(&starter.as_str()), "{name} started by {starter}");
+        assert_eq!(starter, &after[shard_of(&w.ns, name, SHARDS) as usize]);
+    }
+    assert_eq!(w.pod_count().await, 15, "no run got a second pod");
+
+    // A graceful stop hands the shards over at once.
+    let (leaving, running) = replicas.remove(0);
+    running.stop().await;
+    let stayed = replicas[0].0;
+    let all = holders(&w, &[stayed]).await;
+    assert!(all.iter().all(|h| h == stayed), "{leaving} left, {all:?}");
+}

@@ -62,45 +62,27 @@ pub async fn list(target: &Target, args: ListArgs) -> anyhow::Result<()> {
     let tasks: Api<Task> = api(client, &namespace, args.all_namespaces);
     let mut items = tasks.list(&params(&args.selector)).await?.items;
     items.sort_by_key(|t| (t.namespace(), t.name_any()));
-    if let Some(format) = args.output {
-        let names: Vec<String> = items
-            .iter()
-            .map(|t| format!("task.minitask.dev/{}", t.name_any()))
-            .collect();
-        print(&render(&items, &names, format, false)?);
-        return Ok(());
-    }
-    if items.is_empty() {
-        eprintln!("{}", nothing_found("Tasks", &namespace, args.all_namespaces));
-        return Ok(());
-    }
     let now = k8s_openapi::jiff::Timestamp::now();
-    let rows: Vec<Vec<String>> = items
-        .iter()
-        .map(|t| {
-            let params: Vec<&str> = t.spec.params.iter().map(|p| p.name.as_str()).collect();
-            let mut row = vec![
-                t.name_any(),
-                t.spec.steps.len().to_string(),
-                if params.is_empty() {
-                    "<none>".into()
-                } else {
-                    params.join(",")
-                },
-                age(t.metadata.creation_timestamp.as_ref(), now),
-            ];
-            if args.all_namespaces {
-                row.insert(0, t.namespace().unwrap_or_default());
-            }
-            row
-        })
-        .collect();
-    let mut headers = vec!["NAME", "STEPS", "PARAMS", "AGE"];
-    if args.all_namespaces {
-        headers.insert(0, "NAMESPACE");
-    }
-    print(&table(&headers, &rows));
-    Ok(())
+    let shown = Shown {
+        kind: "task",
+        plural: "Tasks",
+        namespace: &namespace,
+        all_namespaces: args.all_namespaces,
+        output: args.output,
+    };
+    shown.print(&items, &["NAME", "STEPS", "PARAMS", "AGE"], |t| {
+        let params: Vec<&str> = t.spec.params.iter().map(|p| p.name.as_str()).collect();
+        vec![
+            t.name_any(),
+            t.spec.steps.len().to_string(),
+            if params.is_empty() {
+                "<none>".into()
+            } else {
+                params.join(",")
+            },
+            age(t.metadata.creation_timestamp.as_ref(), now),
+        ]
+    })
 }
 
 pub async fn runs(target: &Target, args: RunsArgs) -> anyhow::Result<()> {
@@ -115,46 +97,78 @@ pub async fn runs(target: &Target, args: RunsArgs) -> anyhow::Result<()> {
         .collect();
     newest_first(&mut items);
     items.truncate(args.limit.unwrap_or(usize::MAX));
-    if let Some(format) = args.output {
-        let names: Vec<String> = items
-            .iter()
-            .map(|r| format!("taskrun.minitask.dev/{}", r.name_any()))
-            .collect();
-        print(&render(&items, &names, format, false)?);
-        return Ok(());
-    }
-    if items.is_empty() {
-        eprintln!("{}", nothing_found("TaskRuns", &namespace, args.all_namespaces));
-        return Ok(());
-    }
     let now = k8s_openapi::jiff::Timestamp::now();
-    let rows: Vec<Vec<String>> = items
-        .iter()
-        .map(|r| {
-            let status = r.status.clone().unwrap_or_default();
-            let mut row = vec![
-                r.name_any(),
-                r.task_name().unwrap_or("<inline>").to_string(),
-                format!("{:?}", r.phase()),
-                status.reason.unwrap_or_default(),
-                status
-                    .start_time
-                    .as_ref()
-                    .map_or("---".into(), |t| format!("{} ago", age(Some(t), now))),
-                status.duration.unwrap_or_else(|| "---".into()),
-            ];
-            if args.all_namespaces {
-                row.insert(0, r.namespace().unwrap_or_default());
+    let shown = Shown {
+        kind: "taskrun",
+        plural: "TaskRuns",
+        namespace: &namespace,
+        all_namespaces: args.all_namespaces,
+        output: args.output,
+    };
+    let headers = ["NAME", "TASK", "STATUS", "REASON", "STARTED", "DURATION"];
+    shown.print(&items, &headers, |r| {
+        let status = r.status.clone().unwrap_or_default();
+        vec![
+            r.name_any(),
+            r.task_name().unwrap_or("<inline>").to_string(),
+            format!("{:?}", r.phase()),
+            status.reason.unwrap_or_default(),
+            status
+                .start_time
+                .as_ref()
+                .map_or("---".into(), |t| format!("{} ago", age(Some(t), now))),
+            status.duration.unwrap_or_else(|| "---".into()),
+        ]
+    })
+}
+
+/// How a listing command prints its objects: `-o`, or a table with a
+/// NAMESPACE column under `-A`, or a note on stderr when there are none.
+struct Shown<'a> {
+    kind: &'static str,
+    plural: &'static str,
+    namespace: &'a str,
+    all_namespaces: bool,
+    output: Option<Format>,
+}
+
+impl Shown<'_> {
+    fn print<K>(&self, items: &[K], headers: &[&str], row: impl Fn(&K) -> Vec<String>) -> anyhow::Result<()>
+    where
+        K: kube::Resource + serde::Serialize,
+    {
+        if let Some(format) = self.output {
+            let names: Vec<String> = items
+                .iter()
+                .map(|i| format!("{}.minitask.dev/{}", self.kind, i.name_any()))
+                .collect();
+            print(&render(items, &names, format, false)?);
+            return Ok(());
+        }
+        if items.is_empty() {
+            match self.all_namespaces {
+                true => eprintln!("No {} found.", self.plural),
+                false => eprintln!("No {} found in namespace {}.", self.plural, self.namespace),
             }
-            row
-        })
-        .collect();
-    let mut headers = vec!["NAME", "TASK", "STATUS", "REASON", "STARTED", "DURATION"];
-    if args.all_namespaces {
-        headers.insert(0, "NAMESPACE");
+            return Ok(());
+        }
+        let mut headers = headers.to_vec();
+        if self.all_namespaces {
+            headers.insert(0, "NAMESPACE");
+        }
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|item| {
+                let mut cells = row(item);
+                if self.all_namespaces {
+                    cells.insert(0, item.namespace().unwrap_or_default());
+                }
+                cells
+            })
+            .collect();
+        print(&table(&headers, &rows));
+        Ok(())
     }
-    print(&table(&headers, &rows));
-    Ok(())
 }
 
 /// Newest first, by creation time, then name.
@@ -163,11 +177,4 @@ pub fn newest_first(runs: &mut [TaskRun]) {
         let key = |r: &TaskRun| (r.metadata.creation_timestamp.clone(), r.name_any());
         key(b).cmp(&key(a))
     });
-}
-
-fn nothing_found(what: &str, namespace: &str, all: bool) -> String {
-    match all {
-        true => format!("No {what} found."),
-        false => format!("No {what} found in namespace {namespace}."),
-    }
 }

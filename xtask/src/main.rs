@@ -6,6 +6,7 @@ mod crds;
 mod daemon;
 mod demo;
 mod e2e;
+mod fuzz;
 mod images;
 mod local;
 mod oci;
@@ -52,6 +53,13 @@ enum Verb {
     Demo,
     /// The CI gate: fmt, clippy (warnings denied), crds --check, every test.
     Ci,
+    /// The property tests of everything parsed from the cluster, with many
+    /// cases (a plain `cargo test` runs 256 of each).
+    Fuzz {
+        /// Cases per property.
+        #[arg(long, default_value_t = 100_000)]
+        cases: u32,
+    },
 }
 
 fn main() {
@@ -74,6 +82,7 @@ fn run(verb: Verb) -> anyhow::Result<()> {
         Verb::Image => images::run(&repo_root()),
         Verb::Testenv => testenv::run(&repo_root()),
         Verb::Ci => ci::run(&repo_root()),
+        Verb::Fuzz { cases } => fuzz::run(&repo_root(), cases),
     }
 }
 

@@ -34,6 +34,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
+/// The longest `TaskRun.spec.timeout`: a pod's `activeDeadlineSeconds`
+/// holds at most 2^31-1 seconds (the admission rule says the same).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(i32::MAX as u64);
+
 /// Formats whole seconds as `1h2m3s`, `4m0s` or `5s`: short enough for a
 /// `kubectl get` column.
 pub fn format_duration(duration: Duration) -> String {

@@ -11,13 +11,15 @@
 mod duration;
 mod names;
 mod params;
+#[cfg(test)]
+mod properties;
 mod reason;
 mod task;
 mod taskrun;
 mod template;
 mod workspace;
 
-pub use duration::{format_duration, parse_duration};
+pub use duration::{MAX_TIMEOUT, format_duration, parse_duration};
 pub use names::{fnv1a, label_value, shorten};
 pub use params::{Param, ParamSpec, ParamType, ParamValue, ResultSpec, TaskRunResult};
 pub use reason::Reason;

@@ -1,4 +1,4 @@
-use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements};
+use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements, SecurityContext};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -128,6 +128,14 @@ pub struct Step {
     /// CPU and memory requests and limits of the step's container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// The step container's security context (user, capabilities,
+    /// privilege escalation, seccomp...); `stepTemplate.securityContext`
+    /// when unset. A namespace that enforces Pod Security `restricted` needs
+    /// `allowPrivilegeEscalation: false` and `capabilities: {drop: [ALL]}`
+    /// here or in the step template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
 
     /// What a failure of this step does: `stopAndFail` (the default) stops
     /// the run and fails it; `continue` records the exit code in the step's

@@ -75,9 +75,13 @@ pub struct TaskRunSpec {
     /// The longest the run may take, counted from the TaskRun's creation
     /// (time spent pending counts), as a duration such as `30s`, `10m` or
     /// `1h30m`. Past it the steps are stopped, the pod and its logs are
-    /// kept, and the run fails with reason `Timeout`. Defaults to `1h`.
+    /// kept, and the run fails with reason `Timeout`. Defaults to `1h`;
+    /// more than 0s and at most 596523h14m7s (2^31-1 seconds, the most a
+    /// pod's `activeDeadlineSeconds` can hold).
     #[serde(default = "default_timeout")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"))]
+    #[schemars(length(max = 40), regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"))]
+    #[x_kube(validation = Rule::new("duration(self) > duration('0s') && duration(self) <= duration('596523h14m7s')")
+        .message("timeout must be more than 0s and at most 596523h14m7s (2^31-1 seconds), such as 30s, 10m or 1h30m"))]
     pub timeout: String,
 
     /// The ServiceAccount the run's pod runs as; the namespace's `default`
@@ -206,9 +210,10 @@ pub struct TaskRunStatus {
 
     /// A CamelCase word that says why the run is in its phase, for machines:
     /// TaskNotFound, Pending, Running, Retrying, Succeeded, StepFailed,
-    /// Timeout, Cancelled, ImagePullFailed, PodFailed, PodDeleted,
-    /// PodConflict, PodCreationFailed, InvalidParams, InvalidWorkspaces,
-    /// InvalidTaskSpec, ResultsTooLarge.
+    /// Timeout, Cancelled, ImagePullFailed, ContainerCreationFailed,
+    /// PodFailed, PodDeleted, PodEvicted, NodeLost, PodConflict,
+    /// PodCreationFailed, InvalidParams, InvalidWorkspaces, InvalidTaskSpec,
+    /// ResultsTooLarge, ResultsFailed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 
@@ -277,7 +282,8 @@ pub struct AttemptStatus {
     pub steps: Vec<StepState>,
 }
 
-/// The state of one step, as its container reports it.
+/// The state of one step, as its container reports it. In a finished run
+/// every step is either terminated or has no state at all: it never ran.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepState {

@@ -1,7 +1,8 @@
 //! When a run must stop before its pod ends on its own: cancellation; the
 //! timeout, which counts from the TaskRun's creation so that time spent
 //! pending (an image that never pulls, a pod that never schedules) counts;
-//! and an image that has not pulled for a grace period.
+//! and a container that has not started for a grace period (an image that
+//! does not pull, a Secret key that does not exist).
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use minitask_api::{Phase, Reason, TaskRun, TaskRunStatus, parse_duration};
 
 use crate::names::step_of_container;
+use crate::results::REPORTER;
 
 /// Why `run`, whose status is now `status`, must be stopped at `now`.
 pub fn stop_reason(run: &TaskRun, status: &TaskRunStatus, now: &Time) -> Option<(Reason, String)> {
@@ -38,34 +40,52 @@ pub fn stop_reason(run: &TaskRun, status: &TaskRunStatus, now: &Time) -> Option<
 pub fn time_left(run: &TaskRun, now: &Time) -> Option<Duration> {
     let created = run.metadata.creation_timestamp.as_ref()?;
     let timeout = parse_duration(&run.spec.timeout).ok()?;
-    let elapsed = (now.0.as_second() - created.0.as_second()).max(0) as u64;
+    let elapsed = now.0.as_second().saturating_sub(created.0.as_second()).max(0) as u64;
     Some(timeout.saturating_sub(Duration::from_secs(elapsed)))
 }
 
-/// What the image pulls of a pod say about the run.
+/// What the containers of a pod that have not started say about the run.
 #[derive(Debug, PartialEq)]
-pub enum Pulls {
-    /// No container is failing to pull.
+pub enum Starting {
+    /// No container is stuck.
     Fine,
-    /// A pull is failing; look again after this long.
+    /// A container cannot start yet; look again after this long.
     Failing(Duration),
-    /// A pull failed for good, or for longer than the grace period.
-    Failed(String),
+    /// A container could not start for good, or for longer than the grace
+    /// period: the run fails for this reason.
+    Failed(Reason, String),
 }
 
-/// Waiting reasons that another try may cure (a registry hiccup).
-const PULL_RETRYING: [&str; 2] = ["ErrImagePull", "ImagePullBackOff"];
-/// Waiting reasons that no retry cures.
+/// Waiting reasons of image pulls that another try may cure (a registry
+/// hiccup).
+const PULL_RETRYING: [&str; 4] = [
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "RegistryUnavailable",
+    "SignatureValidationFailed",
+];
+/// Waiting reasons of image pulls that no retry cures.
 const PULL_HOPELESS: [&str; 2] = ["InvalidImageName", "ErrImageNeverPull"];
+/// Waiting reasons of containers the kubelet cannot create, which a change
+/// elsewhere may cure (a missing Secret or ConfigMap key created later).
+const CREATE_RETRYING: [&str; 5] = [
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "ImageInspectError",
+    "PreCreateHookError",
+    "PreStartHookError",
+];
 
-/// Checks the containers of `pod` for failing image pulls at `now`. A
-/// container starts waiting for its image when the one before it ended (or
-/// when the pod started, for the first one); a pull that has failed for
-/// longer than `grace` since then fails the run, and so does one that can
-/// never succeed.
-pub fn image_pulls(pod: &Pod, now: &Time, grace: Duration) -> Pulls {
+/// Checks the containers of `pod` that wait to start, at `now`. A container
+/// starts waiting when the one before it ended (or when the pod started,
+/// for the first one); a pull or creation that has failed for longer than
+/// `grace` since then fails the run, and so does a pull that can never
+/// succeed. A step's failure is retryable (ImagePullFailed,
+/// ContainerCreationFailed); the results reporter's is not (ResultsFailed),
+/// since every step has succeeded by then.
+pub fn starting(pod: &Pod, now: &Time, grace: Duration) -> Starting {
     let Some(status) = &pod.status else {
-        return Pulls::Fine;
+        return Starting::Fine;
     };
     let statuses: Vec<&ContainerStatus> = status
         .init_container_statuses
@@ -81,36 +101,56 @@ pub fn image_pulls(pod: &Pod, now: &Time, grace: Duration) -> Pulls {
             continue;
         }
         let Some(waiting) = state.waiting else { continue };
-        let reason = waiting.reason.clone().unwrap_or_default();
-        let (hopeless, retrying) = (
-            PULL_HOPELESS.contains(&reason.as_str()),
-            PULL_RETRYING.contains(&reason.as_str()),
+        let why = waiting.reason.clone().unwrap_or_default();
+        let (pull, hopeless, create) = (
+            PULL_RETRYING.contains(&why.as_str()),
+            PULL_HOPELESS.contains(&why.as_str()),
+            CREATE_RETRYING.contains(&why.as_str()),
         );
-        if !hopeless && !retrying {
+        if !pull && !hopeless && !create {
             continue;
         }
         let waited = since
             .as_ref()
-            .map_or(0, |s| (now.0.as_second() - s.0.as_second()).max(0) as u64);
+            .map_or(0, |s| now.0.as_second().saturating_sub(s.0.as_second()).max(0) as u64);
         let waited = Duration::from_secs(waited);
-        if retrying && waited < grace {
-            return Pulls::Failing(grace - waited);
+        if !hopeless && waited < grace {
+            return Starting::Failing(grace - waited);
         }
-        let who = match step_of_container(&container.name) {
+        let step = step_of_container(&container.name);
+        let who = match step {
             Some(step) => format!("step {step:?}"),
             None => format!("container {:?}", container.name),
         };
         let detail = waiting.message.map(|m| format!(": {m}")).unwrap_or_default();
-        let tried = match retrying {
-            true => format!(" for {}", minitask_api::format_duration(waited)),
-            false => String::new(),
+        let tried = match hopeless {
+            false => format!(" for {}", minitask_api::format_duration(waited)),
+            true => String::new(),
         };
-        return Pulls::Failed(format!(
-            "{who} could not pull image {:?}{tried} ({reason}{detail}); check the image name, that it exists, and the pull secrets (podTemplate.imagePullSecrets)",
-            container.image
-        ));
+        let (reason, mut message) = match create {
+            false => (
+                Reason::ImagePullFailed,
+                format!(
+                    "{who} could not pull image {:?}{tried} ({why}{detail}); check the image name, that it exists, and the pull secrets (podTemplate.imagePullSecrets)",
+                    container.image
+                ),
+            ),
+            true => (
+                Reason::ContainerCreationFailed,
+                format!(
+                    "{who} could not start{tried} ({why}{detail}); check the Secrets and ConfigMaps its env and volumes name"
+                ),
+            ),
+        };
+        if container.name == REPORTER {
+            message = format!(
+                "every step succeeded, but the results could not be reported: {message}; the reporter's image is the controller's --shell-image"
+            );
+            return Starting::Failed(Reason::ResultsFailed, message);
+        }
+        return Starting::Failed(reason, message);
     }
-    Pulls::Fine
+    Starting::Fine
 }
 
 #[cfg(test)]
@@ -243,43 +283,75 @@ mod tests {
     }
 
     #[test]
-    fn image_pulls_fail_after_the_grace_period_or_at_once_when_hopeless() {
+    fn containers_that_cannot_start_fail_the_run_after_the_grace_period() {
         let grace = Duration::from_secs(300);
+        let pull_failed = |who: &str, image: &str, tried: &str, why: &str| {
+            format!(
+                "{who} could not pull image \"{image}\"{tried} ({why}: no such host); check the image name, that it exists, and the pull secrets (podTemplate.imagePullSecrets)"
+            )
+        };
         let cases = [
-            ("nothing waits", pulling(&[("step-a", None, Some(5))]), 1000, Pulls::Fine),
+            ("nothing waits", pulling(&[("step-a", None, Some(5))]), 1000, Starting::Fine),
             (
-                "container creation is not a pull",
+                "container creation is not a problem",
                 pulling(&[("step-a", Some("ContainerCreating"), None)]),
                 1000,
-                Pulls::Fine,
+                Starting::Fine,
             ),
             (
                 "within the grace period",
                 pulling(&[("step-a", Some("ImagePullBackOff"), None)]),
                 100,
-                Pulls::Failing(Duration::from_secs(200)),
+                Starting::Failing(Duration::from_secs(200)),
             ),
             (
                 "the grace period counts from the previous step's end",
                 pulling(&[("step-a", None, Some(250)), ("step-b", Some("ErrImagePull"), None)]),
                 400,
-                Pulls::Failing(Duration::from_secs(150)),
+                Starting::Failing(Duration::from_secs(150)),
             ),
             (
                 "past the grace period",
                 pulling(&[("step-a", Some("ErrImagePull"), None)]),
                 301,
-                Pulls::Failed("step \"a\" could not pull image \"step-a:1\" for 5m1s (ErrImagePull: no such host); check the image name, that it exists, and the pull secrets (podTemplate.imagePullSecrets)".into()),
+                Starting::Failed(Reason::ImagePullFailed, pull_failed("step \"a\"", "step-a:1", " for 5m1s", "ErrImagePull")),
             ),
             (
                 "an invalid name fails at once",
-                pulling(&[("minitask-results", Some("InvalidImageName"), None)]),
+                pulling(&[("step-a", Some("InvalidImageName"), None)]),
                 1,
-                Pulls::Failed("container \"minitask-results\" could not pull image \"minitask-results:1\" (InvalidImageName: no such host); check the image name, that it exists, and the pull secrets (podTemplate.imagePullSecrets)".into()),
+                Starting::Failed(Reason::ImagePullFailed, pull_failed("step \"a\"", "step-a:1", "", "InvalidImageName")),
+            ),
+            (
+                "a missing Secret key, within the grace period",
+                pulling(&[("step-a", Some("CreateContainerConfigError"), None)]),
+                10,
+                Starting::Failing(Duration::from_secs(290)),
+            ),
+            (
+                "a missing Secret key, past it",
+                pulling(&[("step-a", Some("CreateContainerConfigError"), None)]),
+                300,
+                Starting::Failed(
+                    Reason::ContainerCreationFailed,
+                    "step \"a\" could not start for 5m0s (CreateContainerConfigError: no such host); check the Secrets and ConfigMaps its env and volumes name".into(),
+                ),
+            ),
+            (
+                "the reporter's image is not a reason to run the steps again",
+                pulling(&[("step-a", None, Some(5)), ("minitask-results", Some("InvalidImageName"), None)]),
+                6,
+                Starting::Failed(
+                    Reason::ResultsFailed,
+                    format!(
+                        "every step succeeded, but the results could not be reported: {}; the reporter's image is the controller's --shell-image",
+                        pull_failed("container \"minitask-results\"", "minitask-results:1", "", "InvalidImageName")
+                    ),
+                ),
             ),
         ];
         for (name, pod, now, want) in cases {
-            assert_eq!(image_pulls(&pod, &at(now), grace), want, "{name}");
+            assert_eq!(starting(&pod, &at(now), grace), want, "{name}");
         }
     }
 }

@@ -8,7 +8,7 @@ use minitask_api::{Phase, Reason, TaskRunStatus};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Announcement {
     pub type_: EventType,
-    /// Started, Succeeded, Failed, Cancelled or TimedOut.
+    /// Started, PodCreationFailed, Succeeded, Failed, Cancelled or TimedOut.
     pub reason: &'static str,
     pub note: String,
 }
@@ -26,6 +26,18 @@ pub fn announcements(before: &TaskRunStatus, after: &TaskRunStatus) -> Vec<Annou
             type_: EventType::Normal,
             reason: "Started",
             note,
+        });
+    }
+    // A refused pod, while the controller keeps trying: once per cause.
+    let refused = Some(Reason::PodCreationFailed.as_str());
+    if after.phase == Some(Phase::Pending)
+        && after.reason.as_deref() == refused
+        && (before.reason.as_deref() != refused || before.message != after.message)
+    {
+        out.push(Announcement {
+            type_: EventType::Warning,
+            reason: "PodCreationFailed",
+            note: after.message.clone().unwrap_or_default(),
         });
     }
     let ended = !before.phase.is_some_and(Phase::is_terminal) && after.phase.is_some_and(Phase::is_terminal);
@@ -93,5 +105,12 @@ mod tests {
         let mut before = running.clone();
         before.pod_name = None;
         assert_eq!(reasons(&before, &retry)[0].1, "created pod p-retry1 for attempt 2");
+        let refused = status(Some(Phase::Pending), "PodCreationFailed", None);
+        let got = announcements(&none, &refused);
+        assert_eq!((got[0].reason, got[0].type_), ("PodCreationFailed", EventType::Warning));
+        assert_eq!(reasons(&refused, &refused), [], "once per cause");
+        let mut other = refused.clone();
+        other.message = Some("another cause".into());
+        assert_eq!(reasons(&refused, &other)[0].0, "PodCreationFailed");
     }
 }

@@ -15,6 +15,10 @@ pub struct Health {
     pub metrics: Arc<Metrics>,
     /// True once every cache holds a full list.
     pub ready: Box<dyn Fn() -> bool + Send + Sync>,
+    /// Why this replica works on no shard, when it cannot. It stays ready
+    /// then: a rollout that changes `--shards` must be able to go on, and
+    /// an unready new replica would stop it.
+    pub problem: Box<dyn Fn() -> Option<String> + Send + Sync>,
 }
 
 /// Serves until the process ends.
@@ -51,7 +55,10 @@ fn respond(path: &str, health: &Health) -> (&'static str, &'static str, String) 
             health.metrics.encode(),
         ),
         "/healthz" => ("200 OK", TEXT, "ok\n".into()),
-        "/readyz" if (health.ready)() => ("200 OK", TEXT, "ok\n".into()),
+        "/readyz" if (health.ready)() => match (health.problem)() {
+            Some(problem) => ("200 OK", TEXT, format!("ok, but {problem}\n")),
+            None => ("200 OK", TEXT, "ok\n".into()),
+        },
         "/readyz" => ("503 Service Unavailable", TEXT, "caches are not synced yet\n".into()),
         _ => ("404 Not Found", TEXT, "not found\n".into()),
     }

@@ -5,15 +5,22 @@
 //! `status::project_status`); `reconcile` is the thin shell that reads the
 //! caches, creates the pod and writes the status.
 
+pub mod balance;
 pub mod deadline;
+pub mod disruption;
 pub mod events;
 pub mod http;
 pub mod leases;
 pub mod metrics;
 pub mod names;
 pub mod params;
+#[cfg(test)]
+mod permissions;
 pub mod pod;
+#[cfg(test)]
+mod properties;
 pub mod reconcile;
+pub mod refusal;
 pub mod resolve;
 pub mod results;
 pub mod retention;
@@ -22,6 +29,7 @@ pub mod run;
 pub mod script;
 pub mod shard;
 pub mod status;
+pub mod stop;
 pub mod substitute;
 pub mod task_status;
 pub mod template;

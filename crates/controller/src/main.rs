@@ -8,7 +8,7 @@ use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use minitask_api::parse_duration;
 use minitask_controller::{Config, LeaseConfig, PodOptions};
-use tracing::warn;
+use tracing::{error, warn};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -110,7 +110,16 @@ async fn main() -> anyhow::Result<()> {
     }));
     tokio::select! {
         _ = shutdown_signal() => {}
-        _ = &mut controller => return Ok(()),
+        // Nobody asked it to stop: exit non-zero so that the kubelet
+        // restarts it (and the restart count shows it).
+        ended = &mut controller => {
+            match ended {
+                Ok(Ok(())) => error!("the controller stopped on its own"),
+                Ok(Err(stopped)) => error!("{stopped}"),
+                Err(crashed) => error!(%crashed, "the controller crashed"),
+            }
+            std::process::exit(1);
+        }
     }
     // Stop taking work, let the reconciles in flight finish, release the
     // Leases; within the pod's termination grace period (30 s by default).

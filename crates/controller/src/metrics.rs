@@ -14,6 +14,12 @@ pub struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabel {
+    /// The kind of error (`Error::metric_label`).
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     /// The run's final `status.reason`.
     pub reason: String,
@@ -22,11 +28,13 @@ pub struct ReasonLabel {
 pub struct Metrics {
     registry: Registry,
     pub reconciles: Family<ResultLabel, Counter>,
+    pub errors: Family<ErrorLabel, Counter>,
     pub reconcile_seconds: Histogram,
     pub finished: Family<ReasonLabel, Counter>,
     pub run_seconds: Histogram,
     pub pod_creation_seconds: Histogram,
     pub shards_held: Gauge,
+    pub shards_agree: Gauge,
 }
 
 impl Default for Metrics {
@@ -34,6 +42,12 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("minitask");
         let reconciles = Family::<ResultLabel, Counter>::default();
         registry.register("reconciles", "Reconciles of TaskRuns, by result", reconciles.clone());
+        let errors = Family::<ErrorLabel, Counter>::default();
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that failed, by kind of error (panic is a bug)",
+            errors.clone(),
+        );
         // 1 ms to about 16 s.
         let reconcile_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         registry.register(
@@ -67,14 +81,22 @@ impl Default for Metrics {
             "Shards this replica holds the lease of",
             shards_held.clone(),
         );
+        let shards_agree = Gauge::default();
+        registry.register(
+            "shards_agree",
+            "1 while every live replica has this replica's --shards, 0 while they disagree (no shard is worked then)",
+            shards_agree.clone(),
+        );
         Metrics {
             registry,
             reconciles,
+            errors,
             reconcile_seconds,
             finished,
             run_seconds,
             pod_creation_seconds,
             shards_held,
+            shards_agree,
         }
     }
 }
@@ -85,6 +107,10 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
         out
+    }
+
+    pub fn failed(&self, kind: &str) {
+        self.errors.get_or_create(&ErrorLabel { error: kind.into() }).inc();
     }
 
     pub fn reconciled(&self, ok: bool, seconds: f64) {
@@ -111,6 +137,7 @@ mod tests {
             })
             .inc();
         metrics.shards_held.set(2);
+        metrics.failed("panic");
         let text = metrics.encode();
         for want in [
             "minitask_reconciles_total{result=\"ok\"} 1",
@@ -119,6 +146,7 @@ mod tests {
             "minitask_taskrun_duration_seconds_count 0",
             "minitask_taskrun_pod_creation_seconds_count 0",
             "minitask_shards_held 2",
+            "minitask_reconcile_errors_total{error=\"panic\"} 1",
         ] {
             assert!(text.contains(want), "{want:?} not in\n{text}");
         }

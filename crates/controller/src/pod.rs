@@ -9,12 +9,15 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, EnvVar, Pod, PodSpec, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, Pod, PodSecurityContext, PodSpec, SeccompProfile,
+    SecurityContext, Volume, VolumeMount,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt};
 use minitask_api::{
-    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, OnError, Reason, Step, TaskRun, TaskSpec, label_value,
-    parse_duration,
+    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, MAX_TIMEOUT, OnError, Reason, Step, TaskRun, TaskSpec,
+    label_value, parse_duration,
 };
 
 use crate::names::{pod_name, step_container};
@@ -111,6 +114,12 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
         .ok_or(BuildError::Metadata("namespace"))?;
     let owner = run.controller_owner_ref(&()).ok_or(BuildError::Metadata("uid"))?;
     let timeout = parse_duration(&run.spec.timeout).map_err(BuildError::Timeout)?;
+    if timeout > MAX_TIMEOUT || timeout.is_zero() {
+        return Err(BuildError::Timeout(format!(
+            "{:?} must be more than 0s and at most 596523h14m7s (2^31-1 seconds)",
+            run.spec.timeout
+        )));
+    }
     let values = params::resolve(&task.params, &run.spec.params).map_err(BuildError::Params)?;
     let workspaces = workspaces::bind(&task.workspaces, &run.spec.workspaces).map_err(BuildError::Workspaces)?;
     let vars = vars(task, run, &values, &workspaces);
@@ -134,13 +143,16 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
         .iter()
         .map(|s| container(s, options, &mounts, &param_env))
         .collect::<Result<Vec<_>, _>>()?;
+    let template = run.spec.pod_template.clone().unwrap_or_default();
     // Steps run as init containers, one after another; the last container
     // is the pod's main one: the last step, or the results reporter.
     if !task.results.is_empty() {
         containers.push(reporter(
             &task.results,
+            containers.len() + 1,
             &options.shell_image,
             options.image_pull_policy.clone(),
+            added_container_security(template.security_context.as_ref()),
         ));
     }
     let main = containers.pop().expect("there is at least one step");
@@ -151,7 +163,6 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
         (LABEL_TASK.to_string(), label_value(task_label)),
         (MANAGED_BY.to_string(), MANAGER.to_string()),
     ]);
-    let template = run.spec.pod_template.clone().unwrap_or_default();
     Ok(Pod {
         metadata: ObjectMeta {
             name: Some(pod_name(name, attempt)),
@@ -212,8 +223,36 @@ fn container(
         working_dir: Some(step.working_dir.clone().unwrap_or_else(|| WORKSPACE_DIR.into())),
         resources: step.resources.clone(),
         volume_mounts: Some(mounts.to_vec()),
+        security_context: step.security_context.clone(),
         ..Container::default()
     })
+}
+
+/// The user that containers the controller adds run as when the pod does
+/// not name one: distroless' `nonroot`.
+pub const NONROOT_USER: i64 = 65532;
+
+/// The security context of every container the controller adds to a pod:
+/// what Pod Security `restricted` asks for, so that runs work in namespaces
+/// that enforce it. It runs as the pod's user when the pod template names
+/// one (so it can read what the steps wrote), otherwise as a non-root user.
+pub fn added_container_security(pod: Option<&PodSecurityContext>) -> SecurityContext {
+    let pod_user = pod.and_then(|p| p.run_as_user);
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: None,
+        }),
+        run_as_non_root: Some(pod_user != Some(0)),
+        run_as_user: pod_user.is_none().then_some(NONROOT_USER),
+        read_only_root_filesystem: Some(true),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..SecurityContext::default()
+    }
 }
 
 fn task_spec_json(task: &TaskSpec) -> String {
@@ -234,6 +273,22 @@ pub fn is_owned_by(pod: &Pod, run: &TaskRun) -> bool {
             .owner_references()
             .iter()
             .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
+}
+
+/// True when `pod` belongs to an earlier TaskRun with `run`'s name, one that
+/// was deleted (names are unique, so another UID under the same name is an
+/// earlier object): its pod lingers until the garbage collector removes it.
+pub fn is_left_by_earlier_run(pod: &Pod, run: &TaskRun) -> bool {
+    let (Some(uid), Some(name)) = (run.meta().uid.as_deref(), run.meta().name.as_deref()) else {
+        return false;
+    };
+    pod.owner_references().iter().any(|o| {
+        o.controller == Some(true)
+            && o.kind == TaskRun::kind(&())
+            && o.api_version.starts_with(&format!("{}/", TaskRun::group(&())))
+            && o.name == name
+            && o.uid != uid
+    })
 }
 
 fn empty_dir(name: &str) -> Volume {

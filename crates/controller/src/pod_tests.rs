@@ -191,6 +191,10 @@ fn invalid_inputs_are_errors_not_panics() {
     no_uid.metadata.uid = None;
     let mut bad_timeout = taskrun("r", "t");
     bad_timeout.spec.timeout = "soon".into();
+    let mut huge_timeout = taskrun("r", "t");
+    huge_timeout.spec.timeout = "596524h".into();
+    let mut zero_timeout = taskrun("r", "t");
+    zero_timeout.spec.timeout = "0s".into();
     let cases = [
         Case {
             name: "no steps",
@@ -227,6 +231,20 @@ fn invalid_inputs_are_errors_not_panics() {
             spec: task(&["a"]),
             run: bad_timeout,
             want: BuildError::Timeout(parse_duration("soon").unwrap_err()),
+        },
+        Case {
+            name: "a timeout a pod's activeDeadlineSeconds cannot hold",
+            spec: task(&["a"]),
+            run: huge_timeout,
+            want: BuildError::Timeout(
+                "\"596524h\" must be more than 0s and at most 596523h14m7s (2^31-1 seconds)".into(),
+            ),
+        },
+        Case {
+            name: "no time at all",
+            spec: task(&["a"]),
+            run: zero_timeout,
+            want: BuildError::Timeout("\"0s\" must be more than 0s and at most 596523h14m7s (2^31-1 seconds)".into()),
         },
     ];
     for case in cases {
@@ -446,4 +464,75 @@ fn templates_shape_the_steps_and_the_pod() {
     assert_eq!(podspec.node_selector.unwrap()["disk"], "ssd");
     assert_eq!(podspec.priority_class_name.as_deref(), Some("batch"));
     assert_eq!(podspec.image_pull_secrets.unwrap()[0].name, "regcred");
+}
+
+#[test]
+fn the_reporter_passes_pod_security_restricted_and_runs_as_the_pods_user() {
+    use k8s_openapi::api::core::v1::PodSecurityContext;
+    let mut spec = task(&["a"]);
+    spec.results = vec![ResultSpec {
+        name: "digest".into(),
+        description: None,
+    }];
+    let reporter = |run: &TaskRun| containers(&build_pod(&spec, run, 0, &PodOptions::default()).unwrap())[1].clone();
+    let security = reporter(&taskrun("r", "t")).security_context.unwrap();
+    assert_eq!(security.allow_privilege_escalation, Some(false));
+    assert_eq!(security.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+    assert_eq!(security.run_as_non_root, Some(true));
+    assert_eq!(security.run_as_user, Some(NONROOT_USER), "a non-root user of its own");
+    assert_eq!(security.seccomp_profile.unwrap().type_, "RuntimeDefault");
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+
+    let mut run = taskrun("r", "t");
+    run.spec.pod_template = Some(PodTemplate {
+        security_context: Some(PodSecurityContext {
+            run_as_user: Some(1000),
+            ..PodSecurityContext::default()
+        }),
+        ..PodTemplate::default()
+    });
+    let security = reporter(&run).security_context.unwrap();
+    assert_eq!(
+        security.run_as_user, None,
+        "the pod's user, to read what the steps wrote"
+    );
+    assert_eq!(security.run_as_non_root, Some(true));
+}
+
+#[test]
+fn a_steps_security_context_comes_from_it_or_the_template() {
+    use k8s_openapi::api::core::v1::SecurityContext;
+    let locked = |user| SecurityContext {
+        allow_privilege_escalation: Some(false),
+        run_as_user: Some(user),
+        ..SecurityContext::default()
+    };
+    let mut spec = task(&["a", "b"]);
+    spec.step_template = Some(StepTemplate {
+        security_context: Some(locked(1000)),
+        ..StepTemplate::default()
+    });
+    spec.steps[1].security_context = Some(locked(2000));
+    let all = containers(&build(&spec));
+    assert_eq!(all[0].security_context, Some(locked(1000)));
+    assert_eq!(all[1].security_context, Some(locked(2000)));
+    assert_eq!(containers(&build(&task(&["a"])))[0].security_context, None);
+}
+
+#[test]
+fn a_pod_left_by_an_earlier_run_of_the_same_name_is_told_apart_from_a_foreign_one() {
+    let pod = build(&task(&["a"]));
+    let mut recreated = taskrun("hello-run-1", "hello");
+    assert!(!is_left_by_earlier_run(&pod, &recreated), "our own pod");
+    recreated.metadata.uid = Some("uid-2".into());
+    assert!(is_left_by_earlier_run(&pod, &recreated));
+    assert!(!is_owned_by(&pod, &recreated));
+    let other_name = taskrun("other", "hello");
+    assert!(
+        !is_left_by_earlier_run(&pod, &other_name),
+        "another run's pod is foreign"
+    );
+    let mut foreign = pod.clone();
+    foreign.metadata.owner_references = None;
+    assert!(!is_left_by_earlier_run(&foreign, &recreated));
 }

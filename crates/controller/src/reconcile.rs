@@ -1,32 +1,38 @@
 //! One reconcile of one TaskRun: read from the caches, make sure its pod
-//! exists, project the status, write it once if it changed.
+//! exists, project the status, write it once if it changed, and only then
+//! act on what it says (stop a pod, publish Events, delete a finished run).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::AsyncReadExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, LogParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use minitask_api::{Phase, Reason, Task, TaskRun, TaskRunStatus, TaskSpec};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
-use crate::deadline::{Pulls, image_pulls, stop_reason, time_left};
+use crate::deadline::{Starting, starting, stop_reason, time_left};
+use crate::disruption;
 use crate::events::announcements;
 use crate::leases::Shards;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::names::pod_name;
-use crate::pod::{MANAGER, PodOptions, build_pod, is_owned_by, task_spec_of};
-use crate::retention::{Retention, beyond_keep, by_ttl};
+use crate::pod::{MANAGER, PodOptions, build_pod, is_left_by_earlier_run, is_owned_by, task_spec_of};
+use crate::refusal::{Refusal, refusal, retry_after};
+use crate::results::REPORTER;
+use crate::retention::{Finished, Retention, by_ttl};
 use crate::retry::retry;
 use crate::shard::shard_of_run;
-use crate::status::{project_status, with_outcome};
+use crate::status::{project_status, reporter_log_needed, with_outcome};
+use crate::stop::{Stop, how_to_stop};
 
 /// What every reconcile shares: the client, the caches and the settings.
 pub struct Context {
@@ -35,8 +41,6 @@ pub struct Context {
     pub pods: Store<Pod>,
     /// Tasks, from a watch.
     pub tasks: Store<Task>,
-    /// TaskRuns, from the controller's own watch (for retention).
-    pub runs: Store<TaskRun>,
     pub options: PodOptions,
     /// The shards this replica works on.
     pub shards: Shards,
@@ -45,6 +49,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Keep only this many finished runs per Task (`--keep-finished-per-task`).
     pub keep_finished_per_task: Option<usize>,
+    /// The finished runs of each Task, for `keep_finished_per_task`.
+    pub finished: Arc<Mutex<Finished>>,
     /// Pods this process created that its cache may not show yet (the
     /// "expectations" of Kubernetes' own controllers): a miss on one of
     /// these is the watch lagging, not a deleted pod.
@@ -63,13 +69,19 @@ impl Context {
             client,
             pods,
             tasks,
-            runs: reflector::store().0,
             options,
             shards: Shards::all(1),
             metrics: Arc::default(),
             keep_finished_per_task: None,
+            finished: Arc::default(),
             created: Mutex::default(),
         }
+    }
+
+    /// True while this replica holds the shard of `run`: every write but the
+    /// run's own status (which its resourceVersion guards) happens only then.
+    fn holds(&self, run: &TaskRun) -> bool {
+        self.shards.holds(shard_of_run(run, self.shards.count()))
     }
 
     fn expect_created(&self, pod: ObjectRef<Pod>) {
@@ -95,37 +107,69 @@ impl Context {
 /// How long a created pod may take to show up in the cache before we ask
 /// the API server directly.
 const EXPECTATION_TTL: Duration = Duration::from_secs(30);
+/// How long reading the results reporter's log may take.
+const LOG_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The TaskRun came without a namespace: not from a namespaced watch.
     #[error("TaskRun {0} has no namespace")]
     NoNamespace(String),
+    /// The API server did not answer a pod create (busy, unreachable).
     #[error("creating pod {pod}: {source}")]
     CreatePod { pod: String, source: kube::Error },
     #[error("reading pod {pod}: {source}")]
     ReadPod { pod: String, source: kube::Error },
+    #[error("reading the results from the log of container {REPORTER} of pod {pod}: {source}")]
+    ReadLog { pod: String, source: kube::Error },
     #[error("stopping pod {pod}: {source}")]
     StopPod { pod: String, source: kube::Error },
+    /// A stale write (409) is retried at once on fresh data.
     #[error("writing the status of TaskRun {run}: {source}")]
     WriteStatus { run: String, source: kube::Error },
     #[error("deleting finished TaskRun {run}: {source}")]
     DeleteRun { run: String, source: kube::Error },
+    /// A bug: the reconcile panicked. The run is looked at again later.
+    #[error("the reconcile of TaskRun {run} panicked: {message}")]
+    Panicked { run: String, message: String },
+}
+
+impl Error {
+    /// The error's kind, as a metric label.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::NoNamespace(_) => "no_namespace",
+            Error::CreatePod { .. } => "create_pod",
+            Error::ReadPod { .. } => "read_pod",
+            Error::ReadLog { .. } => "read_log",
+            Error::StopPod { .. } => "stop_pod",
+            Error::WriteStatus { .. } => "write_status",
+            Error::DeleteRun { .. } => "delete_run",
+            Error::Panicked { .. } => "panic",
+        }
+    }
 }
 
 /// A safety net only: pod and Task events wake the run long before this.
+/// Every requeue is capped by it, so no time taken from an object can
+/// overflow the scheduler's clock.
 const RESYNC: Duration = Duration::from_secs(300);
+
+fn requeue(after: Duration) -> Action {
+    Action::requeue(after.saturating_add(Duration::from_secs(1)).min(RESYNC))
+}
 
 #[instrument(skip_all, fields(taskrun = %run.name_any(), namespace = run.namespace().as_deref().unwrap_or_default()))]
 pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, Error> {
     // Another replica owns this run's shard: it is not ours to touch. When
     // this replica wins the shard, every run is looked at again.
-    if !ctx.shards.holds(shard_of_run(&run, ctx.shards.count())) {
+    if !ctx.holds(&run) {
         return Ok(Action::await_change());
     }
     let namespace = run.namespace().ok_or_else(|| Error::NoNamespace(run.name_any()))?;
-    let now = Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is a valid time"));
+    let now = Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH));
     if run.phase().is_terminal() {
-        return retain(&run, &namespace, &ctx, &now).await;
+        return finished(&run, &namespace, &ctx, &now).await;
     }
     let previous = run.status.clone().unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -137,6 +181,10 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     let cached = ctx.pods.get(&key);
     if ctx.awaits_created(&key, cached.is_some()) {
         return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    // An earlier TaskRun of the same name was deleted and its pod lingers.
+    if let Some(stale) = cached.as_deref().filter(|p| is_left_by_earlier_run(p, &run)) {
+        return wait_for_stale_pod(&run, &previous, stale, &pods, &ctx, &now).await;
     }
     let pod = match (cached, &previous.pod_name) {
         (Some(pod), _) => Some(pod.as_ref().clone()),
@@ -150,31 +198,31 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
         (None, None) => None,
     };
     let (mut next, pod) = match (&pod, &previous.pod_name) {
-        (Some(pod), _) => (observe(&run, &previous, pod, &now), Some(pod.clone())),
-        (None, Some(_)) => (project_status(&previous, None, &now), None),
+        (Some(pod), _) => (observe(&run, &previous, pod, &pods, &now).await?, Some(pod.clone())),
+        (None, Some(_)) => (project_status(&previous, None, None, &now), None),
         // A run cancelled or out of time before it started never starts.
         (None, None) if stop_reason(&run, &previous, &now).is_some() => (previous.clone(), None),
         (None, None) => start(&run, &previous, &pods, &ctx, &now).await?,
     };
     let mut recheck = None;
     if !next.phase.is_some_and(Phase::is_terminal) {
-        let pulls = pod
+        let stuck = pod
             .as_ref()
-            .map_or(Pulls::Fine, |p| image_pulls(p, &now, ctx.options.image_pull_grace));
-        let stop = match (stop_reason(&run, &next, &now), pulls) {
+            .map_or(Starting::Fine, |p| starting(p, &now, ctx.options.image_pull_grace));
+        let stop = match (stop_reason(&run, &next, &now), stuck) {
             (Some(stop), _) => Some(stop),
-            (None, Pulls::Failed(message)) => Some((Reason::ImagePullFailed, message)),
-            (None, Pulls::Failing(left)) => {
+            (None, Starting::Failed(reason, message)) => Some((reason, message)),
+            (None, Starting::Failing(left)) => {
                 recheck = Some(left);
                 None
             }
-            (None, Pulls::Fine) => None,
+            (None, Starting::Fine) => None,
         };
         if let Some((reason, message)) = stop {
-            if let Some(pod) = &pod {
-                stop_pod(&pods, pod).await?;
-            }
             next = with_outcome(&next, Phase::Failed, reason, message, &now);
+        }
+        if let Some(left) = pod.as_ref().and_then(|p| disruption::recheck(p, &now)) {
+            recheck = Some(recheck.map_or(left, |r: Duration| r.min(left)));
         }
     }
     if let Some(retry) = retry(&run, &next, pod.as_ref(), &now) {
@@ -185,19 +233,28 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     if run.status.as_ref() != Some(&next) {
         write_status(&run, &namespace, &next, &ctx.client).await?;
         info!(phase = ?next.phase, reason = next.reason.as_deref(), "status updated");
-        // Only now that the write has landed: Events and metrics describe
-        // what is stored.
+        // Only now that the write has landed: Events, metrics and stopping
+        // pods act on what is stored, so a controller that dies here leaves
+        // a status that already says how the run ended.
         announce(&run, &previous, &next, &ctx, &now).await;
+        stop_pods(&run, &next, &pods, &ctx).await?;
     }
-    Ok(match next.phase {
-        Some(phase) if phase.is_terminal() => Action::await_change(),
-        // Wake up at the timeout or the end of an image pull's grace
-        // period, which no watch event announces.
-        _ => {
-            let left = time_left(&run, &now).map_or(RESYNC, |left| left.min(RESYNC));
-            Action::requeue(recheck.map_or(left, |r| r.min(left)) + Duration::from_secs(1))
-        }
-    })
+    if next.phase.is_some_and(Phase::is_terminal) {
+        return Ok(Action::await_change());
+    }
+    // Wake up at the timeout, at the end of a grace period, or when a
+    // refused pod is tried again: no watch event announces those.
+    let mut after = time_left(&run, &now).unwrap_or(RESYNC);
+    if next.reason.as_deref() == Some(Reason::PodCreationFailed.as_str()) {
+        after = after.min(retry_after(age(&run, &now)));
+    }
+    Ok(requeue(recheck.map_or(after, |r| r.min(after))))
+}
+
+/// How old `run` is at `now`.
+fn age(run: &TaskRun, now: &Time) -> Duration {
+    let created = run.metadata.creation_timestamp.as_ref().map_or(0, |t| t.0.as_second());
+    Duration::from_secs(now.0.as_second().saturating_sub(created).max(0) as u64)
 }
 
 /// Publishes the Events of a status change and counts its metrics.
@@ -211,9 +268,14 @@ async fn announce(run: &TaskRun, before: &TaskRunStatus, after: &TaskRunStatus, 
         let reason = after.reason.clone().unwrap_or_default();
         ctx.metrics.finished.get_or_create(&ReasonLabel { reason }).inc();
         let end = after.completion_time.as_ref().unwrap_or(now).0.as_second();
-        ctx.metrics.run_seconds.observe((end - created).max(0) as f64);
+        ctx.metrics
+            .run_seconds
+            .observe(end.saturating_sub(created).max(0) as f64);
     }
     for a in announcements(before, after) {
+        if !ctx.holds(run) {
+            return;
+        }
         let event = Event {
             type_: a.type_,
             reason: a.reason.into(),
@@ -227,62 +289,156 @@ async fn announce(run: &TaskRun, before: &TaskRunStatus, after: &TaskRunStatus, 
     }
 }
 
-/// A finished run: deleted once its TTL has passed, or when it is beyond
-/// the newest `--keep-finished-per-task` runs of its Task (which are
-/// collected here too).
-async fn retain(run: &TaskRun, namespace: &str, ctx: &Context, now: &Time) -> Result<Action, Error> {
-    let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
-    let mut doomed: Vec<String> = Vec::new();
-    if let Some(keep) = ctx.keep_finished_per_task {
-        doomed.extend(beyond_keep(run, &ctx.runs.state(), keep).iter().map(|r| r.name_any()));
-    }
-    let action = match by_ttl(run, now) {
-        Retention::Delete => {
-            doomed.push(run.name_any());
-            Action::await_change()
-        }
-        Retention::CheckIn(left) => Action::requeue(left + Duration::from_secs(1)),
-        Retention::Keep => Action::await_change(),
+/// A finished run: its pods are stopped if something still runs in them
+/// (a sidecar, or a controller that died between the status write and the
+/// stop), and it is deleted once its TTL has passed or when it is beyond
+/// the newest `--keep-finished-per-task` runs of its Task.
+async fn finished(run: &TaskRun, namespace: &str, ctx: &Context, now: &Time) -> Result<Action, Error> {
+    let status = run.status.clone().unwrap_or_default();
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    stop_pods(run, &status, &pods, ctx).await?;
+    let beyond_keep = ctx.keep_finished_per_task.is_some_and(|keep| {
+        let finished = ctx.finished.lock().unwrap_or_else(|e| e.into_inner());
+        finished.is_beyond(run, keep)
+    });
+    let (delete, action) = match by_ttl(run, now) {
+        Retention::Delete => (true, Action::await_change()),
+        Retention::CheckIn(left) => (beyond_keep, requeue(left)),
+        Retention::Keep => (beyond_keep, Action::await_change()),
     };
-    doomed.sort();
-    doomed.dedup();
-    for name in doomed {
-        match api.delete(&name, &DeleteParams::background()).await {
-            Ok(_) => info!(taskrun = %name, "deleted a finished run (retention)"),
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(source) => return Err(Error::DeleteRun { run: name, source }),
-        }
+    if delete && ctx.holds(run) {
+        delete_run(run, namespace, ctx).await?;
     }
     Ok(action)
 }
 
-/// Stops a pod's containers but keeps the pod, so `kubectl logs` still
-/// works: the kubelet ends a pod whose `activeDeadlineSeconds` has passed,
-/// and that field may only be lowered, so this never restarts anything.
-async fn stop_pod(pods: &Api<Pod>, pod: &Pod) -> Result<(), Error> {
-    let finished = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        .is_some_and(|p| p == "Succeeded" || p == "Failed");
-    let stopping = pod.spec.as_ref().and_then(|s| s.active_deadline_seconds) == Some(1);
-    if finished || stopping {
-        return Ok(());
-    }
-    let patch = json!({"spec": {"activeDeadlineSeconds": 1}});
-    pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(|_| info!(pod = %pod.name_any(), "stopping the pod's containers"))
-        .map_err(|source| Error::StopPod {
-            pod: pod.name_any(),
+/// Deletes a finished run, only if it is still the run we decided on: the
+/// preconditions make a stale cache unable to delete a run re-created
+/// under the same name.
+async fn delete_run(run: &TaskRun, namespace: &str, ctx: &Context) -> Result<(), Error> {
+    let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: run.uid(),
+            resource_version: run.resource_version(),
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&run.name_any(), &params).await {
+        Ok(_) => {
+            info!("deleted a finished run (retention)");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+        Err(source) => Err(Error::DeleteRun {
+            run: run.name_any(),
             source,
-        })
+        }),
+    }
+}
+
+/// Stops every pod of `run` that still runs although its attempt has ended:
+/// the current one once the run has ended, and those of failed attempts.
+/// Called only after the status that says why is stored.
+async fn stop_pods(run: &TaskRun, status: &TaskRunStatus, pods: &Api<Pod>, ctx: &Context) -> Result<(), Error> {
+    let current = status
+        .pod_name
+        .iter()
+        .filter(|_| status.phase.is_some_and(Phase::is_terminal));
+    let earlier = status.retries_status.iter().map(|a| &a.pod_name);
+    for name in current.chain(earlier) {
+        let key = ObjectRef::new(name).within(&run.namespace().unwrap_or_default());
+        let Some(pod) = ctx.pods.get(&key) else { continue };
+        if !is_owned_by(&pod, run) || !ctx.holds(run) {
+            continue;
+        }
+        stop_pod(pods, &pod).await?;
+    }
+    Ok(())
+}
+
+/// Stops a pod whose run has ended (see `how_to_stop`).
+async fn stop_pod(pods: &Api<Pod>, pod: &Pod) -> Result<(), Error> {
+    let name = pod.name_any();
+    let result = match how_to_stop(pod) {
+        Stop::Nothing => return Ok(()),
+        Stop::Delete => {
+            // The resourceVersion makes sure no node took it meanwhile:
+            // a pod that has started is stopped instead, keeping its logs.
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: pod.uid(),
+                    resource_version: pod.resource_version(),
+                }),
+                ..DeleteParams::default()
+            };
+            pods.delete(&name, &params)
+                .await
+                .map(|_| info!(pod = %name, "deleted the pod, which no node had taken"))
+        }
+        Stop::Deadline => {
+            let patch = json!({"spec": {"activeDeadlineSeconds": 1}});
+            pods.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(|_| info!(pod = %name, "stopping the pod's containers"))
+        }
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(source) => Err(Error::StopPod { pod: name, source }),
+    }
+}
+
+/// A run whose pod name is taken by the pod of an earlier TaskRun of the
+/// same name (deleted, its pod not yet collected): that pod is deleted,
+/// and the run waits until it is gone.
+async fn wait_for_stale_pod(
+    run: &TaskRun,
+    previous: &TaskRunStatus,
+    stale: &Pod,
+    pods: &Api<Pod>,
+    ctx: &Context,
+    now: &Time,
+) -> Result<Action, Error> {
+    let name = stale.name_any();
+    if stale.metadata.deletion_timestamp.is_none() && ctx.holds(run) {
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: stale.uid(),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        match pods.delete(&name, &params).await {
+            Ok(_) => info!(pod = %name, "deleted the pod of an earlier TaskRun of the same name"),
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(source) => return Err(Error::StopPod { pod: name, source }),
+        }
+    }
+    let message = format!(
+        "waiting for pod {name}, left by an earlier TaskRun named {}, to be deleted",
+        run.name_any()
+    );
+    let mut next = with_outcome(previous, Phase::Pending, Reason::Pending, message, now);
+    next.observed_generation = run.metadata.generation;
+    if run.status.as_ref() != Some(&next) {
+        write_status(run, &run.namespace().unwrap_or_default(), &next, &ctx.client).await?;
+    }
+    // The pod's deletion event wakes the run; this is a safety net.
+    Ok(Action::requeue(Duration::from_secs(5)))
 }
 
 /// The status of a run whose pod we can see.
-fn observe(run: &TaskRun, previous: &TaskRunStatus, pod: &Pod, now: &Time) -> TaskRunStatus {
+async fn observe(
+    run: &TaskRun,
+    previous: &TaskRunStatus,
+    pod: &Pod,
+    pods: &Api<Pod>,
+    now: &Time,
+) -> Result<TaskRunStatus, Error> {
     if !is_owned_by(pod, run) {
-        return conflict(run, previous, pod, now);
+        return Ok(conflict(run, previous, pod, now));
     }
     // The pod records what it runs: a status from a stale cache, or one
     // never written because a controller died after creating the pod, is
@@ -292,7 +448,45 @@ fn observe(run: &TaskRun, previous: &TaskRunStatus, pod: &Pod, now: &Time) -> Ta
     if previous.task_spec.is_none() {
         previous.task_spec = task_spec_of(pod);
     }
-    project_status(&previous, Some(pod), now)
+    let Some(header) = reporter_log_needed(pod) else {
+        return Ok(project_status(&previous, Some(pod), None, now));
+    };
+    // The report did not fit the termination message: read it, once.
+    let params = LogParams {
+        container: Some(REPORTER.into()),
+        limit_bytes: Some(header.bytes as i64 + 1),
+        ..LogParams::default()
+    };
+    let read = async {
+        let mut log = Vec::new();
+        let stream = pods.log_stream(&pod.name_any(), &params).await?;
+        futures::io::AsyncReadExt::take(stream, header.bytes as u64 + 1)
+            .read_to_end(&mut log)
+            .await
+            .map_err(kube::Error::ReadEvents)?;
+        Ok::<_, kube::Error>(log)
+    };
+    let read = tokio::time::timeout(LOG_TIMEOUT, read)
+        .await
+        .unwrap_or_else(|_| Err(kube::Error::Service("the log did not arrive within 30s".into())));
+    match read {
+        Ok(log) => Ok(project_status(&previous, Some(pod), Some(&log), now)),
+        // The log is gone for good (the node's container was removed):
+        // another try cannot help.
+        Err(kube::Error::Api(e)) if (400..500).contains(&e.code) && e.code != 429 => {
+            let message = format!(
+                "every step succeeded, but the results could not be read from the log of container {REPORTER} of pod {}: {}",
+                pod.name_any(),
+                e.message
+            );
+            let ended = project_status(&previous, Some(pod), None, now);
+            Ok(with_outcome(&ended, Phase::Failed, Reason::ResultsFailed, message, now))
+        }
+        Err(source) => Err(Error::ReadLog {
+            pod: pod.name_any(),
+            source,
+        }),
+    }
 }
 
 /// Resolves the Task (a retry reuses the one the run started with),
@@ -324,16 +518,12 @@ async fn start(
         }
     };
     let name = pod.name_any();
-    let pod = match pods
-        .create(
-            &PostParams {
-                field_manager: Some(MANAGER.into()),
-                ..Default::default()
-            },
-            &pod,
-        )
-        .await
-    {
+    let namespace = run.namespace().unwrap_or_default();
+    let params = PostParams {
+        field_manager: Some(MANAGER.into()),
+        ..Default::default()
+    };
+    let pod = match pods.create(&params, &pod).await {
         Ok(created) => {
             info!(pod = %name, "created pod");
             ctx.expect_created(ObjectRef::from_obj(&created));
@@ -345,19 +535,31 @@ async fn start(
             pod: name.clone(),
             source,
         })?,
-        // The API server refuses this pod for good (invalid field, admission
-        // webhook): retrying cannot help, so the run fails and says why.
-        Err(kube::Error::Api(e)) if e.code == 400 || e.code == 422 => {
-            let message = format!("the API server rejected pod {name}: {}", e.message);
-            let status = with_outcome(previous, Phase::Failed, Reason::PodCreationFailed, message, now);
-            return Ok((status, None));
-        }
+        // The API server refused the pod: say why at once, then either
+        // keep trying (the cause may go away) or fail the run.
+        Err(kube::Error::Api(e)) => match refusal(&name, &namespace, e.code, &e.message) {
+            Some(Refusal::Permanent(message)) => {
+                let status = with_outcome(previous, Phase::Failed, Reason::PodCreationFailed, message, now);
+                return Ok((status, None));
+            }
+            Some(Refusal::Retry(message)) => {
+                warn!(pod = %name, code = e.code, message = %e.message, "the API server refused the pod; trying again later");
+                let status = with_outcome(previous, Phase::Pending, Reason::PodCreationFailed, message, now);
+                return Ok((status, None));
+            }
+            None => {
+                return Err(Error::CreatePod {
+                    pod: name,
+                    source: kube::Error::Api(e),
+                });
+            }
+        },
         Err(source) => return Err(Error::CreatePod { pod: name, source }),
     };
     let mut started = previous.clone();
     started.task_spec = Some(task);
     started.start_time.get_or_insert_with(|| now.clone());
-    Ok((observe(run, &started, &pod, now), Some(pod)))
+    Ok((observe(run, &started, &pod, pods, now).await?, Some(pod)))
 }
 
 /// The run's Task spec: inline, or the named Task from the cache.
@@ -408,7 +610,8 @@ async fn write_status(run: &TaskRun, namespace: &str, status: &TaskRunStatus, cl
 }
 
 /// Transient errors (API unavailable, conflicts) are retried after a pause.
-pub fn error_policy(run: Arc<TaskRun>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy(run: Arc<TaskRun>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failed(error.metric_label());
     if let Error::WriteStatus {
         source: kube::Error::Api(e),
         ..
@@ -418,6 +621,10 @@ pub fn error_policy(run: Arc<TaskRun>, error: &Error, _ctx: Arc<Context>) -> Act
         // Our cached TaskRun was stale; the fresh one is on its way.
         return Action::requeue(Duration::from_secs(1));
     }
-    warn!(taskrun = %run.name_any(), %error, "reconcile failed; retrying");
+    if let Error::Panicked { .. } = error {
+        tracing::error!(taskrun = %run.name_any(), namespace = run.namespace().as_deref().unwrap_or_default(), %error, "reconcile panicked; looking at the run again in 60s");
+        return Action::requeue(Duration::from_secs(60));
+    }
+    warn!(taskrun = %run.name_any(), namespace = run.namespace().as_deref().unwrap_or_default(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
 }

@@ -8,15 +8,29 @@ use minitask_api::{AttemptStatus, Phase, Reason, TaskRun, TaskRunStatus};
 use crate::deadline::time_left;
 use crate::status::with_outcome;
 
-/// Failures another attempt may cure. Not cancellation, timeout or invalid
-/// input, which would only fail again.
-const RETRYABLE: [Reason; 3] = [Reason::StepFailed, Reason::PodFailed, Reason::ImagePullFailed];
+/// Failures another attempt may cure: a failed step, a pod that failed or
+/// was taken away (evicted, node lost, deleted), a container that could not
+/// start. Not cancellation, timeout, invalid input or unreportable results,
+/// which another run of the steps would not change.
+pub const RETRYABLE: [Reason; 7] = [
+    Reason::StepFailed,
+    Reason::PodFailed,
+    Reason::PodDeleted,
+    Reason::PodEvicted,
+    Reason::NodeLost,
+    Reason::ImagePullFailed,
+    Reason::ContainerCreationFailed,
+];
 
 /// The status that starts the next attempt when `next` is a failure that
 /// `spec.retries` allows another try at: the failed attempt moves into
-/// `retriesStatus` and the run goes back to Pending.
+/// `retriesStatus` and the run goes back to Pending. A cancelled run is
+/// never retried, even when its attempt failed on its own at that moment.
 pub fn retry(run: &TaskRun, next: &TaskRunStatus, pod: Option<&Pod>, now: &Time) -> Option<TaskRunStatus> {
-    if next.phase != Some(Phase::Failed) || next.retries_status.len() >= run.spec.retries.max(0) as usize {
+    if next.phase != Some(Phase::Failed)
+        || run.spec.cancelled
+        || next.retries_status.len() >= run.spec.retries.max(0) as usize
+    {
         return None;
     }
     let reason = next
@@ -46,7 +60,7 @@ pub fn retry(run: &TaskRun, next: &TaskRunStatus, pod: Option<&Pod>, now: &Time)
     retried.duration = None;
     let message = format!(
         "attempt {attempt} of {} failed ({reason}: {message}); starting attempt {}",
-        run.spec.retries + 1,
+        run.spec.retries.saturating_add(1),
         attempt + 1
     );
     Some(with_outcome(&retried, Phase::Pending, Reason::Retrying, message, now))
@@ -82,6 +96,11 @@ mod tests {
         run
     }
 
+    fn cancelled(mut run: TaskRun) -> TaskRun {
+        run.spec.cancelled = true;
+        run
+    }
+
     #[test]
     fn only_retryable_failures_with_attempts_and_time_left_are_retried() {
         let cases = [
@@ -92,7 +111,31 @@ mod tests {
                 10,
                 true,
             ),
-            ("evicted", run(1), failed(Reason::PodFailed, 0), 10, true),
+            ("the pod failed", run(1), failed(Reason::PodFailed, 0), 10, true),
+            ("evicted", run(1), failed(Reason::PodEvicted, 0), 10, true),
+            ("node lost", run(1), failed(Reason::NodeLost, 0), 10, true),
+            ("pod deleted", run(1), failed(Reason::PodDeleted, 0), 10, true),
+            (
+                "a container could not start",
+                run(1),
+                failed(Reason::ContainerCreationFailed, 0),
+                10,
+                true,
+            ),
+            (
+                "results too large",
+                run(1),
+                failed(Reason::ResultsTooLarge, 0),
+                10,
+                false,
+            ),
+            (
+                "results not reported",
+                run(1),
+                failed(Reason::ResultsFailed, 0),
+                10,
+                false,
+            ),
             (
                 "image never pulled",
                 run(1),
@@ -106,6 +149,13 @@ mod tests {
             ("timed out", run(1), failed(Reason::Timeout, 0), 10, false),
             ("invalid params", run(1), failed(Reason::InvalidParams, 0), 10, false),
             ("no time left", run(1), failed(Reason::StepFailed, 0), 60, false),
+            (
+                "a step failed as the run was cancelled",
+                cancelled(run(1)),
+                failed(Reason::StepFailed, 0),
+                10,
+                false,
+            ),
         ];
         for (name, run, next, now, want) in cases {
             assert_eq!(retry(&run, &next, None, &at(now)).is_some(), want, "{name}");

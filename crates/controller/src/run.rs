@@ -3,24 +3,29 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client, ResourceExt};
 use minitask_api::{LABEL_TASKRUN, Task, TaskRun};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::http::{Health, serve};
 use crate::leases::{LeaseConfig, Shards, elect};
 use crate::metrics::Metrics;
 use crate::pod::{MANAGER, PodOptions};
-use crate::reconcile::{Context, error_policy, reconcile};
+use crate::reconcile::{Context, Error, error_policy, reconcile};
+use crate::retention::Finished;
 use crate::task_status::record_step_count;
 
 /// How one controller process runs.
@@ -58,23 +63,51 @@ impl Default for Config {
     }
 }
 
+/// Why the controller stopped on its own.
+#[derive(Debug, thiserror::Error)]
+#[error("the controller stopped although no shutdown was asked for; its watches ended")]
+pub struct Stopped;
+
 /// Runs the controller until `shutdown` completes, then finishes the
-/// reconciles in flight, releases its Leases and returns.
-pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// reconciles in flight, releases its Leases and returns. Returns an error
+/// if it stops for any other reason, so that the process can exit non-zero
+/// and be restarted.
+pub async fn run(
+    client: Client,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Stopped> {
     let (taskruns, tasks, pods) = apis(&client, config.namespace.as_deref());
     let (run_store, run_writer) = reflector::store();
     let (task_store, task_writer) = reflector::store();
     let (pod_store, pod_writer) = reflector::store();
 
+    // The finished runs of each Task follow the watch; a run that falls
+    // beyond `--keep-finished-per-task` is sent to be looked at (and
+    // deleted by the replica holding its shard).
+    let finished = Arc::new(std::sync::Mutex::new(Finished::default()));
+    let (beyond_keep, beyond_keep_rx) = mpsc::unbounded_channel();
+    let (index, keep) = (finished.clone(), config.keep_finished_per_task);
+    let synced = Synced::default();
     let run_events = watcher(taskruns, watcher::Config::default())
         .default_backoff()
         .reflect(run_writer)
+        .inspect_ok(synced.marker(0))
+        .inspect_ok(move |event| {
+            let Some(keep) = keep else { return };
+            let doomed = index.lock().unwrap_or_else(|e| e.into_inner()).apply(event, keep);
+            for run in doomed {
+                let _ = beyond_keep.send(run);
+            }
+        })
         .applied_objects();
+    let beyond_keep = futures::stream::unfold(beyond_keep_rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
     // Each Task passes by once per change: record its step count then.
     let counting_client = client.clone();
     let task_events = watcher(tasks, watcher::Config::default())
         .default_backoff()
         .reflect(task_writer)
+        .inspect_ok(synced.marker(1))
         .applied_objects()
         .and_then(move |task| {
             let client = counting_client.clone();
@@ -89,6 +122,7 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
     let pod_events = watcher(pods, pod_config)
         .default_backoff()
         .reflect(pod_writer)
+        .inspect_ok(synced.marker(2))
         .touched_objects();
 
     let metrics = Arc::new(Metrics::default());
@@ -110,17 +144,17 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
     context.metrics = metrics.clone();
     context.recorder = Recorder::new(client.clone(), reporter);
     context.keep_finished_per_task = config.keep_finished_per_task;
-    context.runs = run_store.clone();
+    context.finished = finished;
     let ctx = Arc::new(context);
     // Tasks that must not outlive this function, even when it is dropped
     // mid-way (a crashed replica must stop renewing its Leases).
     let mut tasks_of_this_run = AbortOnDrop(Vec::new());
-    // Asked afresh on each probe: a waiter that stays parked on
-    // `wait_until_ready` can miss its wake-up when others wait too.
-    let stores = (run_store.clone(), pod_store.clone(), task_store.clone());
+    let problem_of = shards.clone();
+    let probed = synced.clone();
     let health = Arc::new(Health {
         metrics: metrics.clone(),
-        ready: Box::new(move || is_ready(&stores.0) && is_ready(&stores.1) && is_ready(&stores.2)),
+        ready: Box::new(move || probed.all()),
+        problem: Box::new(move || problem_of.problem()),
     });
     if let Some(addr) = config.metrics_addr {
         match TcpListener::bind(addr).await {
@@ -140,6 +174,14 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
     let shard_won = futures::stream::unfold(won_rx, |mut rx| async move { rx.recv().await.map(|()| ((), rx)) });
 
     let waiting_runs = run_store.clone();
+    let asked = Arc::new(AtomicBool::new(false));
+    let shutdown = {
+        let asked = asked.clone();
+        async move {
+            shutdown.await;
+            asked.store(true, Ordering::SeqCst);
+        }
+    };
     info!(
         namespace = config.namespace.as_deref().unwrap_or("<all>"),
         "starting controller"
@@ -149,16 +191,28 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         .owns_stream(pod_events)
         .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
         .reconcile_all_on(shard_won)
+        .reconcile_on(beyond_keep)
         .graceful_shutdown_on(shutdown)
         .run(
             move |run, ctx| {
-                let (pods, tasks) = (pod_store.clone(), task_store.clone());
+                let synced = synced.clone();
                 async move {
-                    // Until both caches hold a full list, a missing pod or
-                    // Task would be a false alarm.
-                    let _ = futures::join!(pods.wait_until_ready(), tasks.wait_until_ready());
+                    // Until every cache holds a full list, a missing pod or
+                    // Task would be a false alarm: look again shortly.
+                    if !synced.all() {
+                        return Ok(Action::requeue(Duration::from_millis(500)));
+                    }
                     let started = std::time::Instant::now();
-                    let result = reconcile(run, ctx.clone()).await;
+                    let key = format!("{}/{}", run.namespace().unwrap_or_default(), run.name_any());
+                    // A panic is a bug; it must not end the controller for
+                    // every other run (kube-runtime would end its stream).
+                    let result = match AssertUnwindSafe(reconcile(run, ctx.clone())).catch_unwind().await {
+                        Ok(result) => result,
+                        Err(panic) => Err(Error::Panicked {
+                            run: key,
+                            message: panic_message(panic.as_ref()),
+                        }),
+                    };
                     ctx.metrics.reconciled(result.is_ok(), started.elapsed().as_secs_f64());
                     result
                 }
@@ -173,16 +227,46 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
     for handle in election.0.drain(..) {
         let _ = handle.await;
     }
+    if !asked.load(Ordering::SeqCst) {
+        error!("the controller stopped although no shutdown was asked for");
+        return Err(Stopped);
+    }
     info!("controller stopped");
+    Ok(())
 }
 
-/// True once `store` holds a full list.
-fn is_ready<K>(store: &Store<K>) -> bool
-where
-    K: kube::Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    store.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok())
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => text.to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "a panic without a message".into(),
+    }
+}
+
+/// Which watches have delivered their first full list (their stores hold
+/// it by then). Kept here rather than asked of `Store::wait_until_ready`:
+/// kube-runtime 4.2 wakes only the last of several tasks waiting on one
+/// store (its `DelayedInit` keeps one waker), so a second waiter, or a probe
+/// that polls it once, can leave the others (the Controller's own included)
+/// parked for good.
+#[derive(Clone, Default)]
+struct Synced(Arc<[AtomicBool; 3]>);
+
+impl Synced {
+    /// Marks watch `index` synced when its first list is done.
+    fn marker<K>(&self, index: usize) -> impl FnMut(&watcher::Event<K>) + use<K> {
+        let flags = self.0.clone();
+        move |event| {
+            if let watcher::Event::InitDone = event {
+                flags[index].store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn all(&self) -> bool {
+        self.0.iter().all(|f| f.load(Ordering::SeqCst))
+    }
 }
 
 /// Aborts its tasks when dropped.
@@ -221,4 +305,17 @@ fn runs_waiting_for(runs: &Store<TaskRun>, task: &Task) -> Vec<ObjectRef<TaskRun
         .filter(|run| run.status.as_ref().is_none_or(|s| s.pod_name.is_none()))
         .map(|run| ObjectRef::from_obj(run.as_ref()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_caught_with_its_message() {
+        let caught = futures::executor::block_on(AssertUnwindSafe(async { panic!("boom {}", 1) }).catch_unwind());
+        assert_eq!(panic_message(caught.unwrap_err().as_ref()), "boom 1");
+        let caught = futures::executor::block_on(AssertUnwindSafe(async { panic!("static") }).catch_unwind());
+        assert_eq!(panic_message(caught.unwrap_err().as_ref()), "static");
+    }
 }

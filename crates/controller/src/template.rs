@@ -13,6 +13,10 @@ pub fn apply(step: &Step, template: Option<&StepTemplate>) -> Step {
     merged.image = step.image.clone().or_else(|| template.image.clone());
     merged.working_dir = step.working_dir.clone().or_else(|| template.working_dir.clone());
     merged.resources = step.resources.clone().or_else(|| template.resources.clone());
+    merged.security_context = step
+        .security_context
+        .clone()
+        .or_else(|| template.security_context.clone());
     merged.env = merge_env(template.env.as_deref(), step.env.as_deref());
     merged
 }
@@ -36,6 +40,7 @@ fn merge_env(defaults: Option<&[EnvVar]>, own: Option<&[EnvVar]>) -> Option<Vec<
 mod tests {
     use super::*;
     use crate::fixtures::script_step;
+    use k8s_openapi::api::core::v1::SecurityContext;
 
     fn var(name: &str, value: &str) -> EnvVar {
         EnvVar {
@@ -52,6 +57,10 @@ mod tests {
             env: Some(vec![var("A", "template"), var("B", "template")]),
             working_dir: Some("/src".into()),
             resources: None,
+            security_context: Some(SecurityContext {
+                run_as_user: Some(1000),
+                ..SecurityContext::default()
+            }),
         };
         let mut step = script_step("s", "true");
         step.image = None;
@@ -59,6 +68,7 @@ mod tests {
         let got = apply(&step, Some(&template));
         assert_eq!(got.image.as_deref(), Some("alpine"));
         assert_eq!(got.working_dir.as_deref(), Some("/src"));
+        assert_eq!(got.security_context.unwrap().run_as_user, Some(1000));
         assert_eq!(
             got.env.unwrap(),
             [var("A", "template"), var("B", "step"), var("C", "step")]

@@ -21,9 +21,14 @@ struct Namespaced {
 
 impl Namespaced {
     async fn new(name: &str) -> Namespaced {
+        Namespaced::with_labels(name, json!({})).await
+    }
+
+    /// A namespace with these labels (Pod Security, for one).
+    async fn with_labels(name: &str, labels: serde_json::Value) -> Namespaced {
         let client = Client::try_default().await.expect("a cluster in $KUBECONFIG");
         let ns = format!("e2e-{name}-{}", std::process::id());
-        let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+        let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns, "labels": labels}})).unwrap();
         Api::all(client.clone())
             .create(&PostParams::default(), &namespace)
             .await
@@ -321,13 +326,13 @@ async fn results_written_by_steps_are_reported_and_oversized_ones_fail() {
         "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun", "metadata": {"name": "too-large"},
         "spec": {"taskSpec": {
             "results": [{"name": "blob"}],
-            "steps": [{"name": "write", "image": "busybox", "script": "head -c 5000 /dev/zero | tr '\\0' x > $(results.blob.path)"}],
+            "steps": [{"name": "write", "image": "busybox", "script": "head -c 9000 /dev/zero | tr '\\0' x > $(results.blob.path)"}],
         }}
     });
     t.apply(&run.to_string());
     let failed = t.finish("too-large", Phase::Failed).await.status.unwrap();
     assert_eq!(failed.reason.as_deref(), Some("ResultsTooLarge"));
-    assert!(failed.message.unwrap().contains("blob is 5000 bytes"));
+    assert!(failed.message.unwrap().contains("blob is 9000 bytes"));
     assert!(failed.results.is_empty(), "nothing is reported truncated");
     t.cleanup().await;
 }
@@ -448,5 +453,61 @@ async fn a_run_completes_when_the_replica_holding_its_shard_is_deleted() {
         holder,
         "another replica holds the shard"
     );
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_twenty_step_task_reports_four_kib_of_results_byte_for_byte() {
+    let t = Namespaced::new("results-20").await;
+    // 20 steps and the reporter: the kubelet leaves each container 585
+    // bytes of termination message, so the report comes from the log.
+    let mut steps: Vec<serde_json::Value> = (1..20)
+        .map(|i| json!({"name": format!("s{i}"), "image": "busybox", "script": "true"}))
+        .collect();
+    steps.push(json!({"name": "write", "image": "busybox",
+        "script": "seq 1 2000 | head -c 4096 > $(results.numbers.path)\nprintf 'ok' > $(results.flag.path)"}));
+    let run = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun", "metadata": {"name": "twenty"},
+        "spec": {"taskSpec": {"results": [{"name": "numbers"}, {"name": "flag"}], "steps": steps}}
+    });
+    t.apply(&run.to_string());
+    let done = t.finish("twenty", Phase::Succeeded).await.status.unwrap();
+    let want: String = (1..=2000).map(|n| format!("{n}\n")).collect::<String>()[..4096].to_string();
+    let results: Vec<(String, String)> = done.results.into_iter().map(|r| (r.name, r.value)).collect();
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(results[0].0, "numbers");
+    assert_eq!(results[0].1.len(), 4096);
+    assert!(
+        results[0].1 == want,
+        "the 4 KiB result differs from what the step wrote"
+    );
+    assert_eq!(results[1], ("flag".to_string(), "ok".to_string()));
+    assert_eq!(done.steps.len(), 20);
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_sample_task_succeeds_in_a_namespace_that_enforces_pod_security_restricted() {
+    let t = Namespaced::with_labels(
+        "restricted",
+        json!({"pod-security.kubernetes.io/enforce": "restricted"}),
+    )
+    .await;
+    t.sample("restricted.yaml");
+    let done = t.finish("locked-down-example", Phase::Succeeded).await.status.unwrap();
+    assert_eq!(done.results[0].value, "1000", "the steps ran as the pod's user");
+
+    // The same Task without the pod's security settings is refused by the
+    // API server, and the run says so at once.
+    let run = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun", "metadata": {"name": "unlocked"},
+        "spec": {"taskRef": {"name": "locked-down"}}
+    });
+    t.apply(&run.to_string());
+    let failed = t.finish("unlocked", Phase::Failed).await.status.unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("PodCreationFailed"));
+    assert!(failed.message.unwrap().contains("violates PodSecurity"));
     t.cleanup().await;
 }

@@ -157,6 +157,21 @@ async fn invalid_tasks_and_runs_are_rejected_naming_the_field() {
         ),
         (
             "TaskRun",
+            json!({"taskRef": {"name": "t"}, "timeout": "596524h"}),
+            ["spec.timeout", "at most 596523h14m7s"],
+        ),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": "t"}, "timeout": "0s"}),
+            ["spec.timeout", "more than 0s"],
+        ),
+        (
+            "TaskRun",
+            json!({"taskRef": {"name": "t"}, "timeout": "99999999999999h"}),
+            ["spec.timeout", "at most 596523h14m7s"],
+        ),
+        (
+            "TaskRun",
             json!({"taskRef": {"name": ""}}),
             ["spec.taskRef.name", "at least 1"],
         ),

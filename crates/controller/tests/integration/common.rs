@@ -24,6 +24,13 @@ pub struct World {
 
 impl World {
     pub async fn new(prefix: &str) -> World {
+        // The controllers' logs, when asked for: TEST_LOG=minitask_controller=debug.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_test_writer()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .try_init();
+        }
         let cp = ControlPlane::shared();
         let client = cp.client().await;
         let ns = cp.namespace(&client, prefix).await;
@@ -170,9 +177,56 @@ impl World {
             .len()
     }
 
+    /// Sets `spec.cancelled` on run `run`.
+    pub async fn cancel(&self, run: &str) {
+        let patch = json!({"spec": {"cancelled": true}});
+        self.runs()
+            .patch(run, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("cancel");
+    }
+
+    /// Merges `status` into pod `name`'s status, as a kubelet would write it.
+    pub async fn pod_status(&self, name: &str, status: Value) {
+        self.pods()
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&json!({"status": status})))
+            .await
+            .expect("write pod status");
+    }
+
+    /// Waits until pod `name` is stopped (its activeDeadlineSeconds lowered
+    /// to 1), which the controller does right after writing the run's end.
+    pub async fn stopped(&self, name: &str) {
+        eventually(&format!("pod {name} to be stopped"), WAIT, || async {
+            let pod = self.pods().get(name).await.ok()?;
+            (pod.spec?.active_deadline_seconds == Some(1)).then_some(())
+        })
+        .await;
+    }
+
+    /// Plays the scheduler: binds the pod to node `node-1` (which need not
+    /// exist), unless it is bound already.
+    pub async fn bind(&self, pod: &Pod) {
+        let current = self.pods().get(&pod.name_any()).await.expect("the pod exists");
+        if current.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() {
+            return;
+        }
+        let binding = json!({
+            "apiVersion": "v1", "kind": "Binding",
+            "metadata": {"name": pod.name_any()},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"},
+        });
+        self.pods()
+            .create_subresource::<Value, Value>("binding", &pod.name_any(), &PostParams::default(), &binding)
+            .await
+            .expect("bind the pod");
+    }
+
     /// Plays the kubelet: writes the pod's phase and the state of each step
-    /// container (init containers first, as the pod lists them).
+    /// container (init containers first, as the pod lists them). The pod is
+    /// bound to a node first, as a kubelet only sees bound pods.
     pub async fn kubelet(&self, pod: &Pod, phase: &str, states: &[StepState]) {
+        self.bind(pod).await;
         let spec = pod.spec.as_ref().expect("pod spec");
         let names: Vec<String> = spec
             .init_containers
@@ -199,6 +253,16 @@ impl World {
             .await
             .expect("write pod status");
     }
+}
+
+pub async fn gone(w: &World, run: &str) {
+    let runs = w.runs();
+    let run = run.to_string();
+    eventually(&format!("{run} to be deleted"), Duration::from_secs(20), || {
+        let (runs, run) = (runs.clone(), run.clone());
+        async move { runs.get_opt(&run).await.ok()?.is_none().then_some(()) }
+    })
+    .await;
 }
 
 /// A step container's state, as the kubelet reports it.
@@ -238,7 +302,7 @@ impl StepState {
 /// A controller running in this test's runtime.
 pub struct Running {
     stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<()>,
+    handle: JoinHandle<Result<(), minitask_controller::run::Stopped>>,
 }
 
 impl Running {
@@ -251,7 +315,8 @@ impl Running {
         tokio::time::timeout(WAIT, handle)
             .await
             .expect("controller stops")
-            .expect("controller task");
+            .expect("controller task")
+            .expect("a requested stop is a clean stop");
     }
 }
 

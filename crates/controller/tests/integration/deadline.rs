@@ -7,21 +7,7 @@ use minitask_api::{Phase, TaskRun};
 use serde_json::json;
 
 async fn cancel(w: &World, run: &str) {
-    let patch = json!({"spec": {"cancelled": true}});
-    w.runs()
-        .patch(run, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("cancel");
-}
-
-async fn deadline_of(w: &World, run: &str) -> Option<i64> {
-    w.pods()
-        .get(&format!("{run}-pod"))
-        .await
-        .expect("the pod is kept")
-        .spec
-        .unwrap()
-        .active_deadline_seconds
+    w.cancel(run).await;
 }
 
 #[tokio::test]
@@ -38,11 +24,10 @@ async fn cancelling_a_running_run_stops_its_pod_and_keeps_it() {
     let cancelled = w.phase("r", Phase::Failed).await;
     assert_eq!(cancelled.reason.as_deref(), Some("Cancelled"));
     assert_eq!(cancelled.conditions[0].status, "False");
-    assert_eq!(
-        deadline_of(&w, "r").await,
-        Some(1),
-        "the kubelet is told to stop the steps"
-    );
+    let step = cancelled.steps[0].terminated.as_ref().expect("the step ended");
+    assert_eq!(step.reason.as_deref(), Some("Stopped"), "never frozen as running");
+    // The kubelet is told to stop the steps.
+    w.stopped("r-pod").await;
     assert_eq!(w.pod_count().await, 1);
 }
 
@@ -72,7 +57,8 @@ async fn the_timeout_counts_pending_time_and_says_why_the_run_never_started() {
     }))
     .unwrap();
     w.runs().create(&PostParams::default(), &run).await.unwrap();
-    w.pod("slow").await;
+    let pod = w.pod("slow").await;
+    w.bind(&pod).await;
     // The kubelet cannot pull the image: the pod never leaves Pending.
     let waiting = json!({"status": {"phase": "Pending", "containerStatuses": [{
         "name": "step-a", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
@@ -91,7 +77,7 @@ async fn the_timeout_counts_pending_time_and_says_why_the_run_never_started() {
         message.contains("still pending: step \"a\" is waiting: ErrImagePull: pull access denied"),
         "{message}"
     );
-    assert_eq!(deadline_of(&w, "slow").await, Some(1));
+    w.stopped("slow-pod").await;
 }
 
 #[tokio::test]
@@ -139,4 +125,87 @@ async fn only_cancelled_may_change_and_only_to_true() {
         message.contains("spec.cancelled") && message.contains("cannot be resumed"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn cancelling_a_run_whose_pod_no_node_took_deletes_the_pod() {
+    let w = World::new("cancel-unscheduled").await;
+    let _controller = w.controller().await;
+    w.create_task("t", &[("a", "true"), ("b", "true")]).await;
+    w.create_run("r", "t").await;
+    w.pod("r").await;
+    w.phase("r", Phase::Pending).await;
+    // Nothing schedules it (no scheduler here, as with an unsatisfiable
+    // nodeSelector): it must not linger, holding quota.
+    cancel(&w, "r").await;
+    let cancelled = w.phase("r", Phase::Failed).await;
+    assert_eq!(cancelled.reason.as_deref(), Some("Cancelled"));
+    assert!(
+        cancelled
+            .steps
+            .iter()
+            .all(|s| s.waiting.is_none() && s.running.is_none() && s.terminated.is_none()),
+        "no step ran: {:?}",
+        cancelled.steps
+    );
+    minitask_testenv::eventually("the pod to be deleted", crate::common::WAIT, || async {
+        (w.pod_count().await == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_end_of_a_run_is_written_before_its_pod_is_stopped() {
+    use minitask_controller::PodOptions;
+    use minitask_testenv::requests::RequestLog;
+    use minitask_testenv::{CONTROLLER_USER, ControlPlane};
+    let w = World::new("status-first").await;
+    let (client, log) = RequestLog::client(ControlPlane::shared().config(Some(CONTROLLER_USER)).await);
+    let _controller = w.controller_with(client, PodOptions::default()).await;
+    w.create_task("t", &[("a", "sleep 300")]).await;
+    w.create_run("r", "t").await;
+    let pod = w.pod("r").await;
+    w.kubelet(&pod, "Running", &[Running]).await;
+    w.phase("r", Phase::Running).await;
+    log.take();
+
+    cancel(&w, "r").await;
+    w.phase("r", Phase::Failed).await;
+    w.stopped("r-pod").await;
+    // A controller that dies between the two leaves a status that already
+    // says Cancelled: the pod's later DeadlineExceeded cannot make it a
+    // Timeout.
+    let requests = log.take();
+    let at = |path: &str| {
+        requests
+            .iter()
+            .position(|r| r.verb == "patch" && r.succeeded() && r.path.ends_with(path))
+            .unwrap_or_else(|| panic!("no patch of {path}: {requests:?}"))
+    };
+    assert!(
+        at("/taskruns/r/status") < at("/pods/r-pod"),
+        "the status is written first: {requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_run_is_not_retried_even_if_its_attempt_fails_at_that_moment() {
+    let w = World::new("cancel-retry").await;
+    let controller = w.controller().await;
+    w.create_task("t", &[("a", "sleep 300")]).await;
+    w.create_run_with("r", json!({"taskRef": {"name": "t"}, "retries": 2}))
+        .await;
+    let pod = w.pod("r").await;
+    w.kubelet(&pod, "Running", &[Running]).await;
+    w.phase("r", Phase::Running).await;
+    // The step fails on its own while the cancel is on its way: the
+    // controller sees both at once.
+    controller.stop().await;
+    cancel(&w, "r").await;
+    w.kubelet(&pod, "Failed", &[Exited(1)]).await;
+    let _controller = w.controller().await;
+    let ended = w.phase("r", Phase::Failed).await;
+    assert!(ended.retries_status.is_empty(), "{ended:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(w.pod_count().await, 1, "no retry pod");
 }

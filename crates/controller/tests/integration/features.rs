@@ -107,19 +107,27 @@ async fn results_are_reported_when_the_run_succeeds() {
     .await;
     w.create_run("r", "t").await;
     let pod = w.pod("r").await;
-    w.kubelet(&pod, "Succeeded", &[Exited(0), Reported(0, "version 2\nv1\n")])
-        .await;
+    w.kubelet(
+        &pod,
+        "Succeeded",
+        &[Exited(0), Reported(0, "minitask-results ok 13\nversion 2\nv1\n")],
+    )
+    .await;
     let done = w.phase("r", Phase::Succeeded).await;
     let results: Vec<(String, String)> = done.results.into_iter().map(|r| (r.name, r.value)).collect();
     assert_eq!(results, [("version".to_string(), "v1".to_string())]);
 
     w.create_run("big", "t").await;
     let pod = w.pod("big").await;
-    w.kubelet(&pod, "Failed", &[Exited(0), Reported(1, "TOO-LARGE\nversion 5000\n")])
-        .await;
+    w.kubelet(
+        &pod,
+        "Failed",
+        &[Exited(0), Reported(1, "minitask-results too-large 13\nversion 9000\n")],
+    )
+    .await;
     let failed = w.phase("big", Phase::Failed).await;
     assert_eq!(failed.reason.as_deref(), Some("ResultsTooLarge"));
-    assert!(failed.message.unwrap().contains("version is 5000 bytes"));
+    assert!(failed.message.unwrap().contains("version is 9000 bytes"));
 }
 
 #[tokio::test]
@@ -182,6 +190,6 @@ async fn a_failing_image_pull_fails_the_run_after_the_grace_period() {
         message.starts_with("step \"a\" could not pull image \"busybox\" for ") && message.contains("ImagePullBackOff"),
         "{message}"
     );
-    let stopped = w.pod("r").await;
-    assert_eq!(stopped.spec.unwrap().active_deadline_seconds, Some(1), "the pulls stop");
+    // The end is written first, then the pod is stopped.
+    w.stopped("r-pod").await;
 }

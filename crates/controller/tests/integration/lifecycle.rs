@@ -112,8 +112,10 @@ async fn deleting_the_pod_mid_run_fails_the_run_but_not_after_success() {
     let pod = w.pod("mid").await;
     w.kubelet(&pod, "Running", &[Running]).await;
     w.phase("mid", Phase::Running).await;
+    // Forced, as a node's garbage collection or `--force` does: it is gone
+    // at once.
     w.pods()
-        .delete(&pod.name_any(), &DeleteParams::default())
+        .delete(&pod.name_any(), &DeleteParams::default().grace_period(0))
         .await
         .unwrap();
     let failed = w.phase("mid", Phase::Failed).await;
@@ -124,7 +126,7 @@ async fn deleting_the_pod_mid_run_fails_the_run_but_not_after_success() {
     w.kubelet(&pod, "Succeeded", &[Exited(0)]).await;
     let done = w.phase("after", Phase::Succeeded).await;
     w.pods()
-        .delete(&pod.name_any(), &DeleteParams::default())
+        .delete(&pod.name_any(), &DeleteParams::default().grace_period(0))
         .await
         .unwrap();
     // Give the controller time to (wrongly) react to the deletion event.
@@ -208,8 +210,8 @@ async fn editing_the_task_does_not_change_a_started_run() {
     assert_eq!(running.task_spec.unwrap(), recorded);
     assert_eq!(recorded.steps[0].script.as_deref(), Some("echo original"));
     assert_eq!(
-        w.pods().get(&pod.name_any()).await.unwrap().spec,
-        pod.spec,
+        w.pods().get(&pod.name_any()).await.unwrap().spec.unwrap().containers,
+        pod.spec.unwrap().containers,
         "the pod is unchanged"
     );
     assert_eq!(w.pod_count().await, 1);
@@ -273,4 +275,132 @@ async fn a_status_write_from_a_stale_cache_is_refused() {
         "the stored status is untouched"
     );
     assert_eq!(w.pod_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_run_recreated_under_the_same_name_replaces_the_pod_its_predecessor_left() {
+    let w = World::new("recreate").await;
+    let _controller = w.controller().await;
+    w.create_task("t", &[("a", "true")]).await;
+    let first = w.create_run("r", "t").await;
+    let old = w.pod("r").await;
+    w.phase("r", Phase::Pending).await;
+    // Deleted in the background (kubectl's default): the pod lingers until
+    // the garbage collector gets to it, which never happens here.
+    w.runs().delete("r", &DeleteParams::background()).await.unwrap();
+    crate::common::gone(&w, "r").await;
+    let second = w.create_run("r", "t").await;
+    assert_ne!(first.uid(), second.uid());
+
+    let pod = minitask_testenv::eventually("a new pod", crate::common::WAIT, || async {
+        let pod = w.pods().get_opt("r-pod").await.ok()??;
+        (pod.uid() != old.uid()).then_some(pod)
+    })
+    .await;
+    assert_eq!(pod.owner_references()[0].uid, second.uid().unwrap());
+    let started = w.phase("r", Phase::Pending).await;
+    assert_eq!(started.reason.as_deref(), Some("Pending"), "never a PodConflict");
+}
+
+#[tokio::test]
+async fn a_run_waits_while_its_predecessors_pod_is_being_deleted() {
+    let w = World::new("recreate-wait").await;
+    let _controller = w.controller().await;
+    w.create_task("t", &[("a", "sleep 300")]).await;
+    w.create_run("r", "t").await;
+    let old = w.pod("r").await;
+    w.kubelet(&old, "Running", &[Running]).await;
+    w.phase("r", Phase::Running).await;
+    w.runs().delete("r", &DeleteParams::background()).await.unwrap();
+    crate::common::gone(&w, "r").await;
+    // On a node, a deleted pod stays Terminating until its kubelet is done.
+    w.pods().delete("r-pod", &DeleteParams::default()).await.unwrap();
+    w.create_run("r", "t").await;
+    let waiting = w
+        .run_status("r", "the wait to show", |s| {
+            s.message
+                .as_deref()
+                .is_some_and(|m| m.contains("left by an earlier TaskRun"))
+        })
+        .await;
+    assert_eq!(waiting.phase, Some(Phase::Pending));
+    assert_eq!(
+        w.pods().get("r-pod").await.unwrap().uid(),
+        old.uid(),
+        "not deleted twice"
+    );
+    // The kubelet is done: the new run gets its pod.
+    w.pods()
+        .delete("r-pod", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    minitask_testenv::eventually("a new pod", crate::common::WAIT, || async {
+        let pod = w.pods().get_opt("r-pod").await.ok()??;
+        (pod.uid() != old.uid()).then_some(pod)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_hostile_termination_message_fails_only_its_own_run() {
+    let w = World::new("hostile").await;
+    let _controller = w.controller().await;
+    let steps = json!([{"name": "a", "image": "busybox", "script": "true"}]);
+    w.create_task_with("t", json!({"results": [{"name": "x"}], "steps": steps}))
+        .await;
+    w.create_run("r", "t").await;
+    let pod = w.pod("r").await;
+    // Anyone who can create pods in the namespace can write this: a size
+    // that overflows.
+    w.kubelet(
+        &pod,
+        "Succeeded",
+        &[Exited(0), Reported(0, "x 18446744073709551615\nab\n")],
+    )
+    .await;
+    let failed = w.phase("r", Phase::Failed).await;
+    assert_eq!(failed.reason.as_deref(), Some("ResultsFailed"));
+    assert!(failed.message.unwrap().contains("is unreadable"));
+    w.kubelet(
+        &pod,
+        "Succeeded",
+        &[
+            Exited(0),
+            Reported(0, "minitask-results ok 26\nx 18446744073709551615\nab\n"),
+        ],
+    )
+    .await;
+
+    // The controller is still there for everyone else.
+    w.create_run("next", "t").await;
+    let pod = w.pod("next").await;
+    w.kubelet(
+        &pod,
+        "Succeeded",
+        &[Exited(0), Reported(0, "minitask-results ok 6\nx 1\ny\n")],
+    )
+    .await;
+    let done = w.phase("next", Phase::Succeeded).await;
+    assert_eq!(done.results[0].value, "y");
+}
+
+#[tokio::test]
+async fn runs_created_while_the_controller_starts_all_start() {
+    let w = World::new("startup").await;
+    w.create_task("t", &[("a", "true")]).await;
+    // Runs already there and runs arriving while the caches fill: each
+    // reconcile must come back to them once the caches are full
+    // (kube-runtime wakes only one of several tasks waiting on a store, so
+    // none may wait on one).
+    let names: Vec<String> = (0..12).map(|i| format!("r{i}")).collect();
+    for name in &names[..8] {
+        w.create_run(name, "t").await;
+    }
+    let _controller = w.controller().await;
+    for name in &names[8..] {
+        w.create_run(name, "t").await;
+    }
+    for name in &names {
+        w.pod(name).await;
+    }
 }

@@ -5,8 +5,10 @@
 mod admission;
 mod common;
 mod deadline;
+mod disruption;
 mod features;
 mod lifecycle;
+mod refusals;
 mod requests;
 mod retention;
 mod shards;

@@ -3,23 +3,13 @@
 
 use std::time::Duration;
 
-use crate::common::{StepState::*, World};
+use crate::common::{StepState::*, World, gone};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use minitask_api::Phase;
 use minitask_controller::Config;
 use minitask_testenv::{CONTROLLER_USER, ControlPlane, eventually};
 use serde_json::json;
-
-async fn gone(w: &World, run: &str) {
-    let runs = w.runs();
-    let run = run.to_string();
-    eventually(&format!("{run} to be deleted"), Duration::from_secs(20), || {
-        let (runs, run) = (runs.clone(), run.clone());
-        async move { runs.get_opt(&run).await.ok()?.is_none().then_some(()) }
-    })
-    .await;
-}
 
 #[tokio::test]
 async fn a_finished_run_is_deleted_after_its_ttl_and_says_what_happened() {

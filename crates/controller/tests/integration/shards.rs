@@ -42,10 +42,14 @@ fn free_port() -> u16 {
 }
 
 async fn replica(w: &World, identity: &str, port: u16) -> crate::common::Running {
+    replica_with(w, identity, port, SHARDS).await
+}
+
+async fn replica_with(w: &World, identity: &str, port: u16, shards: u32) -> crate::common::Running {
     let client = ControlPlane::shared().client_as(CONTROLLER_USER).await;
     let config = Config {
         namespace: Some(w.ns.clone()),
-        shards: SHARDS,
+        shards,
         lease: Some(LeaseConfig {
             namespace: w.ns.clone(),
             identity: identity.into(),
@@ -58,25 +62,53 @@ async fn replica(w: &World, identity: &str, port: u16) -> crate::common::Running
     w.controller_with_config(client, config).await
 }
 
-/// The holder of every shard's Lease, once all four are held.
+/// The holder of every shard's Lease, once all four are held by `among`
+/// and balanced: each holds its fair share.
 async fn holders(w: &World, among: &[&str]) -> Vec<String> {
-    let leases: Api<Lease> = Api::namespaced(w.client.clone(), &w.ns);
-    eventually("every shard to be held", Duration::from_secs(30), || {
-        let leases = leases.clone();
-        async move {
-            let mut holders = Vec::new();
-            for shard in 0..SHARDS {
-                let lease = leases.get_opt(&lease_name(shard)).await.ok()??;
-                let holder = lease.spec?.holder_identity?;
-                if !among.contains(&holder.as_str()) {
-                    return None;
-                }
-                holders.push(holder);
-            }
-            Some(holders)
-        }
+    holders_of(w, among, SHARDS).await
+}
+
+async fn holders_of(w: &World, among: &[&str], shards: u32) -> Vec<String> {
+    let what = format!("{shards} shards to be held evenly by {among:?}");
+    eventually(&what, Duration::from_secs(30), || async {
+        let holders = current_holders(w, shards).await?;
+        let fair = |name: &&str| {
+            let held = holders.iter().filter(|h| h == name).count() as u32;
+            let share = shards / among.len() as u32;
+            held == share || held == share + 1
+        };
+        among.iter().all(fair).then_some(holders)
     })
     .await
+}
+
+/// Who holds each shard's Lease now; None while one is free.
+async fn current_holders(w: &World, shards: u32) -> Option<Vec<String>> {
+    let leases: Api<Lease> = Api::namespaced(w.client.clone(), &w.ns);
+    let all = leases.list(&ListParams::default()).await.ok()?.items;
+    (0..shards)
+        .map(|shard| {
+            let lease = all
+                .iter()
+                .find(|l| l.metadata.name.as_deref() == Some(&lease_name(shard)))?;
+            let holder = lease.spec.clone()?.holder_identity?;
+            (!holder.is_empty()).then_some(holder)
+        })
+        .collect()
+}
+
+/// The lease transitions of every shard.
+async fn transitions(w: &World, shards: u32) -> Vec<i32> {
+    let leases: Api<Lease> = Api::namespaced(w.client.clone(), &w.ns);
+    let all = leases.list(&ListParams::default()).await.unwrap().items;
+    (0..shards)
+        .map(|shard| {
+            let lease = all
+                .iter()
+                .find(|l| l.metadata.name.as_deref() == Some(&lease_name(shard)));
+            lease.and_then(|l| l.spec.clone()?.lease_transitions).unwrap_or(-1)
+        })
+        .collect()
 }
 
 async fn get(port: u16, path: &str) -> String {
@@ -206,4 +238,70 @@ async fn replicas_share_the_shards_and_take_over_from_a_dead_one() {
     let stayed = replicas[0].0;
     let all = holders(&w, &[stayed]).await;
     assert!(all.iter().all(|h| h == stayed), "{leaving} left, {all:?}");
+}
+
+#[tokio::test]
+async fn sixty_four_shards_are_shared_and_stay_held_steadily() {
+    let w = World::new("shards-64").await;
+    grant_leases(&w).await;
+    let ports = [free_port(), free_port()];
+    let _a = replica_with(&w, "a", ports[0], 64).await;
+    let _b = replica_with(&w, "b", ports[1], 64).await;
+    let before = holders_of(&w, &["a", "b"], 64).await;
+    let counts = transitions(&w, 64).await;
+    // Several renewal rounds (a Lease of 3 s is renewed every second): no
+    // shard changes hands, and each replica keeps its 32.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            current_holders(&w, 64).await.as_ref(),
+            Some(&before),
+            "a shard changed hands"
+        );
+        for port in ports {
+            let metrics = get(port, "/metrics").await;
+            assert!(metrics.contains("minitask_shards_held 32"), "{metrics}");
+        }
+    }
+    assert_eq!(transitions(&w, 64).await, counts, "no lease flapped");
+}
+
+#[tokio::test]
+async fn replicas_that_disagree_on_the_shard_count_work_on_nothing_until_they_agree() {
+    let w = World::new("shards-disagree").await;
+    grant_leases(&w).await;
+    w.create_task("t", &[("a", "true")]).await;
+    let ports = [free_port(), free_port()];
+    let _a = replica_with(&w, "a", ports[0], 4).await;
+    holders_of(&w, &["a"], 4).await;
+
+    // A rollout starts a replica with another count.
+    let b = replica_with(&w, "b", ports[1], 8).await;
+    eventually("both to stop working", Duration::from_secs(30), || async {
+        let free = current_holders(&w, 4).await.is_none();
+        let a = get(ports[0], "/metrics").await;
+        let b = get(ports[1], "/metrics").await;
+        (free && a.contains("minitask_shards_held 0") && b.contains("minitask_shards_held 0")).then_some(())
+    })
+    .await;
+    let ready = get(ports[0], "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "a rollout must go on: {ready}");
+    assert!(
+        ready.contains("this replica has --shards=4 but b has --shards=8"),
+        "{ready}"
+    );
+    assert!(get(ports[0], "/metrics").await.contains("minitask_shards_agree 0"));
+    // No run is worked meanwhile.
+    w.create_run("r", "t").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        w.pod_count().await,
+        0,
+        "nobody works on a shard while the counts disagree"
+    );
+
+    // The other replica leaves: the rest agree again and work.
+    b.stop().await;
+    holders_of(&w, &["a"], 4).await;
+    w.pod("r").await;
 }

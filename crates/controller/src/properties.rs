@@ -1,0 +1,243 @@
+//! Property tests of everything the controller reads from the cluster or
+//! from users: termination messages, logs, pod statuses, substitutions,
+//! scripts and params. Any input gives an answer, never a panic, and what
+//! goes through Kubernetes comes back byte for byte. A plain `cargo test`
+//! runs 256 cases of each; `cargo xtask fuzz` runs many more.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Pod,
+    PodCondition, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use minitask_api::{Param, ParamSpec, ParamType, ParamValue, Phase, ResultSpec, TaskRunResult, TaskRunStatus};
+use proptest::prelude::*;
+
+use crate::fixtures::{task, taskrun};
+use crate::pod::{PodOptions, build_pod};
+use crate::results::{Report, from_log, from_message};
+use crate::script::{escape, kubelet_expand};
+use crate::status::project_status;
+use crate::substitute::{Field, Vars};
+
+fn at(second: i64) -> Time {
+    Time(Timestamp::from_second(1_800_000_000 + second).unwrap())
+}
+
+/// The report as the reporter writes it: a header, then each result.
+fn encode(results: &[TaskRunResult]) -> (String, String) {
+    let body: String = results
+        .iter()
+        .map(|r| format!("{} {}\n{}\n", r.name, r.value.len(), r.value))
+        .collect();
+    (format!("minitask-results ok {}\n", body.len()), body)
+}
+
+fn results() -> impl Strategy<Value = Vec<TaskRunResult>> {
+    proptest::collection::btree_map("[a-zA-Z_][a-zA-Z0-9_-]{0,12}", any::<String>(), 0..6).prop_map(|m| {
+        m.into_iter()
+            .map(|(name, value)| TaskRunResult { name, value })
+            .collect()
+    })
+}
+
+/// Sizes, with the edges where arithmetic overflows weighted in.
+fn size() -> impl Strategy<Value = usize> {
+    prop_oneof![0usize..64, Just(usize::MAX), Just(usize::MAX - 1), any::<usize>()]
+}
+
+fn param_value() -> impl Strategy<Value = ParamValue> {
+    prop_oneof![
+        any::<String>().prop_map(ParamValue::String),
+        proptest::collection::vec(any::<String>(), 0..4).prop_map(ParamValue::Array),
+        any::<i64>().prop_map(|n| ParamValue::Other(serde_json::json!(n))),
+    ]
+}
+
+fn container_state() -> impl Strategy<Value = Option<ContainerState>> {
+    let time = proptest::option::of((-5i64..5000).prop_map(at));
+    prop_oneof![
+        Just(None),
+        ("[A-Za-z]{0,30}", ".{0,40}").prop_map(|(reason, message)| Some(ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(reason),
+                message: Some(message),
+            }),
+            ..ContainerState::default()
+        })),
+        time.clone().prop_map(|started_at| Some(ContainerState {
+            running: Some(ContainerStateRunning { started_at }),
+            ..ContainerState::default()
+        })),
+        (any::<i32>(), ".{0,200}", time.clone(), time).prop_map(|(exit_code, message, started_at, finished_at)| {
+            Some(ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code,
+                    message: Some(message),
+                    started_at,
+                    finished_at,
+                    ..ContainerStateTerminated::default()
+                }),
+                ..ContainerState::default()
+            })
+        }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_termination_message_gives_results_or_a_reason(message in any::<String>()) {
+        match from_message(&message) {
+            Report::Read(_) => {}
+            Report::InLog(header) => {
+                let _ = from_log(header, message.as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn reports_with_any_sizes_give_results_or_a_reason(
+        header in any::<bool>(),
+        announced in size(),
+        entries in proptest::collection::vec(("[a-z]{0,3}", size(), ".{0,20}"), 0..4),
+    ) {
+        let body: String = entries.iter().map(|(name, size, value)| format!("{name} {size}\n{value}\n")).collect();
+        let message = match header {
+            true => format!("minitask-results ok {announced}\n{body}"),
+            false => body.clone(),
+        };
+        let _ = from_message(&message);
+        let exact = format!("minitask-results ok {}\n{body}", body.len());
+        let _ = from_message(&exact);
+    }
+
+    #[test]
+    fn any_log_gives_results_or_a_reason(log in proptest::collection::vec(any::<u8>(), 0..300), bytes in 0usize..400) {
+        if let Report::InLog(header) = from_message(&format!("minitask-results ok {bytes}\n")) {
+            let _ = from_log(header, &log);
+        }
+    }
+
+    #[test]
+    fn reports_come_back_byte_for_byte_from_the_message_or_the_log(results in results(), cut in any::<usize>()) {
+        let (header, body) = encode(&results);
+        prop_assert_eq!(from_message(&format!("{header}{body}")), Report::Read(Ok(results.clone())));
+        // Cut by the kubelet anywhere after the header: the log has it.
+        let kept = body.len().min(cut % (body.len() + 1));
+        if kept < body.len() && body.is_char_boundary(kept) {
+            let Report::InLog(h) = from_message(&format!("{header}{}", &body[..kept])) else {
+                return Err(TestCaseError::fail("a cut report must send us to the log"));
+            };
+            prop_assert_eq!(from_log(h, body.as_bytes()), Ok(results));
+        }
+    }
+
+    #[test]
+    fn escaped_text_survives_the_kubelets_expansion(text in any::<String>(), env in any::<String>()) {
+        prop_assert_eq!(kubelet_expand(&escape(&text), |_| Some(env.clone())), text);
+    }
+
+    #[test]
+    fn substituted_values_arrive_as_given(value in any::<String>(), before in "[^$]{0,10}", after in "[^$]{0,10}") {
+        let vars = Vars { values: BTreeMap::from([("params.p".to_string(), ParamValue::String(value.clone()))]) };
+        let text = format!("{before}$(params.p){after}");
+        let mut problems = Vec::new();
+        let raw = vars.string(&text, Field::Raw, "f", &mut problems);
+        prop_assert_eq!(&raw, &format!("{before}{value}{after}"));
+        let expanded = vars.string(&text, Field::Expanded, "f", &mut problems);
+        prop_assert_eq!(kubelet_expand(&expanded, |_| Some("ENV".into())), raw);
+        prop_assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn any_text_can_be_substituted(text in any::<String>(), value in param_value()) {
+        let vars = Vars { values: BTreeMap::from([("params.p".to_string(), value)]) };
+        let mut problems = Vec::new();
+        let _ = vars.string(&text, Field::Raw, "f", &mut problems);
+        let _ = vars.list(&[text.clone(), "$(params.p[*])".into()], "f", &mut problems);
+    }
+
+    #[test]
+    fn params_resolve_or_every_problem_is_named(
+        declared in proptest::collection::vec(("[a-c]{1,2}", any::<bool>(), proptest::option::of(param_value())), 0..5),
+        given in proptest::collection::vec(("[a-d]{1,2}", param_value()), 0..5),
+    ) {
+        let declared: Vec<ParamSpec> = declared
+            .into_iter()
+            .map(|(name, array, default)| ParamSpec {
+                name,
+                type_: if array { ParamType::Array } else { ParamType::String },
+                description: None,
+                default,
+            })
+            .collect();
+        let given: Vec<Param> = given.into_iter().map(|(name, value)| Param { name, value }).collect();
+        match crate::params::resolve(&declared, &given) {
+            Ok(values) => {
+                for spec in &declared {
+                    prop_assert_eq!(values.get(&spec.name).and_then(ParamValue::type_), Some(spec.type_));
+                }
+            }
+            Err(problems) => prop_assert!(!problems.is_empty()),
+        }
+    }
+
+    #[test]
+    fn any_task_builds_a_pod_or_says_why(
+        names in proptest::collection::vec("[a-z0-9-]{0,8}", 0..22),
+        script in any::<String>(),
+        timeout in "[0-9]{1,12}(s|m|h)",
+        results in proptest::collection::vec("[a-z]{1,4}", 0..3),
+    ) {
+        let mut spec = task(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        for step in &mut spec.steps {
+            step.script = Some(script.clone());
+        }
+        spec.results = results.into_iter().map(|name| ResultSpec { name, description: None }).collect();
+        let mut run = taskrun("r", "t");
+        run.spec.timeout = timeout;
+        let _ = build_pod(&spec, &run, 0, &PodOptions::default());
+    }
+
+    #[test]
+    fn any_pod_status_projects_without_panic_and_an_ended_run_has_no_running_step(
+        states in proptest::collection::vec(container_state(), 3),
+        phase in prop_oneof![Just("Pending"), Just("Running"), Just("Succeeded"), Just("Failed"), Just("Unknown")],
+        disrupted in any::<bool>(),
+        deleted in proptest::option::of(-100i64..100),
+        reason in proptest::option::of(prop_oneof![Just("Evicted".to_string()), Just("DeadlineExceeded".to_string()), ".{0,10}"]),
+        log in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..50)),
+    ) {
+        let mut spec = task(&["a", "b"]);
+        spec.results = vec![ResultSpec { name: "x".into(), description: None }];
+        let mut pod: Pod = build_pod(&spec, &taskrun("r", "t"), 0, &PodOptions::default()).unwrap();
+        let names = ["step-a", "step-b", "minitask-results"];
+        let statuses: Vec<ContainerStatus> = names
+            .iter()
+            .zip(states)
+            .map(|(name, state)| ContainerStatus { name: name.to_string(), state, ..ContainerStatus::default() })
+            .collect();
+        pod.metadata.deletion_timestamp = deleted.map(at);
+        pod.status = Some(PodStatus {
+            phase: Some(phase.into()),
+            reason,
+            init_container_statuses: Some(statuses[..2].to_vec()),
+            container_statuses: Some(statuses[2..].to_vec()),
+            conditions: disrupted.then(|| vec![PodCondition {
+                type_: "DisruptionTarget".into(),
+                status: "True".into(),
+                ..PodCondition::default()
+            }]),
+            ..PodStatus::default()
+        });
+        let previous = TaskRunStatus { pod_name: Some("r-pod".into()), ..TaskRunStatus::default() };
+        let next = project_status(&previous, Some(&pod), log.as_deref(), &at(50));
+        if next.phase.is_some_and(Phase::is_terminal) {
+            prop_assert!(next.steps.iter().all(|s| s.running.is_none() && s.waiting.is_none()), "{:?}", next.steps);
+        }
+        let _ = crate::disruption::disruption(&pod, &at(50));
+        let _ = crate::deadline::starting(&pod, &at(50), std::time::Duration::from_secs(300));
+    }
+}

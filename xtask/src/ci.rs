@@ -14,6 +14,11 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     // The integration tests run a real etcd and kube-apiserver, built from
     // source on a machine's first run.
     let bin = crate::testenv::ensure(root)?;
+    // The CLI tests drive completion in a real bash, as users have it.
+    crate::packages::ensure(&[
+        ("/usr/share/bash-completion/bash_completion", "bash-completion"),
+        ("/usr/bin/script", "bsdutils"),
+    ])?;
     let _bin = sh.push_env("MINITASK_TESTENV_BIN", &bin);
     cmd!(sh, "cargo test --workspace --locked").run()?;
     eprintln!(

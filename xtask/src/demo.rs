@@ -22,30 +22,24 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     );
     let _path = sh.push_env("PATH", path);
     cmd!(sh, "kubectl apply -f deploy/samples/hello.yaml").run()?;
-    let created = cmd!(sh, "kubectl task start hello").read()?;
-    println!("{created}");
-    let run = created
-        .trim()
-        .trim_start_matches("taskrun.minitask.dev/")
-        .trim_end_matches(" created")
-        .to_string();
-    cmd!(
-        sh,
-        "kubectl wait --for=condition=Succeeded taskrun/{run} --timeout=120s"
-    )
-    .run()?;
-    cmd!(sh, "kubectl logs {run}-pod --all-containers --prefix").run()?;
-    cmd!(sh, "kubectl get taskruns").run()?;
+    // What a user types: the plugin through kubectl's plugin discovery,
+    // following every step's output in order, then the run described.
+    println!("\n$ kubectl task start hello -f");
+    cmd!(sh, "kubectl task start hello -f").run()?;
+    println!("\n$ kubectl task describe --last");
+    cmd!(sh, "kubectl task describe --last").run()?;
     let export = kubeconfig
-        .map(|k| format!("export KUBECONFIG={}\n", k.display()))
+        .map(|k| format!("  export KUBECONFIG={}\n", k.display()))
         .unwrap_or_default();
     let bin = root.join("target/debug");
     println!(
-        "\nWhat to try next:\n{export}export PATH={}:$PATH\n\
-         kubectl task start failing && kubectl get taskruns -w   # a run that fails, and why\n\
-         kubectl get taskrun {run} -o yaml   # the full status\n\
-         kubectl explain taskrun.spec   # the API, documented\n\
-         cargo xtask local-down   # remove the local cluster",
+        "\nWhat to try next:\n{export}  export PATH={}:$PATH\n\
+         \x20 kubectl task start failing -f        # a run that fails, and why (exit code 1)\n\
+         \x20 kubectl task runs -w                 # runs as they change\n\
+         \x20 kubectl task logs --last             # the newest run's logs, step by step\n\
+         \x20 kubectl apply -f deploy/samples/     # params, results, workspaces, retries...\n\
+         \x20 source <(kubectl-task completion bash)   # TAB completion\n\
+         \x20 cargo xtask local-down               # remove the local cluster",
         bin.display()
     );
     Ok(())

@@ -28,13 +28,6 @@ const ETCD_PEER_PORT: u16 = 12380;
 const VAR_DIR: &str = "/var/lib/minitask-local";
 const RUN_DIR: &str = "/run/minitask-local";
 const SOCKET: &str = "/run/minitask-local/containerd.sock";
-const PACKAGES: [&str; 5] = [
-    "containerd",
-    "runc",
-    "containernetworking-plugins",
-    "busybox-static",
-    "iptables",
-];
 /// Stopped in this order: the node before the control plane.
 const DAEMONS: [&str; 6] = [
     "kubelet",
@@ -257,24 +250,15 @@ fn is_root() -> bool {
 }
 
 fn install_packages() -> anyhow::Result<()> {
-    let needed = [
-        "/usr/bin/containerd",
-        "/usr/sbin/runc",
-        "/usr/lib/cni/bridge",
-        "/bin/busybox",
-        "/usr/sbin/iptables",
-        "/usr/sbin/ip",
-    ];
-    if needed.iter().all(|p| Path::new(p).exists()) {
-        return Ok(());
-    }
-    let sh = Shell::new()?;
-    let _frontend = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "apt-get update -qq").run()?;
-    cmd!(sh, "apt-get install -y -qq --no-install-recommends {PACKAGES...}")
-        .run()
-        .context("installing the node's packages")?;
-    Ok(())
+    crate::packages::ensure(&[
+        ("/usr/bin/containerd", "containerd"),
+        ("/usr/sbin/runc", "runc"),
+        ("/usr/lib/cni/bridge", "containernetworking-plugins"),
+        ("/bin/busybox", "busybox-static"),
+        ("/usr/sbin/iptables", "iptables"),
+        ("/usr/sbin/ip", "iproute2"),
+    ])
+    .context("installing the node's packages")
 }
 
 /// The bridge the pods attach to (made here so the API server can

@@ -10,6 +10,7 @@ mod fuzz;
 mod images;
 mod local;
 mod oci;
+mod packages;
 mod testenv;
 
 use clap::{Parser, Subcommand};

@@ -14,6 +14,7 @@ mod params;
 #[cfg(test)]
 mod properties;
 mod reason;
+mod references;
 mod task;
 mod taskrun;
 mod template;
@@ -23,6 +24,7 @@ pub use duration::{MAX_TIMEOUT, format_duration, parse_duration};
 pub use names::{fnv1a, label_value, shorten};
 pub use params::{Param, ParamSpec, ParamType, ParamValue, ResultSpec, TaskRunResult};
 pub use reason::Reason;
+pub use references::undeclared;
 pub use task::{OnError, Step, Task, TaskSpec, TaskStatus};
 pub use taskrun::{AttemptStatus, Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus};
 pub use template::{PodTemplate, StepTemplate};

@@ -50,4 +50,10 @@ pub struct PodTemplate {
     /// The pod's PriorityClass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
+    /// How long a step may take to stop after SIGTERM (when the run is
+    /// cancelled or times out, or the pod is evicted) before it is killed;
+    /// 10 seconds when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 3600))]
+    pub termination_grace_period_seconds: Option<i64>,
 }

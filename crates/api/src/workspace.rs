@@ -19,8 +19,12 @@ pub struct WorkspaceDeclaration {
 
     /// Where the steps see it; `/workspace/<name>` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self.startsWith('/') && !self.startsWith('/minitask')")
-        .message("mountPath must be an absolute path outside /minitask"))]
+    #[x_kube(
+        validation = Rule::new("self.startsWith('/') && !self.startsWith('/minitask')")
+            .message("mountPath must be an absolute path outside /minitask"),
+        validation = Rule::new("self != '/workspace' && self != '/workspace/'")
+            .message("mountPath /workspace is the directory every step already shares: choose another, such as /workspace/<name>")
+    )]
     pub mount_path: Option<String>,
 
     /// Mount it read-only in every step.

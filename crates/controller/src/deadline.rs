@@ -49,8 +49,9 @@ pub fn time_left(run: &TaskRun, now: &Time) -> Option<Duration> {
 pub enum Starting {
     /// No container is stuck.
     Fine,
-    /// A container cannot start yet; look again after this long.
-    Failing(Duration),
+    /// A container cannot start yet: look again after `left`; the run
+    /// fails `at` this time if it has not started by then.
+    Failing { left: Duration, at: Time },
     /// A container could not start for good, or for longer than the grace
     /// period: the run fails for this reason.
     Failed(Reason, String),
@@ -115,7 +116,13 @@ pub fn starting(pod: &Pod, now: &Time, grace: Duration) -> Starting {
             .map_or(0, |s| now.0.as_second().saturating_sub(s.0.as_second()).max(0) as u64);
         let waited = Duration::from_secs(waited);
         if !hopeless && waited < grace {
-            return Starting::Failing(grace - waited);
+            let since = since.as_ref().map_or(now.0.as_second(), |s| s.0.as_second());
+            let at = since.saturating_add(grace.as_secs() as i64);
+            let at = Time(k8s_openapi::jiff::Timestamp::from_second(at).unwrap_or(now.0));
+            return Starting::Failing {
+                left: grace - waited,
+                at,
+            };
         }
         let step = step_of_container(&container.name);
         let who = match step {
@@ -302,13 +309,19 @@ mod tests {
                 "within the grace period",
                 pulling(&[("step-a", Some("ImagePullBackOff"), None)]),
                 100,
-                Starting::Failing(Duration::from_secs(200)),
+                Starting::Failing {
+                    left: Duration::from_secs(200),
+                    at: at(300),
+                },
             ),
             (
                 "the grace period counts from the previous step's end",
                 pulling(&[("step-a", None, Some(250)), ("step-b", Some("ErrImagePull"), None)]),
                 400,
-                Starting::Failing(Duration::from_secs(150)),
+                Starting::Failing {
+                    left: Duration::from_secs(150),
+                    at: at(550),
+                },
             ),
             (
                 "past the grace period",
@@ -326,7 +339,10 @@ mod tests {
                 "a missing Secret key, within the grace period",
                 pulling(&[("step-a", Some("CreateContainerConfigError"), None)]),
                 10,
-                Starting::Failing(Duration::from_secs(290)),
+                Starting::Failing {
+                    left: Duration::from_secs(290),
+                    at: at(300),
+                },
             ),
             (
                 "a missing Secret key, past it",

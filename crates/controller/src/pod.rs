@@ -32,6 +32,12 @@ const WORKSPACE_VOLUME: &str = "workspace";
 const SCRIPTS_VOLUME: &str = "minitask-scripts";
 const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGER: &str = "minitask-controller";
+/// How long the kubelet waits for a step to stop after SIGTERM (cancel,
+/// timeout, eviction) before it kills it. Scripts run as PID 1, which
+/// ignores SIGTERM unless it traps it, so this is how long a cancel takes;
+/// Kubernetes' 30 s default made every cancel feel stuck.
+/// `podTemplate.terminationGracePeriodSeconds` changes it.
+pub const DEFAULT_GRACE_SECONDS: i64 = 10;
 /// The image of the container that reports results (it needs `/bin/sh`).
 pub const DEFAULT_SHELL_IMAGE: &str = "busybox:1.37";
 
@@ -90,6 +96,14 @@ impl BuildError {
         match self {
             BuildError::Params(_) => Reason::InvalidParams,
             BuildError::Workspaces(_) => Reason::InvalidWorkspaces,
+            BuildError::References(problems) => {
+                let all = |kind: &str| problems.iter().all(|p| p.contains(&format!("$({kind}.")));
+                match (all("params"), all("workspaces")) {
+                    (true, _) => Reason::InvalidParams,
+                    (_, true) => Reason::InvalidWorkspaces,
+                    _ => Reason::InvalidTaskSpec,
+                }
+            }
             _ => Reason::InvalidTaskSpec,
         }
     }
@@ -190,6 +204,11 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
             security_context: template.security_context,
             image_pull_secrets: template.image_pull_secrets,
             priority_class_name: template.priority_class_name,
+            termination_grace_period_seconds: Some(
+                template
+                    .termination_grace_period_seconds
+                    .unwrap_or(DEFAULT_GRACE_SECONDS),
+            ),
             ..PodSpec::default()
         }),
         status: None,

@@ -355,9 +355,18 @@ fn param_and_workspace_problems_fail_the_build_with_their_reason() {
         "step \"a\" script: $(params.whom) refers to param \"whom\", which the Task does not declare"
     );
 
+    // The reason names the kind of reference.
     spec.steps[0].script = Some("echo $(workspaces.src.path)".into());
     let unknown = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap_err();
-    assert_eq!(unknown.reason(), Reason::InvalidTaskSpec);
+    assert_eq!(unknown.reason(), Reason::InvalidWorkspaces);
+    spec.steps[0].script = Some("echo $(results.x.path)".into());
+    let result = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap_err();
+    assert_eq!(
+        result.reason(),
+        Reason::InvalidTaskSpec,
+        "not InvalidParams for a result"
+    );
+    spec.steps[0].script = Some("echo $(workspaces.src.path)".into());
 
     spec.workspaces = vec![WorkspaceDeclaration {
         name: "src".into(),

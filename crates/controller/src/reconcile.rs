@@ -212,8 +212,21 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
         let stop = match (stop_reason(&run, &next, &now), stuck) {
             (Some(stop), _) => Some(stop),
             (None, Starting::Failed(reason, message)) => Some((reason, message)),
-            (None, Starting::Failing(left)) => {
+            (None, Starting::Failing { left, at }) => {
                 recheck = Some(left);
+                // Say when the controller gives up: a stable time, so that
+                // it costs no status write per reconcile.
+                let message = format!(
+                    "{}; the run fails at {} if it has not started by then",
+                    next.message.clone().unwrap_or_default(),
+                    at.0
+                );
+                let (phase, reason) = (next.phase.unwrap_or(Phase::Pending), next.reason.clone());
+                let reason = Reason::ALL
+                    .into_iter()
+                    .find(|r| Some(r.as_str()) == reason.as_deref())
+                    .unwrap_or(Reason::Pending);
+                next = with_outcome(&next, phase, reason, message, &now);
                 None
             }
             (None, Starting::Fine) => None,

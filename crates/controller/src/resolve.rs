@@ -71,8 +71,7 @@ pub fn resolve_steps(task: &TaskSpec, vars: &Vars) -> Result<Vec<Step>, BuildErr
     }
     match problems.is_empty() {
         true => Ok(steps),
-        // Every param problem names its `$(params.` reference.
-        false if problems.iter().any(|p| p.contains("$(params.")) => Err(BuildError::Params(problems)),
+        // The reason follows the kind of reference (see BuildError::reason).
         false => Err(BuildError::References(problems)),
     }
 }

@@ -187,6 +187,12 @@ fn classify(
     if let Some((index, step)) = steps.iter().enumerate().find(|(_, s)| s.running.is_some()) {
         return running(format!("step {:?} is running ({} of {total})", step.name, index + 1));
     }
+    let started = steps.iter().any(|s| s.terminated.is_some());
+    // A later step that cannot start (its image, a missing Secret key):
+    // that is what the run waits for, in the kubelet's words.
+    if let Some(message) = steps.iter().find_map(waiting_problem).filter(|_| started) {
+        return running(message);
+    }
     if let Some((index, step)) = steps.iter().enumerate().rev().find(|(_, s)| s.terminated.is_some()) {
         return running(format!("step {:?} finished ({} of {total})", step.name, index + 1));
     }
@@ -304,18 +310,22 @@ fn pending_message(pod: &Pod, steps: &[StepState]) -> String {
         let why = c.message.clone().or_else(|| c.reason.clone()).unwrap_or_default();
         return format!("pod {pod_name} is not scheduled: {why}");
     }
-    let waiting = steps.iter().find_map(|s| s.waiting.as_ref().map(|w| (s, w)));
-    match waiting {
-        Some((step, w)) if w.reason.as_deref().is_some_and(|r| r != "PodInitializing") => {
-            let detail = w.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-            format!(
-                "step {:?} is waiting: {}{detail}",
-                step.name,
-                w.reason.as_deref().unwrap_or_default()
-            )
-        }
-        _ => format!("waiting for pod {pod_name} to start"),
-    }
+    steps
+        .iter()
+        .find_map(waiting_problem)
+        .unwrap_or_else(|| format!("waiting for pod {pod_name} to start"))
+}
+
+/// `step "b" is waiting: ErrImagePull: ...` for a step that waits for
+/// something other than its turn.
+fn waiting_problem(step: &StepState) -> Option<String> {
+    let waiting = step.waiting.as_ref()?;
+    let reason = waiting
+        .reason
+        .as_deref()
+        .filter(|r| !["PodInitializing", "ContainerCreating"].contains(r))?;
+    let detail = waiting.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+    Some(format!("step {:?} is waiting: {reason}{detail}", step.name))
 }
 
 /// The steps in the order the pod runs them, with their container states.

@@ -194,6 +194,17 @@ fn phases_follow_the_pod() {
             message: "step \"a\" finished (1 of 3)",
         },
         Case {
+            name: "a later step cannot pull its image",
+            pod: pod(
+                "Pending",
+                [Exited(0, 1, 2), Waiting("ErrImagePull"), Waiting("PodInitializing")],
+            ),
+            phase: Phase::Running,
+            reason: Reason::Running,
+            condition: "Unknown",
+            message: "step \"b\" is waiting: ErrImagePull",
+        },
+        Case {
             name: "last step running",
             pod: pod("Running", [Exited(0, 1, 2), Exited(0, 2, 3), Running(3)]),
             phase: Phase::Running,

@@ -1,58 +1,141 @@
-//! `kubectl task describe <run>`: everything about one run on one screen.
+//! `kubectl task describe`: everything about one run (or one Task) on one
+//! screen. The text is built by pure functions, for tests.
 
-use anyhow::Context;
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use minitask_api::{ParamValue, StepState, TaskRun};
+use minitask_api::{ParamValue, StepState, Task, TaskRun};
 
-use crate::client::Target;
+use crate::cluster::Cluster;
+use crate::errors;
 use crate::output::{Format, age, print, render, table};
+use crate::refs::{Kind, parse};
+use crate::resolve::{find_run, find_task, last_run};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The TaskRun's name.
-    run: String,
-    /// Print the TaskRun as name, yaml or json instead.
-    #[arg(short = 'o', long)]
+    /// A TaskRun (NAME, taskrun/NAME) or a Task (task/NAME, or `task NAME`).
+    #[arg(value_name = "NAME", num_args = 0..=2)]
+    names: Vec<String>,
+    /// The newest TaskRun (of --task when given).
+    #[arg(long, conflicts_with = "names")]
+    last: bool,
+    /// With --last: the newest run of this Task.
+    #[arg(long, requires = "last")]
+    task: Option<String>,
+    /// Print the object as yaml, json, name, jsonpath=... instead.
+    #[arg(short = 'o', long, value_parser = Format::parse)]
     output: Option<Format>,
 }
 
-pub async fn run(target: &Target, args: Args) -> anyhow::Result<()> {
-    let (client, namespace) = target.connect().await?;
-    let runs: Api<TaskRun> = Api::namespaced(client.clone(), &namespace);
-    let run = runs.get_opt(&args.run).await?.with_context(|| {
-        format!(
-            "taskrun {:?} not found in namespace {namespace:?}; list runs with `kubectl task runs -n {namespace}`",
-            args.run
-        )
-    })?;
-    if let Some(format) = args.output {
-        let name = format!("taskrun.minitask.dev/{}", run.name_any());
-        print(&render(&[&run], &[name], format, true)?);
+pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<()> {
+    let (kind, name) = match args.names.as_slice() {
+        [] if args.last => (Some(Kind::TaskRun), String::new()),
+        [] => anyhow::bail!("describe what? give a TaskRun, task/NAME, or --last"),
+        [one] => parse(one)?,
+        [kind, name] => (parse(&format!("{kind}/{name}"))?.0, name.clone()),
+        _ => anyhow::bail!("describe takes one name"),
+    };
+    if args.last {
+        let run = last_run(cluster, args.task.as_deref()).await?;
+        return show_run(cluster, run, args.output).await;
+    }
+    match kind {
+        Some(Kind::Task) => show_task(cluster, find_task(cluster, &name).await?, args.output).await,
+        Some(Kind::TaskRun) => show_run(cluster, find_run(cluster, &name).await?, args.output).await,
+        // A bare name: a run of that name, else a Task of that name.
+        None => match find_run(cluster, &name).await {
+            Ok(run) => show_run(cluster, run, args.output).await,
+            Err(not_run) => match find_task(cluster, &name).await {
+                Ok(task) => show_task(cluster, task, args.output).await,
+                Err(_) => Err(not_run),
+            },
+        },
+    }
+}
+
+async fn show_run(cluster: &Cluster, run: TaskRun, output: Option<Format>) -> anyhow::Result<()> {
+    if let Some(format) = output.filter(|f| !f.is_table()) {
+        print(&render(
+            &[&run],
+            &[Kind::TaskRun.qualified(&run.name_any())],
+            &format,
+            true,
+        )?);
         return Ok(());
     }
-    let events: Api<Event> = Api::namespaced(client, &namespace);
-    let selector = format!("involvedObject.kind=TaskRun,involvedObject.name={}", args.run);
-    let mut events = events.list(&ListParams::default().fields(&selector)).await?.items;
-    events.sort_by_key(|e| e.last_timestamp.clone().or(e.event_time.clone().map(|t| Time(t.0))));
-    print(&describe(&run, &events, Timestamp::now()));
+    let events = events(cluster, "TaskRun", &run.name_any()).await?;
+    print(&describe_run(&run, &events, Timestamp::now()));
     Ok(())
 }
 
-/// The description of `run`: a pure function, for tests.
-pub fn describe(run: &TaskRun, events: &[Event], now: Timestamp) -> String {
+async fn show_task(cluster: &Cluster, task: Task, output: Option<Format>) -> anyhow::Result<()> {
+    if let Some(format) = output.filter(|f| !f.is_table()) {
+        print(&render(
+            &[&task],
+            &[Kind::Task.qualified(&task.name_any())],
+            &format,
+            true,
+        )?);
+        return Ok(());
+    }
+    let runs: Api<TaskRun> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let selector = format!(
+        "{}={}",
+        minitask_api::LABEL_TASK,
+        minitask_api::label_value(&task.name_any())
+    );
+    let doing = format!(
+        "listing the runs of Task {} in namespace {}",
+        task.name_any(),
+        cluster.namespace
+    );
+    let mut recent = runs
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
+        .items;
+    crate::list::newest_first(&mut recent);
+    recent.truncate(5);
+    print(&describe_task(&task, &recent, Timestamp::now()));
+    Ok(())
+}
+
+/// The Events about an object, oldest first (an empty list when they
+/// cannot be read: describe shows what it can).
+async fn events(cluster: &Cluster, kind: &str, name: &str) -> anyhow::Result<Vec<Event>> {
+    let api: Api<Event> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let selector = format!("involvedObject.kind={kind},involvedObject.name={name}");
+    let mut events = match api.list(&ListParams::default().fields(&selector)).await {
+        Ok(list) => list.items,
+        Err(kube::Error::Api(status)) if status.code == 403 => Vec::new(),
+        Err(e) => {
+            let doing = format!("listing the Events of {kind} {name}");
+            return Err(errors::api(&e, &doing, &cluster.server));
+        }
+    };
+    events.sort_by_key(|e| e.last_timestamp.clone().or(e.event_time.clone().map(|t| Time(t.0))));
+    Ok(events)
+}
+
+/// The description of `run`.
+pub fn describe_run(run: &TaskRun, events: &[Event], now: Timestamp) -> String {
     let status = run.status.clone().unwrap_or_default();
     let mut out = String::new();
     let mut field = |name: &str, value: String| out.push_str(&format!("{:<11}{value}\n", format!("{name}:")));
     field("Name", run.name_any());
     field("Namespace", run.namespace().unwrap_or_default());
     field("Task", run.task_name().unwrap_or("<inline>").to_string());
+    let reason = status.reason.clone().unwrap_or_default();
+    let phase = format!("{:?}", run.phase());
     field(
         "Status",
-        format!("{:?} ({})", run.phase(), status.reason.clone().unwrap_or_default()),
+        match reason.is_empty() || reason == phase {
+            true => phase,
+            false => format!("{phase} ({reason})"),
+        },
     );
     field("Message", status.message.clone().unwrap_or_default());
     field("Pod", status.pod_name.clone().unwrap_or_else(|| "<none>".into()));
@@ -61,10 +144,17 @@ pub fn describe(run: &TaskRun, events: &[Event], now: Timestamp) -> String {
         status
             .start_time
             .as_ref()
+            .filter(|t| t.0.as_second() > 0)
             .map_or("---".into(), |t| format!("{} ago", age(Some(t), now))),
     );
     field("Duration", status.duration.clone().unwrap_or_else(|| "---".into()));
     field("Timeout", run.spec.timeout.clone());
+    if run.spec.retries > 0 {
+        field(
+            "Retries",
+            format!("{} (attempt {})", run.spec.retries, status.retries_status.len() + 1),
+        );
+    }
 
     out.push_str("\nParams:\n");
     let declared = status.task_spec.as_ref().map(|t| t.params.clone()).unwrap_or_default();
@@ -88,6 +178,17 @@ pub fn describe(run: &TaskRun, events: &[Event], now: Timestamp) -> String {
     }
     out.push_str(&indented(&["NAME", "VALUE"], &rows));
 
+    if !run.spec.workspaces.is_empty() {
+        out.push_str("\nWorkspaces:\n");
+        let rows: Vec<Vec<String>> = run
+            .spec
+            .workspaces
+            .iter()
+            .map(|w| vec![w.name.clone(), crate::inputs::binding_text(w)])
+            .collect();
+        out.push_str(&indented(&["NAME", "BOUND TO"], &rows));
+    }
+
     out.push_str("\nResults:\n");
     let rows: Vec<Vec<String>> = status
         .results
@@ -97,9 +198,13 @@ pub fn describe(run: &TaskRun, events: &[Event], now: Timestamp) -> String {
     out.push_str(&indented(&["NAME", "VALUE"], &rows));
 
     out.push_str("\nSteps:\n");
+    let ended = run
+        .phase()
+        .is_terminal()
+        .then(|| status.completion_time.clone().unwrap_or(Time(now)));
     out.push_str(&indented(
-        &["NAME", "STATE", "EXIT", "DURATION", "TIMELINE"],
-        &step_rows(&status.steps),
+        &["NAME", "STATE", "EXIT", "DURATION", "TIMELINE", "MESSAGE"],
+        &step_rows(&status.steps, ended.as_ref(), now),
     ));
 
     if !status.retries_status.is_empty() {
@@ -107,12 +212,123 @@ pub fn describe(run: &TaskRun, events: &[Event], now: Timestamp) -> String {
         let rows: Vec<Vec<String>> = status
             .retries_status
             .iter()
-            .map(|a| vec![a.pod_name.clone(), a.reason.clone(), a.message.clone()])
+            .enumerate()
+            .map(|(i, a)| {
+                vec![
+                    (i + 1).to_string(),
+                    a.pod_name.clone(),
+                    a.reason.clone(),
+                    a.message.clone(),
+                ]
+            })
             .collect();
-        out.push_str(&indented(&["POD", "REASON", "MESSAGE"], &rows));
+        out.push_str(&indented(&["ATTEMPT", "POD", "REASON", "MESSAGE"], &rows));
     }
 
     out.push_str("\nEvents:\n");
+    out.push_str(&event_rows(events, now));
+    out
+}
+
+/// The description of `task`, with its newest runs.
+pub fn describe_task(task: &Task, recent: &[TaskRun], now: Timestamp) -> String {
+    let spec = &task.spec;
+    let mut out = String::new();
+    let mut field = |name: &str, value: String| out.push_str(&format!("{:<13}{value}\n", format!("{name}:")));
+    field("Name", task.name_any());
+    field("Namespace", task.namespace().unwrap_or_default());
+    field(
+        "Description",
+        spec.description.clone().unwrap_or_else(|| "<none>".into()),
+    );
+    field(
+        "Created",
+        format!("{} ago", age(task.metadata.creation_timestamp.as_ref(), now)),
+    );
+
+    out.push_str("\nParams:\n");
+    let rows: Vec<Vec<String>> = spec
+        .params
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.type_.as_str().to_string(),
+                p.default.as_ref().map_or("<required>".into(), show),
+                p.description.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&indented(&["NAME", "TYPE", "DEFAULT", "DESCRIPTION"], &rows));
+
+    out.push_str("\nWorkspaces:\n");
+    let rows: Vec<Vec<String>> = spec
+        .workspaces
+        .iter()
+        .map(|w| {
+            let path = w.mount_path.clone().unwrap_or_else(|| format!("/workspace/{}", w.name));
+            let how = [w.optional.then_some("optional"), w.read_only.then_some("read-only")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![w.name.clone(), path, how, w.description.clone().unwrap_or_default()]
+        })
+        .collect();
+    out.push_str(&indented(&["NAME", "PATH", "", "DESCRIPTION"], &rows));
+
+    out.push_str("\nResults:\n");
+    let rows: Vec<Vec<String>> = spec
+        .results
+        .iter()
+        .map(|r| vec![r.name.clone(), r.description.clone().unwrap_or_default()])
+        .collect();
+    out.push_str(&indented(&["NAME", "DESCRIPTION"], &rows));
+
+    out.push_str("\nSteps:\n");
+    let rows: Vec<Vec<String>> = spec
+        .steps
+        .iter()
+        .map(|s| {
+            let image = s
+                .image
+                .clone()
+                .or(spec.step_template.as_ref().and_then(|t| t.image.clone()))
+                .unwrap_or_default();
+            let what = match (&s.script, &s.command) {
+                (Some(script), _) => script
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or_default()
+                    .to_string(),
+                (None, Some(command)) => command.join(" "),
+                _ => String::new(),
+            };
+            vec![s.name.clone(), image, what]
+        })
+        .collect();
+    out.push_str(&indented(&["NAME", "IMAGE", "RUNS"], &rows));
+
+    out.push_str("\nRecent runs:\n");
+    let rows: Vec<Vec<String>> = recent
+        .iter()
+        .map(|r| {
+            let status = r.status.clone().unwrap_or_default();
+            vec![
+                r.name_any(),
+                format!("{:?}", r.phase()),
+                status.reason.unwrap_or_default(),
+                age(r.metadata.creation_timestamp.as_ref(), now),
+            ]
+        })
+        .collect();
+    out.push_str(&indented(&["NAME", "STATUS", "REASON", "AGE"], &rows));
+    let name = task.name_any();
+    out.push_str(&format!("\nStart it with `kubectl task start {name}`.\n"));
+    out
+}
+
+fn event_rows(events: &[Event], now: Timestamp) -> String {
     let rows: Vec<Vec<String>> = events
         .iter()
         .rev()
@@ -128,8 +344,7 @@ pub fn describe(run: &TaskRun, events: &[Event], now: Timestamp) -> String {
             ]
         })
         .collect();
-    out.push_str(&indented(&["TYPE", "REASON", "AGE", "MESSAGE"], &rows));
-    out
+    indented(&["TYPE", "REASON", "AGE", "MESSAGE"], &rows)
 }
 
 fn show(value: &ParamValue) -> String {
@@ -149,15 +364,45 @@ fn indented(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 const BAR: usize = 20;
 
-/// One row per step, with a bar that places it on the run's timeline.
-fn step_rows(steps: &[StepState]) -> Vec<Vec<String>> {
+/// The state of a step as a person reads it, and its exit code.
+fn state(step: &StepState, run_ended: bool) -> (String, String) {
+    match (&step.waiting, &step.running, &step.terminated) {
+        (_, _, Some(t)) => {
+            let state = match (t.reason.as_deref(), t.exit_code) {
+                (Some("Stopped"), _) => "Stopped".to_string(),
+                (Some("Continued"), _) => "Failed (continued)".to_string(),
+                (_, 0) => "Succeeded".to_string(),
+                (Some(reason), _) if reason != "Error" => format!("Failed ({reason})"),
+                _ => "Failed".to_string(),
+            };
+            (state, t.exit_code.to_string())
+        }
+        (_, Some(_), None) if run_ended => ("Stopped".into(), "---".into()),
+        (_, Some(_), None) => ("Running".into(), "---".into()),
+        _ if run_ended => ("Not run".into(), "---".into()),
+        (Some(w), _, _) => {
+            let reason = w
+                .reason
+                .as_deref()
+                .filter(|r| *r != "PodInitializing")
+                .unwrap_or("Waiting");
+            (format!("Waiting ({reason})"), "---".into())
+        }
+        _ => ("Pending".into(), "---".into()),
+    }
+}
+
+/// One row per step, with a bar that places it on the run's timeline. A
+/// step still marked running in a run that `ended` stopped then.
+fn step_rows(steps: &[StepState], ended: Option<&Time>, now: Timestamp) -> Vec<Vec<String>> {
+    let real = |t: &Option<Time>| t.clone().filter(|t| t.0.as_second() > 0);
     let span = |s: &StepState| -> Option<(i64, i64)> {
         let (start, end) = match (&s.running, &s.terminated) {
-            (_, Some(t)) => (t.started_at.clone()?, t.finished_at.clone()?),
-            (Some(r), None) => (r.started_at.clone()?, Time(Timestamp::now())),
+            (_, Some(t)) => (real(&t.started_at)?, real(&t.finished_at)?),
+            (Some(r), None) => (real(&r.started_at)?, ended.cloned().unwrap_or(Time(now))),
             _ => return None,
         };
-        Some((start.0.as_second(), end.0.as_second()))
+        Some((start.0.as_second(), end.0.as_second().max(start.0.as_second())))
     };
     let spans: Vec<Option<(i64, i64)>> = steps.iter().map(span).collect();
     let first = spans.iter().flatten().map(|s| s.0).min();
@@ -166,21 +411,19 @@ fn step_rows(steps: &[StepState]) -> Vec<Vec<String>> {
         .iter()
         .zip(&spans)
         .map(|(step, span)| {
-            let (state, exit) = match (&step.waiting, &step.running, &step.terminated) {
-                (_, _, Some(t)) => (
-                    t.reason.clone().unwrap_or_else(|| "Terminated".into()),
-                    t.exit_code.to_string(),
-                ),
-                (_, Some(_), _) => ("Running".into(), "---".into()),
-                (Some(w), _, _) => (w.reason.clone().unwrap_or_else(|| "Waiting".into()), "---".into()),
-                _ => ("NotStarted".into(), "---".into()),
-            };
+            let (state, exit) = state(step, ended.is_some());
             let duration = span.map_or("---".into(), |(a, b)| format!("{}s", b - a));
             let timeline = match (span, first, last) {
                 (Some((a, b)), Some(first), Some(last)) => bar(a - first, b - first, (last - first).max(1)),
                 _ => " ".repeat(BAR),
             };
-            vec![step.name.clone(), state, exit, duration, timeline]
+            let message = step
+                .terminated
+                .as_ref()
+                .and_then(|t| t.message.clone())
+                .map(|m| m.trim().replace('\n', " "))
+                .unwrap_or_default();
+            vec![step.name.clone(), state, exit, duration, timeline, message]
         })
         .collect()
 }
@@ -195,6 +438,32 @@ fn bar(start: i64, end: i64, total: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::{ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting};
+
+    fn at(second: i64) -> Time {
+        Time(Timestamp::from_second(1_800_000_000 + second).unwrap())
+    }
+
+    fn step(name: &str) -> StepState {
+        StepState {
+            name: name.into(),
+            container: format!("step-{name}"),
+            ..StepState::default()
+        }
+    }
+
+    fn terminated(name: &str, code: i32, reason: &str, from: i64, to: i64) -> StepState {
+        StepState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: code,
+                reason: Some(reason.into()),
+                started_at: Some(at(from)),
+                finished_at: Some(at(to)),
+                ..ContainerStateTerminated::default()
+            }),
+            ..step(name)
+        }
+    }
 
     #[test]
     fn bars_place_steps_on_the_timeline() {
@@ -202,5 +471,53 @@ mod tests {
         assert_eq!(bar(10, 20, 20), format!("{}{}", "·".repeat(10), "█".repeat(10)));
         assert_eq!(bar(20, 20, 20).chars().filter(|c| *c == '█').count(), 1, "never empty");
         assert_eq!(bar(0, 0, 1).chars().count(), BAR);
+    }
+
+    #[test]
+    fn every_step_of_a_finished_run_shows_how_it_ended() {
+        let running = StepState {
+            running: Some(ContainerStateRunning {
+                started_at: Some(at(10)),
+            }),
+            ..step("c")
+        };
+        let pulling = StepState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some("ErrImagePull".into()),
+                message: None,
+            }),
+            ..step("d")
+        };
+        let mut never_started = terminated("e", 128, "StartError", 0, 0);
+        never_started.terminated.as_mut().unwrap().started_at = Some(Time(Timestamp::UNIX_EPOCH));
+        never_started.terminated.as_mut().unwrap().message = Some("exec: \"x\": not found".into());
+        let steps = [
+            terminated("a", 0, "Completed", 0, 5),
+            terminated("b", 137, "Stopped", 5, 9),
+            running,
+            pulling,
+            never_started,
+            step("f"),
+        ];
+        let ended = at(20);
+        let rows = step_rows(&steps, Some(&ended), Timestamp::from_second(1_800_009_999).unwrap());
+        let summary: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r[1].as_str(), r[2].as_str(), r[3].as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("Succeeded", "0", "5s"),
+                ("Stopped", "137", "4s"),
+                ("Stopped", "---", "10s"),
+                ("Not run", "---", "---"),
+                ("Failed (StartError)", "128", "---"),
+                ("Not run", "---", "---"),
+            ]
+        );
+        assert_eq!(rows[4][5], "exec: \"x\": not found", "the runtime's words");
+        let going = step_rows(&steps[3..4], None, Timestamp::now());
+        assert_eq!(going[0][1], "Waiting (ErrImagePull)");
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, EmptyDirVolumeSource, PersistentVolumeClaimVolumeSource, SecretVolumeSource,
 };
-use minitask_api::{Param, ParamSpec, ParamType, ParamValue, WorkspaceBinding};
+use minitask_api::{Param, ParamSpec, ParamType, ParamValue, WorkspaceBinding, WorkspaceDeclaration};
 
 /// `key=value`, split at the first `=`.
 pub fn key_value(flag: &str, text: &str) -> anyhow::Result<(String, String)> {
@@ -25,9 +25,10 @@ pub fn params(declared: &[ParamSpec], given: &[(String, String)]) -> anyhow::Res
     for (name, value) in given {
         let Some(spec) = declared.iter().find(|d| &d.name == name) else {
             let known: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
+            let hint = crate::refs::did_you_mean(&crate::refs::similar(name, known.iter().copied()));
             problems.push(match known.is_empty() {
                 true => format!("unknown param {name:?}: the Task takes no params"),
-                false => format!("unknown param {name:?}: the Task takes {}", known.join(", ")),
+                false => format!("unknown param {name:?}{hint}: the Task takes {}", known.join(", ")),
             });
             continue;
         };
@@ -49,19 +50,84 @@ pub fn params(declared: &[ParamSpec], given: &[(String, String)]) -> anyhow::Res
     Ok((params, missing))
 }
 
-/// `text` as a value of `type_`: arrays are comma-separated (`a,b`), and an
-/// empty text is an empty array.
+/// `text` as a value of `type_`: arrays are comma-separated (`a, b`, each
+/// item trimmed), and an empty text is an empty array.
 pub fn typed(type_: ParamType, text: &str) -> ParamValue {
     match type_ {
         ParamType::String => ParamValue::String(text.into()),
-        ParamType::Array if text.is_empty() => ParamValue::Array(vec![]),
-        ParamType::Array => ParamValue::Array(text.split(',').map(str::to_string).collect()),
+        ParamType::Array if text.trim().is_empty() => ParamValue::Array(vec![]),
+        ParamType::Array => ParamValue::Array(text.split(',').map(|i| i.trim().to_string()).collect()),
+    }
+}
+
+/// What `-w` takes, for messages.
+pub const WORKSPACE_SYNTAX: &str = "NAME=emptyDir, NAME=pvc:CLAIM, NAME=configmap:NAME or NAME=secret:NAME";
+
+/// The run's workspaces from `-w` flags, checked against what the Task
+/// declares: an unknown name or one bound twice is an error. Returns the
+/// bindings and the names of required workspaces still unbound.
+pub fn workspaces(
+    declared: &[WorkspaceDeclaration],
+    flags: &[String],
+) -> anyhow::Result<(Vec<WorkspaceBinding>, Vec<String>)> {
+    let mut problems = Vec::new();
+    let mut bindings: Vec<WorkspaceBinding> = Vec::new();
+    let known: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
+    for flag in flags {
+        let binding = match workspace(flag) {
+            Ok(binding) => binding,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
+        if !known.contains(&binding.name.as_str()) {
+            problems.push(match known.is_empty() {
+                true => format!("-w {flag}: the Task declares no workspaces"),
+                false => format!(
+                    "-w {flag}: the Task has no workspace {:?}; it declares {}",
+                    binding.name,
+                    known.join(", ")
+                ),
+            });
+        } else if bindings.iter().any(|b| b.name == binding.name) {
+            problems.push(format!("-w {flag}: workspace {:?} is bound twice", binding.name));
+        } else {
+            bindings.push(binding);
+        }
+    }
+    anyhow::ensure!(problems.is_empty(), problems.join("; "));
+    let missing = declared
+        .iter()
+        .filter(|d| !d.optional && !bindings.iter().any(|b| b.name == d.name))
+        .map(|d| d.name.clone())
+        .collect();
+    Ok((bindings, missing))
+}
+
+/// A binding as `-w` writes it: `emptyDir`, `pvc:CLAIM`...
+pub fn binding_text(binding: &WorkspaceBinding) -> String {
+    let source = if binding.empty_dir.is_some() {
+        "emptyDir".to_string()
+    } else if let Some(pvc) = &binding.persistent_volume_claim {
+        format!("pvc:{}", pvc.claim_name)
+    } else if let Some(cm) = &binding.config_map {
+        format!("configmap:{}", cm.name)
+    } else if let Some(secret) = &binding.secret {
+        format!("secret:{}", secret.secret_name.clone().unwrap_or_default())
+    } else {
+        "?".to_string()
+    };
+    match &binding.sub_path {
+        Some(sub) => format!("{source} (subPath {sub})"),
+        None => source,
     }
 }
 
 /// `-w name=emptyDir|pvc:<claim>|configmap:<name>|secret:<name>`.
 pub fn workspace(text: &str) -> anyhow::Result<WorkspaceBinding> {
-    let (name, source) = key_value("-w", text)?;
+    let (name, source) =
+        key_value("-w", text).map_err(|_| anyhow::anyhow!("-w {text:?}: expected {WORKSPACE_SYNTAX}"))?;
     let mut binding = WorkspaceBinding {
         name,
         sub_path: None,
@@ -70,9 +136,12 @@ pub fn workspace(text: &str) -> anyhow::Result<WorkspaceBinding> {
         config_map: None,
         secret: None,
     };
-    let (kind, target) = source.split_once(':').unwrap_or((source.as_str(), ""));
-    match (kind.to_ascii_lowercase().as_str(), target) {
-        ("emptydir", "") => binding.empty_dir = Some(EmptyDirVolumeSource::default()),
+    let (kind, target) = match source.split_once(':') {
+        Some((kind, target)) => (kind, Some(target)),
+        None => (source.as_str(), None),
+    };
+    match (kind.to_ascii_lowercase().as_str(), target.unwrap_or_default()) {
+        ("emptydir", "") if target.is_none() => binding.empty_dir = Some(EmptyDirVolumeSource::default()),
         ("pvc", claim) if !claim.is_empty() => {
             binding.persistent_volume_claim = Some(PersistentVolumeClaimVolumeSource {
                 claim_name: claim.into(),
@@ -91,9 +160,7 @@ pub fn workspace(text: &str) -> anyhow::Result<WorkspaceBinding> {
                 ..SecretVolumeSource::default()
             })
         }
-        _ => anyhow::bail!(
-            "-w {text:?}: expected NAME=emptyDir, NAME=pvc:CLAIM, NAME=configmap:NAME or NAME=secret:NAME"
-        ),
+        _ => anyhow::bail!("-w {text:?}: expected {WORKSPACE_SYNTAX}"),
     }
     Ok(binding)
 }
@@ -173,9 +240,46 @@ mod tests {
                 .as_deref(),
             Some("token")
         );
-        for bad in ["src", "src=pvc", "src=pvc:", "src=nfs:x", "=emptyDir"] {
-            assert!(workspace(bad).is_err(), "{bad}");
+        for bad in [
+            "src",
+            "src=pvc",
+            "src=pvc:",
+            "src=nfs:x",
+            "=emptyDir",
+            "src=emptyDir:",
+            "src=emptyDir:x",
+        ] {
+            let error = workspace(bad).unwrap_err().to_string();
+            assert!(error.contains("NAME=emptyDir, NAME=pvc:CLAIM"), "{bad}: {error}");
         }
+    }
+
+    fn declared(name: &str, optional: bool) -> WorkspaceDeclaration {
+        WorkspaceDeclaration {
+            name: name.into(),
+            description: None,
+            mount_path: None,
+            read_only: false,
+            optional,
+        }
+    }
+
+    #[test]
+    fn workspaces_are_checked_against_the_task_before_anything_is_created() {
+        let decls = [declared("src", false), declared("cache", true), declared("out", false)];
+        let flags = |f: &[&str]| f.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (bindings, missing) = workspaces(&decls, &flags(&["src=emptyDir"])).unwrap();
+        assert_eq!((bindings.len(), missing), (1, vec!["out".to_string()]));
+        let error = workspaces(&decls, &flags(&["srcc=emptyDir", "src=emptyDir", "src=pvc:x"])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "-w srcc=emptyDir: the Task has no workspace \"srcc\"; it declares src, cache, out; -w src=pvc:x: workspace \"src\" is bound twice"
+        );
+        assert_eq!(binding_text(&workspace("a=pvc:data").unwrap()), "pvc:data");
+        assert_eq!(
+            typed(ParamType::Array, " a , b "),
+            ParamValue::Array(vec!["a".into(), "b".into()])
+        );
     }
 
     #[test]

@@ -1,11 +1,17 @@
-//! `kubectl task list` (Tasks) and `kubectl task runs` (TaskRuns).
+//! `kubectl task list` (Tasks) and `kubectl task runs` (TaskRuns, and
+//! `-w` to watch them change).
 
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
+use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use minitask_api::{Task, TaskRun};
 
-use crate::client::Target;
+use crate::cluster::Cluster;
+use crate::errors;
 use crate::output::{Format, age, print, render, table};
+use crate::refs::Kind;
 
 #[derive(clap::Args)]
 pub struct ListArgs {
@@ -13,10 +19,11 @@ pub struct ListArgs {
     #[arg(short = 'A', long)]
     all_namespaces: bool,
     /// Only Tasks with these labels (a label selector, as in kubectl).
-    #[arg(short = 'l', long)]
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
     selector: Option<String>,
-    /// Print as name, yaml or json instead of a table.
-    #[arg(short = 'o', long)]
+    /// Print as wide, name, yaml, json, jsonpath=... or custom-columns=...
+    /// instead of a table.
+    #[arg(short = 'o', long, value_parser = Format::parse)]
     output: Option<Format>,
 }
 
@@ -26,16 +33,20 @@ pub struct RunsArgs {
     #[arg(short = 'A', long)]
     all_namespaces: bool,
     /// Only TaskRuns with these labels (a label selector, as in kubectl).
-    #[arg(short = 'l', long)]
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
     selector: Option<String>,
     /// Only runs of this Task.
-    #[arg(long)]
+    #[arg(long, value_name = "TASK")]
     task: Option<String>,
-    /// At most this many runs, newest first.
-    #[arg(long)]
-    limit: Option<usize>,
-    /// Print as name, yaml or json instead of a table.
-    #[arg(short = 'o', long)]
+    /// At most this many runs, newest first (1 or more).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
+    /// After the list, print each run again whenever it changes.
+    #[arg(short = 'w', long)]
+    watch: bool,
+    /// Print as wide, name, yaml, json, jsonpath=... or custom-columns=...
+    /// instead of a table.
+    #[arg(short = 'o', long, value_parser = Format::parse)]
     output: Option<Format>,
 }
 
@@ -57,102 +68,193 @@ fn params(selector: &Option<String>) -> ListParams {
     }
 }
 
-pub async fn list(target: &Target, args: ListArgs) -> anyhow::Result<()> {
-    let (client, namespace) = target.connect().await?;
-    let tasks: Api<Task> = api(client, &namespace, args.all_namespaces);
-    let mut items = tasks.list(&params(&args.selector)).await?.items;
+/// Where a listing looked, for messages.
+fn scope(cluster: &Cluster, all: bool) -> String {
+    match all {
+        true => "every namespace".into(),
+        false => format!("namespace {}", cluster.namespace),
+    }
+}
+
+pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
+    let tasks: Api<Task> = api(cluster.client.clone(), &cluster.namespace, args.all_namespaces);
+    let doing = format!("listing Tasks in {}", scope(cluster, args.all_namespaces));
+    let mut items = tasks
+        .list(&params(&args.selector))
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
+        .items;
     items.sort_by_key(|t| (t.namespace(), t.name_any()));
-    let now = k8s_openapi::jiff::Timestamp::now();
+    let now = Timestamp::now();
     let shown = Shown {
-        kind: "task",
+        kind: Kind::Task,
         plural: "Tasks",
-        namespace: &namespace,
+        scope: scope(cluster, args.all_namespaces),
         all_namespaces: args.all_namespaces,
         output: args.output,
     };
-    shown.print(&items, &["NAME", "STEPS", "PARAMS", "AGE"], |t| {
-        let params: Vec<&str> = t.spec.params.iter().map(|p| p.name.as_str()).collect();
+    let headers = ["NAME", "STEPS", "PARAMS", "WORKSPACES", "RESULTS", "AGE", "DESCRIPTION"];
+    let wide = ["IMAGES"];
+    shown.print(&items, &headers, &wide, |t| {
+        let names = |items: Vec<&str>| match items.is_empty() {
+            true => "<none>".to_string(),
+            false => items.join(","),
+        };
+        let spec = &t.spec;
+        let mut images: Vec<String> = spec
+            .steps
+            .iter()
+            .filter_map(|s| {
+                s.image
+                    .clone()
+                    .or(spec.step_template.as_ref().and_then(|t| t.image.clone()))
+            })
+            .collect();
+        images.dedup();
         vec![
             t.name_any(),
-            t.spec.steps.len().to_string(),
-            if params.is_empty() {
-                "<none>".into()
-            } else {
-                params.join(",")
-            },
+            spec.steps.len().to_string(),
+            names(spec.params.iter().map(|p| p.name.as_str()).collect()),
+            names(spec.workspaces.iter().map(|w| w.name.as_str()).collect()),
+            names(spec.results.iter().map(|r| r.name.as_str()).collect()),
             age(t.metadata.creation_timestamp.as_ref(), now),
+            spec.description
+                .clone()
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            images.join(","),
         ]
     })
 }
 
-pub async fn runs(target: &Target, args: RunsArgs) -> anyhow::Result<()> {
-    let (client, namespace) = target.connect().await?;
-    let runs: Api<TaskRun> = api(client, &namespace, args.all_namespaces);
+pub async fn runs(cluster: &Cluster, args: RunsArgs) -> anyhow::Result<()> {
+    let runs: Api<TaskRun> = api(cluster.client.clone(), &cluster.namespace, args.all_namespaces);
+    let doing = format!("listing taskruns in {}", scope(cluster, args.all_namespaces));
+    let selector = params(&args.selector);
     let mut items: Vec<TaskRun> = runs
-        .list(&params(&args.selector))
-        .await?
+        .list(&selector)
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
         .items
         .into_iter()
         .filter(|r| args.task.as_deref().is_none_or(|t| r.task_name() == Some(t)))
         .collect();
     newest_first(&mut items);
-    items.truncate(args.limit.unwrap_or(usize::MAX));
-    let now = k8s_openapi::jiff::Timestamp::now();
+    items.truncate(args.limit.map_or(usize::MAX, |l| l as usize));
     let shown = Shown {
-        kind: "taskrun",
+        kind: Kind::TaskRun,
         plural: "TaskRuns",
-        namespace: &namespace,
+        scope: scope(cluster, args.all_namespaces),
         all_namespaces: args.all_namespaces,
-        output: args.output,
+        output: args.output.clone(),
     };
     let headers = ["NAME", "TASK", "STATUS", "REASON", "STARTED", "DURATION"];
-    shown.print(&items, &headers, |r| {
-        let status = r.status.clone().unwrap_or_default();
-        vec![
-            r.name_any(),
-            r.task_name().unwrap_or("<inline>").to_string(),
-            format!("{:?}", r.phase()),
-            status.reason.unwrap_or_default(),
-            status
-                .start_time
-                .as_ref()
-                .map_or("---".into(), |t| format!("{} ago", age(Some(t), now))),
-            status.duration.unwrap_or_else(|| "---".into()),
-        ]
-    })
+    let wide = ["POD", "ATTEMPT", "MESSAGE"];
+    shown.print(&items, &headers, &wide, run_row)?;
+    if !args.watch {
+        return Ok(());
+    }
+    // Then every change, one row per change, as `kubectl get -w` prints.
+    let config = match &args.selector {
+        Some(s) => watcher::Config::default().labels(s),
+        None => watcher::Config::default(),
+    };
+    let mut changes = std::pin::pin!(watcher(runs, config));
+    let mut listed = true;
+    while let Some(event) = changes.next().await {
+        let run = match event.map_err(|e| anyhow::anyhow!("watching taskruns: {}", errors::root_cause(&e)))? {
+            // The first list repeats what is printed already.
+            watcher::Event::Init => {
+                listed = true;
+                continue;
+            }
+            watcher::Event::InitDone => {
+                listed = false;
+                continue;
+            }
+            watcher::Event::InitApply(_) if listed => continue,
+            watcher::Event::InitApply(run) | watcher::Event::Apply(run) | watcher::Event::Delete(run) => run,
+        };
+        if args.task.as_deref().is_some_and(|t| run.task_name() != Some(t)) {
+            continue;
+        }
+        shown.rows(&[run], &headers, &wide, run_row, false)?;
+    }
+    Ok(())
 }
 
-/// How a listing command prints its objects: `-o`, or a table with a
-/// NAMESPACE column under `-A`, or a note on stderr when there are none.
-struct Shown<'a> {
-    kind: &'static str,
+fn run_row(r: &TaskRun) -> Vec<String> {
+    let now = Timestamp::now();
+    let status = r.status.clone().unwrap_or_default();
+    vec![
+        r.name_any(),
+        r.task_name().unwrap_or("<inline>").to_string(),
+        format!("{:?}", r.phase()),
+        status.reason.unwrap_or_default(),
+        status
+            .start_time
+            .as_ref()
+            .map_or("---".into(), |t| format!("{} ago", age(Some(t), now))),
+        status.duration.unwrap_or_else(|| "---".into()),
+        status.pod_name.unwrap_or_else(|| "<none>".into()),
+        (status.retries_status.len() + 1).to_string(),
+        status.message.unwrap_or_default(),
+    ]
+}
+
+/// How a listing command prints its objects: `-o`, or a table (with a
+/// NAMESPACE column under `-A`, more columns with `-o wide`), or a note on
+/// stderr when there are none.
+struct Shown {
+    kind: Kind,
     plural: &'static str,
-    namespace: &'a str,
+    scope: String,
     all_namespaces: bool,
     output: Option<Format>,
 }
 
-impl Shown<'_> {
-    fn print<K>(&self, items: &[K], headers: &[&str], row: impl Fn(&K) -> Vec<String>) -> anyhow::Result<()>
+impl Shown {
+    fn print<K>(
+        &self,
+        items: &[K],
+        headers: &[&str],
+        wide: &[&str],
+        row: impl Fn(&K) -> Vec<String>,
+    ) -> anyhow::Result<()>
     where
         K: kube::Resource + serde::Serialize,
     {
-        if let Some(format) = self.output {
-            let names: Vec<String> = items
-                .iter()
-                .map(|i| format!("{}.minitask.dev/{}", self.kind, i.name_any()))
-                .collect();
+        if let Some(format) = self.output.as_ref().filter(|f| !f.is_table()) {
+            let names: Vec<String> = items.iter().map(|i| self.kind.qualified(&i.name_any())).collect();
             print(&render(items, &names, format, false)?);
             return Ok(());
         }
         if items.is_empty() {
-            match self.all_namespaces {
-                true => eprintln!("No {} found.", self.plural),
-                false => eprintln!("No {} found in namespace {}.", self.plural, self.namespace),
-            }
+            eprintln!("No {} found in {}.", self.plural, self.scope);
             return Ok(());
         }
+        self.rows(items, headers, wide, row, true)
+    }
+
+    fn rows<K>(
+        &self,
+        items: &[K],
+        headers: &[&str],
+        wide: &[&str],
+        row: impl Fn(&K) -> Vec<String>,
+        with_headers: bool,
+    ) -> anyhow::Result<()>
+    where
+        K: kube::Resource + serde::Serialize,
+    {
+        let is_wide = self.output.as_ref().is_some_and(Format::is_table);
         let mut headers = headers.to_vec();
+        if is_wide {
+            headers.extend(wide);
+        }
         if self.all_namespaces {
             headers.insert(0, "NAMESPACE");
         }
@@ -160,13 +262,18 @@ impl Shown<'_> {
             .iter()
             .map(|item| {
                 let mut cells = row(item);
+                cells.truncate(headers.len() - usize::from(self.all_namespaces));
                 if self.all_namespaces {
                     cells.insert(0, item.namespace().unwrap_or_default());
                 }
                 cells
             })
             .collect();
-        print(&table(&headers, &rows));
+        let text = table(&headers, &rows);
+        match with_headers {
+            true => print(&text),
+            false => print(&text.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>()),
+        }
         Ok(())
     }
 }

@@ -1,32 +1,50 @@
 //! `kubectl-task`: the kubectl plugin of mini-task (`kubectl task ...`).
-//!
-//! Exit codes: 0 on success (and when a followed run Succeeded), 1 when a
-//! run followed with `--follow`/`--wait` Failed, 2 on a usage or API error.
 
-mod client;
+mod cluster;
+mod complete;
 mod describe;
+mod errors;
 mod follow;
 mod inputs;
+mod jsonpath;
 mod list;
+mod logs;
 mod manage;
 mod output;
+mod prompt;
+mod refs;
+mod resolve;
+mod spinner;
 mod start;
+mod version;
+mod watch;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
+use crate::cluster::Target;
+use crate::errors::{EXIT_ERROR, EXIT_INTERRUPTED};
 use crate::follow::Outcome;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success (with -f/--wait: the run succeeded)
+  1    the run followed with -f/--wait failed
+  2    a usage error, or an error from the cluster
+  3    the run followed with -f/--wait was deleted
+  130  interrupted (Ctrl-C) while following: the run goes on";
 
 #[derive(Parser)]
 #[command(
     name = "kubectl task",
-    bin_name = "kubectl-task",
+    bin_name = "kubectl task",
     version,
     about = "Run and inspect mini-task Tasks on Kubernetes",
-    after_help = "Exit codes: 0 success; 1 the run followed with --follow/--wait failed; 2 usage or API error."
+    after_help = EXIT_CODES,
+    disable_help_subcommand = true
 )]
 struct Cli {
     #[command(flatten)]
-    target: client::Target,
+    target: Target,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,50 +55,83 @@ enum Command {
     Start(start::Args),
     /// List the Tasks.
     List(list::ListArgs),
-    /// List the TaskRuns, newest first.
+    /// List the TaskRuns, newest first (-w to watch them).
     Runs(list::RunsArgs),
-    /// Show a TaskRun: params, results, steps with a timeline, events.
+    /// Show a TaskRun (or a Task): params, results, steps, events.
     Describe(describe::Args),
-    /// Print a TaskRun's logs, step by step, in order.
+    /// Print a TaskRun's logs: every attempt, every step in order.
     Logs(LogsArgs),
     /// Cancel a running TaskRun; its pod and logs are kept.
     Cancel(manage::CancelArgs),
     /// Delete TaskRuns (never an unfinished one without --force).
     Delete(manage::DeleteArgs),
-    /// Print a shell completion script.
+    /// Print a shell completion script for `kubectl-task`.
     Completion {
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
+        #[arg(value_parser = ["bash", "zsh", "fish"])]
+        shell: String,
     },
-    /// Print the plugin's version and the cluster's.
+    /// Print the plugin's, the cluster's and the controller's versions.
     Version,
 }
 
 #[derive(clap::Args)]
 struct LogsArgs {
-    /// The TaskRun (not needed with --last).
+    /// The TaskRun (NAME or taskrun/NAME; not needed with --last).
     #[arg(required_unless_present = "last")]
     run: Option<String>,
-    /// Stream the logs until the run ends, waiting for steps to start.
+    /// Stream the logs until the run ends, waiting for steps to start and
+    /// going on through retries.
     #[arg(short = 'f', long)]
     follow: bool,
     /// Only this step.
-    #[arg(long)]
+    #[arg(long, value_name = "STEP")]
     step: Option<String>,
-    /// The newest TaskRun in the namespace.
+    /// Only this attempt of a retried run (1 for the first).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    attempt: Option<u64>,
+    /// Prefix each line with its time.
+    #[arg(long)]
+    timestamps: bool,
+    /// Only the last N lines of each step.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
+    tail: Option<i64>,
+    /// No colours.
+    #[arg(long)]
+    no_color: bool,
+    /// The newest TaskRun (of --task when given).
     #[arg(long, conflicts_with = "run")]
     last: bool,
+    /// With --last: the newest run of this Task.
+    #[arg(long, requires = "last", value_name = "TASK")]
+    task: Option<String>,
 }
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("__complete") {
+        complete::run::<Cli>(&args[2..]).await;
+        return;
+    }
     let cli = Cli::parse();
-    let result = dispatch(cli).await;
+    let verbosity = cli.target.verbosity.unwrap_or(0);
+    let result = tokio::select! {
+        result = dispatch(cli) => result,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("{}", spinner::interrupted());
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    };
     match result {
         Ok(outcome) => std::process::exit(outcome.code()),
         Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::exit(2);
+            eprintln!("error: {error}");
+            if verbosity > 0 {
+                for cause in errors::chain(&error).iter().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+            }
+            std::process::exit(EXIT_ERROR);
         }
     }
 }
@@ -88,51 +139,69 @@ async fn main() {
 async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     let target = &cli.target;
     match cli.command {
-        Command::Start(args) => return start::run(target, args).await,
-        Command::List(args) => list::list(target, args).await?,
-        Command::Runs(args) => list::runs(target, args).await?,
-        Command::Describe(args) => describe::run(target, args).await?,
-        Command::Logs(args) => logs(target, args).await?,
-        Command::Cancel(args) => manage::cancel(target, args).await?,
-        Command::Delete(args) => manage::delete(target, args).await?,
         Command::Completion { shell } => {
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "kubectl-task", &mut out);
-            output::print(&String::from_utf8_lossy(&out));
+            output::print(complete::script(&shell));
+            return Ok(Outcome::Done);
         }
-        Command::Version => version(target).await,
+        Command::Version => {
+            version::run(&target.connect().await).await?;
+            return Ok(Outcome::Done);
+        }
+        _ => {}
+    }
+    let cluster = target.connect().await?;
+    match cli.command {
+        Command::Start(args) => return start::run(&cluster, args).await,
+        Command::List(args) => list::list(&cluster, args).await?,
+        Command::Runs(args) => list::runs(&cluster, args).await?,
+        Command::Describe(args) => describe::run(&cluster, args).await?,
+        Command::Logs(args) => return logs(&cluster, args).await,
+        Command::Cancel(args) => manage::cancel(&cluster, args).await?,
+        Command::Delete(args) => manage::delete(&cluster, args).await?,
+        Command::Completion { .. } | Command::Version => {}
     }
     Ok(Outcome::Done)
 }
 
-async fn logs(target: &client::Target, args: LogsArgs) -> anyhow::Result<()> {
-    let (client, namespace) = target.connect().await?;
-    let name = match args.run {
-        Some(name) => name,
-        None => {
-            let api: kube::Api<minitask_api::TaskRun> = kube::Api::namespaced(client.clone(), &namespace);
-            let mut runs = api.list(&Default::default()).await?.items;
-            list::newest_first(&mut runs);
-            let newest = runs.first();
-            let newest = newest.ok_or_else(|| anyhow::anyhow!("no TaskRuns in namespace {namespace:?}"))?;
-            kube::ResourceExt::name_any(newest)
-        }
+async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outcome> {
+    let run = match &args.run {
+        Some(name) => resolve::find_run(cluster, &refs::run_name(name)?).await?,
+        None => resolve::last_run(cluster, args.task.as_deref()).await?,
     };
-    follow::logs(&client, &namespace, &name, args.step.as_deref(), args.follow).await
+    let options = logs::Options {
+        step: args.step,
+        follow: args.follow,
+        timestamps: args.timestamps,
+        tail: args.tail,
+        attempt: args.attempt.map(|a| a as usize),
+        no_color: args.no_color,
+        to_stderr: false,
+    };
+    if let Some(attempt) = options.attempt {
+        let attempts = run.status.as_ref().map_or(0, |s| s.retries_status.len() + 1);
+        anyhow::ensure!(
+            attempt <= attempts,
+            "taskrun {} has {attempts} attempt{}; --attempt takes 1 to {attempts}",
+            kube::ResourceExt::name_any(&run),
+            if attempts == 1 { "" } else { "s" }
+        );
+    }
+    match args.follow {
+        true => follow::follow_with(cluster, run, &options).await,
+        false => {
+            logs::logs(cluster, run, &options).await?;
+            Ok(Outcome::Done)
+        }
+    }
 }
 
-async fn version(target: &client::Target) {
-    output::print(&format!("kubectl-task {}\n", env!("CARGO_PKG_VERSION")));
-    let server = match target.connect().await {
-        Ok((client, _)) => client
-            .apiserver_version()
-            .await
-            .map(|v| v.git_version)
-            .map_err(anyhow::Error::from),
-        Err(e) => Err(e),
-    };
-    match server {
-        Ok(version) => output::print(&format!("Kubernetes {version}\n")),
-        Err(e) => eprintln!("Kubernetes: not reachable: {e:#}"),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -1,102 +1,175 @@
 //! `kubectl task cancel` and `kubectl task delete`.
 
-use anyhow::{Context, bail};
+use std::io::{BufRead, Write};
+
+use anyhow::bail;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use minitask_api::TaskRun;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use minitask_api::{LABEL_TASK, TaskRun, label_value};
 use serde_json::json;
 
-use crate::client::Target;
+use crate::cluster::Cluster;
+use crate::errors;
 use crate::list::newest_first;
 use crate::output::print;
+use crate::refs::{Kind, run_name};
+use crate::resolve::{find_run, last_run, runs};
 
 #[derive(clap::Args)]
 pub struct CancelArgs {
-    /// The TaskRun to cancel.
-    run: String,
+    /// The TaskRun to cancel (NAME or taskrun/NAME).
+    #[arg(required_unless_present = "last")]
+    run: Option<String>,
+    /// The newest TaskRun (of --task when given).
+    #[arg(long, conflicts_with = "run")]
+    last: bool,
+    /// With --last: the newest run of this Task.
+    #[arg(long, requires = "last", value_name = "TASK")]
+    task: Option<String>,
 }
 
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["runs", "task"])))]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["runs", "task", "selector", "all"])))]
 pub struct DeleteArgs {
-    /// The TaskRuns to delete.
+    /// The TaskRuns to delete (NAME or taskrun/NAME).
     runs: Vec<String>,
-    /// Delete the finished runs of this Task (with --keep).
-    #[arg(long, requires = "keep", conflicts_with = "runs")]
+    /// The finished runs of this Task (all of them, or all but --keep).
+    #[arg(long, conflicts_with_all = ["runs", "all"], value_name = "TASK")]
     task: Option<String>,
     /// With --task: keep this many of its newest finished runs.
-    #[arg(long, requires = "task")]
+    #[arg(long, requires = "task", value_name = "N")]
     keep: Option<usize>,
-    /// Delete runs that have not finished too (their pods are deleted with them).
+    /// The finished runs with these labels (a label selector).
+    #[arg(short = 'l', long, conflicts_with = "runs", value_name = "SELECTOR")]
+    selector: Option<String>,
+    /// Every finished run in the namespace.
+    #[arg(long, conflicts_with = "runs")]
+    all: bool,
+    /// Delete runs that have not finished too (their pods go with them).
     #[arg(long)]
     force: bool,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(short = 'y', long)]
+    yes: bool,
 }
 
-pub async fn cancel(target: &Target, args: CancelArgs) -> anyhow::Result<()> {
-    let (client, namespace) = target.connect().await?;
-    let runs: Api<TaskRun> = Api::namespaced(client, &namespace);
-    let run = get(&runs, &args.run, &namespace).await?;
+pub async fn cancel(cluster: &Cluster, args: CancelArgs) -> anyhow::Result<()> {
+    let run = match &args.run {
+        Some(name) => find_run(cluster, &run_name(name)?).await?,
+        None => last_run(cluster, args.task.as_deref()).await?,
+    };
+    let name = run.name_any();
     if run.phase().is_terminal() {
         bail!(
-            "taskrun {} has already finished ({:?}); there is nothing to cancel",
-            args.run,
+            "taskrun {name} has already finished ({:?}); there is nothing to cancel",
             run.phase()
         );
     }
+    if run.spec.cancelled {
+        print(&format!(
+            "{} is already being cancelled\n",
+            Kind::TaskRun.qualified(&name)
+        ));
+        return Ok(());
+    }
     let patch = json!({"spec": {"cancelled": true}});
-    runs.patch(&args.run, &PatchParams::default(), &Patch::Merge(&patch))
+    let doing = format!("cancelling taskrun {name}");
+    runs(cluster)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .with_context(|| format!("cancelling taskrun {}", args.run))?;
-    print(&format!("taskrun.minitask.dev/{} cancelled\n", args.run));
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?;
+    print(&format!("{} cancelled\n", Kind::TaskRun.qualified(&name)));
+    eprintln!(
+        "its steps are stopped (a step that ignores SIGTERM is killed after the pod's grace period, 10s by default); the pod and its logs are kept: `kubectl task logs {name}`"
+    );
     Ok(())
 }
 
-pub async fn delete(target: &Target, args: DeleteArgs) -> anyhow::Result<()> {
-    let (client, namespace) = target.connect().await?;
-    let api: Api<TaskRun> = Api::namespaced(client, &namespace);
-    let doomed: Vec<TaskRun> = match (&args.task, args.keep) {
-        (Some(task), Some(keep)) => {
-            let mut runs: Vec<TaskRun> = api
-                .list(&ListParams::default())
-                .await?
+pub async fn delete(cluster: &Cluster, args: DeleteArgs) -> anyhow::Result<()> {
+    let api = runs(cluster);
+    let by_name = !args.runs.is_empty();
+    let mut doomed: Vec<TaskRun> = match by_name {
+        true => {
+            let mut found = Vec::new();
+            for name in &args.runs {
+                found.push(find_run(cluster, &run_name(name)?).await?);
+            }
+            found
+        }
+        false => {
+            let selector = match (&args.task, &args.selector) {
+                (Some(task), Some(s)) => Some(format!("{LABEL_TASK}={},{s}", label_value(task))),
+                (Some(task), None) => Some(format!("{LABEL_TASK}={}", label_value(task))),
+                (None, s) => s.clone(),
+            };
+            let params = selector
+                .as_deref()
+                .map_or(ListParams::default(), |s| ListParams::default().labels(s));
+            let doing = format!("listing taskruns in namespace {}", cluster.namespace);
+            api.list(&params)
+                .await
+                .map_err(|e| errors::api(&e, &doing, &cluster.server))?
                 .items
                 .into_iter()
-                .filter(|r| r.task_name() == Some(task.as_str()) && (args.force || r.phase().is_terminal()))
-                .collect();
-            newest_first(&mut runs);
-            runs.into_iter().skip(keep).collect()
-        }
-        _ => {
-            let mut runs = Vec::new();
-            for name in &args.runs {
-                runs.push(get(&api, name, &namespace).await?);
-            }
-            let running: Vec<String> = runs
-                .iter()
-                .filter(|r| !r.phase().is_terminal())
-                .map(|r| r.name_any())
-                .collect();
-            if !running.is_empty() && !args.force {
-                bail!(
-                    "not deleting, these runs have not finished: {}; cancel them first (kubectl task cancel) or pass --force",
-                    running.join(", ")
-                );
-            }
-            runs
+                .filter(|r| args.task.as_deref().is_none_or(|t| r.task_name() == Some(t)))
+                .collect()
         }
     };
+    let running: Vec<String> = doomed
+        .iter()
+        .filter(|r| !r.phase().is_terminal())
+        .map(|r| r.name_any())
+        .collect();
+    if !args.force {
+        if by_name && !running.is_empty() {
+            bail!(
+                "not deleting, these runs have not finished: {}; cancel them first (kubectl task cancel) or pass --force",
+                running.join(", ")
+            );
+        }
+        doomed.retain(|r| r.phase().is_terminal());
+    }
+    if let Some(keep) = args.keep {
+        newest_first(&mut doomed);
+        doomed = doomed.into_iter().skip(keep).collect();
+    }
+    if doomed.is_empty() {
+        eprintln!("No TaskRuns to delete in namespace {}.", cluster.namespace);
+        return Ok(());
+    }
+    if !args.yes && crate::prompt::interactive() && !confirm(&doomed, &cluster.namespace)? {
+        bail!("nothing was deleted");
+    }
     for run in doomed {
-        api.delete(&run.name_any(), &DeleteParams::background())
-            .await
-            .with_context(|| format!("deleting taskrun {}", run.name_any()))?;
-        print(&format!("taskrun.minitask.dev/{} deleted\n", run.name_any()));
+        let name = run.name_any();
+        let doing = format!("deleting taskrun {name}");
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => print(&format!("{} deleted\n", Kind::TaskRun.qualified(&name))),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(errors::api(&e, &doing, &cluster.server)),
+        }
     }
     Ok(())
 }
 
-async fn get(runs: &Api<TaskRun>, name: &str, namespace: &str) -> anyhow::Result<TaskRun> {
-    runs.get_opt(name)
-        .await
-        .with_context(|| format!("reading taskrun {name}"))?
-        .with_context(|| format!("taskrun {name:?} not found in namespace {namespace:?}; list runs with `kubectl task runs -n {namespace}`"))
+/// Asks on the terminal; true for yes.
+fn confirm(doomed: &[TaskRun], namespace: &str) -> anyhow::Result<bool> {
+    let names: Vec<String> = doomed.iter().take(5).map(|r| r.name_any()).collect();
+    let more = match doomed.len() {
+        n if n > 5 => format!(" and {} more", n - 5),
+        _ => String::new(),
+    };
+    eprint!(
+        "delete {} TaskRun{} in namespace {namespace} ({}{more}) with their pods and logs? [y/N] ",
+        doomed.len(),
+        if doomed.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer)? == 0 {
+        eprintln!();
+        return Ok(false);
+    }
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

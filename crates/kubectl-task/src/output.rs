@@ -1,20 +1,69 @@
-//! Printing: tables as kubectl prints them, `-o name|yaml|json`, ages, and
-//! a stdout that a closed pipe (`kubectl task runs | head`) ends quietly
-//! instead of with a panic.
+//! Printing: tables as kubectl prints them, `-o name|yaml|json|wide|
+//! jsonpath=...|custom-columns=...`, ages, and a stdout that a closed pipe
+//! (`kubectl task runs | head`) ends quietly instead of with a panic.
 
 use std::io::{self, IsTerminal, Write};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
+use serde_json::Value;
+
+use crate::jsonpath::{Template, show};
 
 /// `-o`: how a command prints objects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Debug)]
 pub enum Format {
     /// `kind.group/name`, one per line.
     Name,
     Yaml,
     Json,
+    /// The table with more columns.
+    Wide,
+    /// A kubectl JSONPath template.
+    JsonPath(String),
+    /// `HEADER:.path,...`, kubectl's custom columns.
+    CustomColumns(Vec<(String, String)>),
+}
+
+impl Format {
+    /// Reads `-o` as kubectl does.
+    pub fn parse(text: &str) -> Result<Format, String> {
+        let (kind, rest) = text.split_once('=').unwrap_or((text, ""));
+        let format = match kind {
+            "name" => Format::Name,
+            "yaml" => Format::Yaml,
+            "json" => Format::Json,
+            "wide" => Format::Wide,
+            "jsonpath" => {
+                Template::parse(rest).map_err(|e| e.to_string())?;
+                Format::JsonPath(rest.to_string())
+            }
+            "custom-columns" => {
+                let columns: Vec<(String, String)> = rest
+                    .split(',')
+                    .map(|c| c.split_once(':').map(|(h, p)| (h.to_string(), p.to_string())))
+                    .collect::<Option<_>>()
+                    .filter(|c: &Vec<_>| !c.is_empty() && c.iter().all(|(h, _)| !h.is_empty()))
+                    .ok_or("custom-columns takes HEADER:.path[,HEADER:.path...], such as NAME:.metadata.name")?;
+                for (_, path) in &columns {
+                    Template::parse(path).map_err(|e| e.to_string())?;
+                }
+                Format::CustomColumns(columns)
+            }
+            _ => {
+                return Err(format!(
+                    "unknown output format {text:?}: use name, yaml, json, wide, jsonpath=TEMPLATE or custom-columns=SPEC"
+                ));
+            }
+        };
+        Ok(format)
+    }
+
+    /// True for the formats that print a table.
+    pub fn is_table(&self) -> bool {
+        matches!(self, Format::Wide)
+    }
 }
 
 /// Writes `text` to stdout. When the reader has gone (a closed pipe), the
@@ -30,17 +79,55 @@ pub fn print(text: &str) {
     }
 }
 
-/// `objects` as a YAML or JSON document (a `List` when there are several,
-/// as kubectl prints them), or their names.
-pub fn render<T: Serialize>(objects: &[T], names: &[String], format: Format, single: bool) -> anyhow::Result<String> {
-    let value = match single {
-        true => serde_json::to_value(&objects[0])?,
-        false => serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects}),
+/// An object as a JSON value, without `metadata.managedFields` (noise for
+/// people, as `kubectl get -o yaml` hides it by default now).
+pub fn plain<T: Serialize>(object: &T) -> anyhow::Result<Value> {
+    let mut value = serde_json::to_value(object)?;
+    if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("managedFields");
+    }
+    Ok(value)
+}
+
+/// `objects` in `format` (not a table format): one document for a single
+/// object, a `List` for several, as kubectl prints them. `names` are the
+/// `-o name` lines.
+pub fn render<T: Serialize>(objects: &[T], names: &[String], format: &Format, single: bool) -> anyhow::Result<String> {
+    let items = objects.iter().map(plain).collect::<anyhow::Result<Vec<_>>>()?;
+    let value = match (single, items.first()) {
+        (true, Some(first)) => first.clone(),
+        _ => serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}),
     };
     Ok(match format {
         Format::Name => names.iter().map(|n| format!("{n}\n")).collect(),
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&value)?),
         Format::Yaml => serde_saphyr::to_string(&value)?,
+        Format::JsonPath(template) => Template::parse(template)?.render(&value),
+        Format::CustomColumns(columns) => {
+            let parsed = columns
+                .iter()
+                .map(|(_, path)| Template::parse(path))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|item| {
+                    parsed
+                        .iter()
+                        .map(|t| {
+                            let values: Vec<String> = t.values(item).iter().map(show).collect();
+                            if values.is_empty() {
+                                "<none>".into()
+                            } else {
+                                values.join(",")
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let headers: Vec<&str> = columns.iter().map(|(h, _)| h.as_str()).collect();
+            table(&headers, &rows)
+        }
+        Format::Wide => anyhow::bail!("-o wide prints a table"),
     })
 }
 
@@ -53,7 +140,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: Vec<&str>| {
-        let last = cells.len() - 1;
+        let last = cells.len().saturating_sub(1);
         let mut out = String::new();
         for (i, cell) in cells.into_iter().enumerate() {
             out.push_str(cell);
@@ -72,10 +159,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// How long ago `time` was, as kubectl says it: `45s`, `12m`, `3h`, `5d`.
 pub fn age(time: Option<&Time>, now: Timestamp) -> String {
-    let Some(time) = time else {
+    let Some(time) = time.filter(|t| t.0.as_second() > 0) else {
         return "<unknown>".into();
     };
-    let seconds = (now.as_second() - time.0.as_second()).max(0);
+    let seconds = now.as_second().saturating_sub(time.0.as_second()).max(0);
     match seconds {
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),
@@ -84,9 +171,10 @@ pub fn age(time: Option<&Time>, now: Timestamp) -> String {
     }
 }
 
-/// Colour only for a person at a terminal, and never with NO_COLOR set.
-pub fn colour_stdout() -> bool {
-    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+/// Colour only for a person at a terminal, never with NO_COLOR set or
+/// `--no-color`.
+pub fn colour_stdout(disabled: bool) -> bool {
+    !disabled && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 #[cfg(test)]
@@ -114,22 +202,35 @@ mod tests {
             ["5s", "119s", "2m", "119m", "2h", "2d"]
         );
         assert_eq!(age(None, now), "<unknown>");
+        assert_eq!(
+            age(Some(&Time(Timestamp::UNIX_EPOCH)), now),
+            "<unknown>",
+            "1970 is no time"
+        );
     }
 
     #[test]
-    fn objects_render_in_every_format() {
-        let objects = [serde_json::json!({"kind": "TaskRun", "metadata": {"name": "a"}})];
+    fn objects_render_in_every_format_without_managed_fields() {
+        let objects = [serde_json::json!({"kind": "TaskRun", "metadata": {"name": "a", "managedFields": [{}]}})];
+        let clean = serde_json::json!({"kind": "TaskRun", "metadata": {"name": "a"}});
         let names = ["taskrun.minitask.dev/a".to_string()];
+        let out = |format: &str, single| render(&objects, &names, &Format::parse(format).unwrap(), single).unwrap();
+        assert_eq!(out("name", true), "taskrun.minitask.dev/a\n");
+        let json: Value = serde_json::from_str(&out("json", true)).unwrap();
+        assert_eq!(json, clean);
+        let back: Value = serde_saphyr::from_str(&out("yaml", false)).unwrap();
         assert_eq!(
-            render(&objects, &names, Format::Name, true).unwrap(),
-            "taskrun.minitask.dev/a\n"
+            (back["kind"].clone(), back["items"][0].clone()),
+            (Value::from("List"), clean)
         );
-        let json: serde_json::Value =
-            serde_json::from_str(&render(&objects, &names, Format::Json, true).unwrap()).unwrap();
-        assert_eq!(json, objects[0]);
-        let yaml = render(&objects, &names, Format::Yaml, false).unwrap();
-        let back: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
-        assert_eq!(back["kind"], "List");
-        assert_eq!(back["items"][0], objects[0]);
+        assert_eq!(out("jsonpath={.items[*].metadata.name}", false), "a");
+        assert_eq!(out("jsonpath={.metadata.name}", true), "a");
+        assert_eq!(
+            out("custom-columns=N:.metadata.name,K:.kind,X:.nope", false),
+            "N   K         X\na   TaskRun   <none>\n"
+        );
+        for bad in ["table", "custom-columns=", "custom-columns=.a", "jsonpath={.a"] {
+            assert!(Format::parse(bad).is_err(), "{bad}");
+        }
     }
 }

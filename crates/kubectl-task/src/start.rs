@@ -1,24 +1,24 @@
-//! `kubectl task start <task>`: create a TaskRun for a Task, and optionally
-//! follow its logs or wait for its end.
+//! `kubectl task start <task>`: create a TaskRun for a Task (checking its
+//! params and workspaces first), and optionally follow its logs or wait
+//! for its end.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
 
-use anyhow::{Context, bail};
-use kube::api::{Api, ObjectMeta, PostParams};
-use kube::{Error, ResourceExt};
-use minitask_api::{
-    LABEL_TASK, Param, ParamSpec, ParamValue, Task, TaskRef, TaskRun, TaskRunSpec, label_value, parse_duration,
-};
+use kube::ResourceExt;
+use kube::api::{ObjectMeta, PostParams};
+use minitask_api::{LABEL_TASK, MAX_TIMEOUT, Param, Task, TaskRef, TaskRun, TaskRunSpec, label_value, parse_duration};
 
-use crate::client::Target;
+use crate::cluster::Cluster;
+use crate::errors;
 use crate::follow::{Outcome, follow, wait};
-use crate::inputs;
 use crate::output::{Format, print, render};
+use crate::refs::{Kind, run_name};
+use crate::resolve::{find_run, find_task, last_run, runs};
+use crate::{inputs, prompt};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The name of the Task to run.
+    /// The name of the Task to run (or task/NAME).
     task: String,
     /// A param value, NAME=VALUE; an array param takes NAME=a,b,c.
     /// Repeat for each param.
@@ -29,10 +29,17 @@ pub struct Args {
     #[arg(short = 'w', long = "workspace", value_name = "NAME=SOURCE")]
     workspaces: Vec<String>,
     /// The run's timeout, such as 10m or 1h30m (default 1h).
-    #[arg(long)]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     timeout: Option<String>,
+    /// How many times to run the Task again after a failed attempt (0-10).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..=10))]
+    retries: Option<i32>,
+    /// Delete the run this long after it finished, such as 1h or 7d... as
+    /// a duration (spec.ttlSecondsAfterFinished).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    ttl: Option<String>,
     /// The ServiceAccount the run's pod runs as.
-    #[arg(long = "serviceaccount", visible_alias = "sa")]
+    #[arg(long = "serviceaccount", visible_alias = "sa", value_name = "NAME")]
     service_account: Option<String>,
     /// Use the defaults of params not given with -p, without asking.
     #[arg(long)]
@@ -41,11 +48,18 @@ pub struct Args {
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
     /// The run's name prefix; a random suffix is added (default `<task>-run-`).
-    #[arg(long)]
+    #[arg(long, value_name = "PREFIX")]
     prefix_name: Option<String>,
+    /// Run it again as the newest run of the Task ran: the same params,
+    /// workspaces, ServiceAccount and timeout (flags given here win).
+    #[arg(long, conflicts_with = "use_taskrun")]
+    last: bool,
+    /// Run it again as this TaskRun ran (as --last, for a named run).
+    #[arg(long, value_name = "RUN")]
+    use_taskrun: Option<String>,
     /// Follow the logs of every step, in order, until the run ends; the exit
     /// code is then the run's outcome.
-    #[arg(short = 'f', long, conflicts_with_all = ["wait", "dry_run"])]
+    #[arg(short = 'f', long, visible_alias = "showlog", conflicts_with_all = ["wait", "dry_run"])]
     follow: bool,
     /// Wait until the run ends, without logs; the exit code is the outcome.
     #[arg(long, conflicts_with = "dry_run")]
@@ -53,146 +67,155 @@ pub struct Args {
     /// Print the TaskRun (YAML unless -o says otherwise) instead of creating it.
     #[arg(long)]
     dry_run: bool,
-    /// Print the created TaskRun as name, yaml or json.
-    #[arg(short = 'o', long)]
+    /// Print the created TaskRun as name, yaml, json or jsonpath=...; with
+    /// -f the logs then go to stderr, so that stdout stays that document.
+    #[arg(short = 'o', long, value_parser = Format::parse)]
     output: Option<Format>,
 }
 
-pub async fn run(target: &Target, args: Args) -> anyhow::Result<Outcome> {
-    let (client, namespace) = target.connect().await?;
-    let tasks: Api<Task> = Api::namespaced(client.clone(), &namespace);
-    let task = tasks
-        .get_opt(&args.task)
-        .await
-        .with_context(|| format!("looking up Task {:?} in namespace {namespace:?}", args.task))?;
-    let Some(task) = task else {
-        bail!(
-            "Task {:?} not found in namespace {namespace:?}; list the Tasks there with `kubectl task list -n {namespace}`",
-            args.task
-        );
+pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
+    let task_name = match crate::refs::parse(&args.task)? {
+        (None | Some(Kind::Task), name) => name,
+        (Some(Kind::TaskRun), _) => anyhow::bail!(
+            "{:?} is a TaskRun; start takes a Task (to run it again: --use-taskrun {})",
+            args.task,
+            run_name(&args.task)?
+        ),
     };
-    let run = taskrun(&args, &task.spec.params)?;
-    if args.dry_run {
-        let name = format!(
-            "taskrun.minitask.dev/{}",
-            run.metadata.generate_name.clone().unwrap_or_default()
+    let task = find_task(cluster, &task_name).await?;
+    let problems = minitask_api::undeclared(&task.spec);
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "Task {task_name} cannot run: {}; fix the Task (kubectl edit task {task_name} -n {})",
+            problems.join("; "),
+            cluster.namespace
         );
-        print(&render(&[&run], &[name], args.output.unwrap_or(Format::Yaml), true)?);
+    }
+    let source = match (&args.use_taskrun, args.last) {
+        (Some(name), _) => Some(find_run(cluster, &run_name(name)?).await?),
+        (None, true) => Some(last_run(cluster, Some(&task_name)).await?),
+        (None, false) => None,
+    };
+    let run = taskrun(&args, &task, source.as_ref())?;
+    if args.dry_run {
+        let name = Kind::TaskRun.qualified(&run.metadata.generate_name.clone().unwrap_or_default());
+        print(&render(&[&run], &[name], &args.output.unwrap_or(Format::Yaml), true)?);
         return Ok(Outcome::Done);
     }
-    let runs: Api<TaskRun> = Api::namespaced(client.clone(), &namespace);
-    let created = runs.create(&PostParams::default(), &run).await.map_err(|e| match e {
-        Error::Api(status) => anyhow::anyhow!("the API server refused the TaskRun: {}", status.message),
-        other => anyhow::Error::new(other).context("creating the TaskRun"),
-    })?;
-    let name = format!("taskrun.minitask.dev/{}", created.name_any());
-    match args.output {
-        Some(format) => print(&render(&[&created], &[name], format, true)?),
-        None => print(&format!("{name} created\n")),
+    let doing = format!("creating a TaskRun of {task_name} in namespace {}", cluster.namespace);
+    let created = runs(cluster)
+        .create(&PostParams::default(), &run)
+        .await
+        .map_err(|e| match &e {
+            kube::Error::Api(status) if status.code == 422 || status.code == 400 => {
+                anyhow::anyhow!("the API server refused the TaskRun: {}", status.message)
+            }
+            _ => errors::api(&e, &doing, &cluster.server),
+        })?;
+    let name = created.name_any();
+    match &args.output {
+        Some(format) => print(&render(&[&created], &[Kind::TaskRun.qualified(&name)], format, true)?),
+        None => print(&format!("{} created\n", Kind::TaskRun.qualified(&name))),
     }
+    let namespace = &cluster.namespace;
     match (args.follow, args.wait) {
-        (true, _) => follow(&client, &namespace, &created.name_any(), None).await,
-        (_, true) => wait(&client, &namespace, &created.name_any()).await,
-        _ => Ok(Outcome::Done),
+        (true, _) => follow(cluster, created, args.output.is_some()).await,
+        (_, true) => wait(cluster, created).await,
+        _ => {
+            eprintln!("follow it with `kubectl task logs -f {name} -n {namespace}`");
+            Ok(Outcome::Done)
+        }
     }
 }
 
-/// The TaskRun that `args` describe, for a Task that declares `declared`.
-fn taskrun(args: &Args, declared: &[ParamSpec]) -> anyhow::Result<TaskRun> {
+/// The TaskRun that `args` describe, for `task`, starting from `source`
+/// (a run to repeat) when given.
+fn taskrun(args: &Args, task: &Task, source: Option<&TaskRun>) -> anyhow::Result<TaskRun> {
+    let spec = &task.spec;
     let given = args
         .params
         .iter()
         .map(|p| inputs::key_value("-p", p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (mut params, missing) = inputs::params(declared, &given)?;
-    prompt(declared, &mut params, &missing, args.use_param_defaults)?;
-    let workspaces = args
+    let (mut params, _) = inputs::params(&spec.params, &given)?;
+    let (mut workspaces, _) = inputs::workspaces(&spec.workspaces, &args.workspaces)?;
+    // A repeated run's values fill in what the flags do not say.
+    if let Some(source) = source {
+        for param in &source.spec.params {
+            if spec.params.iter().any(|d| d.name == param.name) && !params.iter().any(|p| p.name == param.name) {
+                params.push(param.clone());
+            }
+        }
+        for binding in &source.spec.workspaces {
+            if spec.workspaces.iter().any(|d| d.name == binding.name)
+                && !workspaces.iter().any(|w| w.name == binding.name)
+            {
+                workspaces.push(binding.clone());
+            }
+        }
+    }
+    let missing_params: Vec<String> = spec
+        .params
+        .iter()
+        .filter(|d| d.default.is_none() && !params.iter().any(|p: &Param| p.name == d.name))
+        .map(|d| d.name.clone())
+        .collect();
+    prompt::params(
+        &spec.params,
+        &mut params,
+        &missing_params,
+        args.use_param_defaults || source.is_some(),
+    )?;
+    let missing_workspaces: Vec<String> = spec
         .workspaces
         .iter()
-        .map(|w| inputs::workspace(w))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if let Some(timeout) = &args.timeout {
-        parse_duration(timeout).map_err(|e| anyhow::anyhow!("--timeout {timeout:?}: {e}"))?;
-    }
+        .filter(|d| !d.optional && !workspaces.iter().any(|w| w.name == d.name))
+        .map(|d| d.name.clone())
+        .collect();
+    prompt::workspaces(&spec.workspaces, &mut workspaces, &missing_workspaces)?;
+
+    let task_name = task.name_any();
     let mut labels = inputs::labels(&args.labels)?;
-    labels.insert(LABEL_TASK.to_string(), label_value(&args.task));
-    let mut run = taskrun_for(&args.task);
+    labels.insert(LABEL_TASK.to_string(), label_value(&task_name));
+    let mut run = taskrun_for(&task_name);
     run.metadata.labels = Some(labels);
     if let Some(prefix) = &args.prefix_name {
         run.metadata.generate_name = Some(prefix.clone());
     }
     run.spec.params = params;
     run.spec.workspaces = workspaces;
-    run.spec.service_account_name = args.service_account.clone();
-    if let Some(timeout) = &args.timeout {
-        run.spec.timeout = timeout.clone();
-    }
+    run.spec.service_account_name = args
+        .service_account
+        .clone()
+        .or(source.and_then(|s| s.spec.service_account_name.clone()));
+    run.spec.timeout = match (&args.timeout, source) {
+        (Some(timeout), _) => timeout_flag("--timeout", timeout)?.0,
+        (None, Some(source)) => source.spec.timeout.clone(),
+        (None, None) => run.spec.timeout,
+    };
+    run.spec.retries = args.retries.or(source.map(|s| s.spec.retries)).unwrap_or(0);
+    run.spec.pod_template = source.and_then(|s| s.spec.pod_template.clone());
+    run.spec.ttl_seconds_after_finished = match &args.ttl {
+        Some(ttl) => Some(timeout_flag("--ttl", ttl)?.1.as_secs() as i64),
+        None => source.and_then(|s| s.spec.ttl_seconds_after_finished),
+    };
     Ok(run)
 }
 
-/// Asks for params on a terminal: the required ones not given, and, unless
-/// `use_defaults`, those with a default (Enter keeps it). Without a
-/// terminal nothing is asked, and missing required params are an error
-/// that lists them all.
-fn prompt(
-    declared: &[ParamSpec],
-    params: &mut Vec<Param>,
-    missing: &[String],
-    use_defaults: bool,
-) -> anyhow::Result<()> {
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if !interactive {
-        if !missing.is_empty() {
-            let flags: Vec<String> = missing.iter().map(|m| format!("-p {m}=...")).collect();
-            bail!(
-                "missing required params: {}; pass them with {}",
-                missing.join(", "),
-                flags.join(" ")
-            );
-        }
-        return Ok(());
+/// A duration flag, checked as the API server will: more than 0s and at
+/// most what a pod's deadline holds.
+fn timeout_flag(flag: &str, text: &str) -> anyhow::Result<(String, std::time::Duration)> {
+    if text.starts_with('-') {
+        anyhow::bail!("{flag} {text}: a duration cannot be negative; use one such as 30s, 10m or 1h30m");
     }
-    let stdin = std::io::stdin();
-    for spec in declared {
-        let is_missing = missing.contains(&spec.name);
-        let given = params.iter().any(|p| p.name == spec.name);
-        if given || (!is_missing && use_defaults) {
-            continue;
-        }
-        // Shown as it would be typed: `world`, or `ada,grace` for an array.
-        let default = spec.default.as_ref().map(|d| match d {
-            ParamValue::String(s) => s.clone(),
-            ParamValue::Array(items) => items.join(","),
-            ParamValue::Other(v) => v.to_string(),
-        });
-        let about = spec
-            .description
-            .as_deref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        loop {
-            let hint = default.as_deref().map(|d| format!(" [{d}]")).unwrap_or_default();
-            eprint!("param {}{about}{hint}: ", spec.name);
-            std::io::stderr().flush()?;
-            let mut line = String::new();
-            if stdin.lock().read_line(&mut line)? == 0 {
-                bail!("no value for param {:?}", spec.name);
-            }
-            let line = line.trim_end_matches(['\r', '\n']);
-            if line.is_empty() && default.is_some() {
-                break;
-            }
-            if line.is_empty() {
-                continue;
-            }
-            params.push(Param {
-                name: spec.name.clone(),
-                value: inputs::typed(spec.type_, line),
-            });
-            break;
-        }
+    let duration = parse_duration(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+    if duration.is_zero() {
+        anyhow::bail!("{flag} {text}: must be more than 0s, such as 30s, 10m or 1h30m");
     }
-    Ok(())
+    if duration > MAX_TIMEOUT {
+        anyhow::bail!("{flag} {text}: must be at most 596523h14m7s");
+    }
+    Ok((text.to_string(), duration))
 }
 
 /// A TaskRun of `task` with a generated name such as `hello-run-x7k2p`.
@@ -222,5 +245,20 @@ mod tests {
         assert_eq!(run.metadata.name, None);
         assert_eq!(run.spec.task_ref, Some(TaskRef { name: "hello".into() }));
         assert_eq!(run.labels()[LABEL_TASK], "hello");
+    }
+
+    #[test]
+    fn durations_are_checked_before_anything_is_created() {
+        assert_eq!(timeout_flag("--timeout", "10m").unwrap().1.as_secs(), 600);
+        for (bad, why) in [
+            ("0s", "more than 0s"),
+            ("-5s", "cannot be negative"),
+            ("-5", "cannot be negative"),
+            ("soon", "invalid duration"),
+            ("600000h", "at most"),
+        ] {
+            let error = timeout_flag("--timeout", bad).unwrap_err().to_string();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
     }
 }

@@ -376,6 +376,17 @@ async fn a_step_may_fail_and_continue_and_a_failed_attempt_is_retried() {
         t.logs("flaky-example-pod-retry1", "step-try").await,
         "a retry: success\n"
     );
+    // `kubectl task logs` shows every attempt, the earlier one labelled.
+    let logs = t.kubectl_ok(&["task", "logs", "flaky-example"]);
+    assert_eq!(
+        logs,
+        "--- attempt 1 (pod flaky-example-pod, StepFailed) ---\n[try] first attempt: failing\n--- attempt 2 (pod flaky-example-pod-retry1) ---\n[try] a retry: success\n"
+    );
+    let only = t.kubectl_ok(&["task", "logs", "flaky-example", "--attempt", "1"]);
+    assert_eq!(
+        only,
+        "--- attempt 1 (pod flaky-example-pod, StepFailed) ---\n[try] first attempt: failing\n"
+    );
     t.cleanup().await;
 }
 
@@ -410,6 +421,11 @@ async fn start_follow_streams_every_step_in_order_and_exits_with_the_outcome() {
     assert_eq!(logs, lines[1..].join("\n") + "\n");
     let only = t.kubectl_ok(&["task", "logs", &run, "--step", "goodbye"]);
     assert_eq!(only, "[goodbye] the first step said: hello\n[goodbye] goodbye\n");
+    let stamped = t.kubectl_ok(&["task", "logs", &run, "--step", "goodbye", "--timestamps", "--tail", "1"]);
+    assert!(
+        stamped.starts_with("[goodbye] 20") && stamped.ends_with("Z goodbye\n") && stamped.lines().count() == 1,
+        "{stamped}"
+    );
 
     let out = t.kubectl(&["task", "start", "failing", "-f"]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -420,7 +436,7 @@ async fn start_follow_streams_every_step_in_order_and_exits_with_the_outcome() {
         "{stdout}"
     );
     assert!(!stdout.contains("[never]"), "{stdout}");
-    assert!(stderr.contains("Failed (StepFailed)"), "{stderr}");
+    assert_eq!(stderr.matches("failed (StepFailed)").count(), 1, "said once: {stderr}");
     t.cleanup().await;
 }
 
@@ -509,5 +525,129 @@ async fn a_sample_task_succeeds_in_a_namespace_that_enforces_pod_security_restri
     let failed = t.finish("unlocked", Phase::Failed).await.status.unwrap();
     assert_eq!(failed.reason.as_deref(), Some("PodCreationFailed"));
     assert!(failed.message.unwrap().contains("violates PodSecurity"));
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn cancelling_a_followed_run_says_what_it_waits_for_and_ends_in_seconds() {
+    let t = Namespaced::new("follow-cancel").await;
+    let task = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "Task", "metadata": {"name": "stubborn"},
+        "spec": {"steps": [{"name": "wait", "image": "busybox", "script": "echo started\nsleep 300"}, {"name": "after", "image": "busybox", "script": "true"}]}
+    });
+    t.apply(&task.to_string());
+    let plugin_dir = Path::new(PLUGIN).parent().unwrap();
+    let path = format!("{}:{}", plugin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let child = Command::new("kubectl")
+        .args(["task", "start", "stubborn", "-f", "-n", &t.ns])
+        .env("PATH", &path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runs: Api<TaskRun> = Api::namespaced(t.client.clone(), &t.ns);
+    let mut name = String::new();
+    for _ in 0..300 {
+        let list = runs.list(&Default::default()).await.unwrap().items;
+        if let Some(run) = list.first().filter(|r| r.phase() == Phase::Running) {
+            name = kube::ResourceExt::name_any(run);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let cancelled = std::time::Instant::now();
+    t.kubectl_ok(&["task", "cancel", &name]);
+    let out = child.wait_with_output().unwrap();
+    let took = cancelled.elapsed();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout} {stderr}");
+    assert!(stdout.contains("[wait] started"), "{stdout}");
+    assert!(
+        stderr
+            .contains("cancelling: waiting for step \"wait\" to stop (up to 10s, the pod's termination grace period)"),
+        "{stderr}"
+    );
+    assert!(took < std::time::Duration::from_secs(25), "the cancel took {took:?}");
+    // The finished run shows how each step ended.
+    let described = t.kubectl_ok(&["task", "describe", &name]);
+    let wait = described.lines().find(|l| l.trim_start().starts_with("wait ")).unwrap();
+    let after = described
+        .lines()
+        .find(|l| l.trim_start().starts_with("after "))
+        .unwrap();
+    assert!(wait.contains("Stopped"), "{described}");
+    assert!(after.contains("Not run"), "{described}");
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_later_step_that_cannot_pull_is_explained_with_when_the_run_gives_up() {
+    let t = Namespaced::new("later-pull").await;
+    let task = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "Task", "metadata": {"name": "two"},
+        "spec": {"steps": [{"name": "first", "image": "busybox", "script": "echo one"},
+                           {"name": "build", "image": "registry.invalid/minitask/nope:1", "script": "true"}]}
+    });
+    t.apply(&task.to_string());
+    let plugin_dir = Path::new(PLUGIN).parent().unwrap();
+    let path = format!("{}:{}", plugin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    // Off a terminal: a plain line on each change, never a silent wait.
+    let child = Command::new("kubectl")
+        .args(["task", "start", "two", "-f", "-n", &t.ns])
+        .env("PATH", &path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(25)).await;
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[first] one"));
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("step \"build\" is waiting: ") && l.contains("ImagePull"))
+        .unwrap_or_else(|| panic!("no line about the pull: {stderr}"));
+    assert!(
+        line.contains("registry.invalid") && line.contains("the run fails at "),
+        "{line}"
+    );
+    let runs: Api<TaskRun> = Api::namespaced(t.client.clone(), &t.ns);
+    let run = runs.list(&Default::default()).await.unwrap().items.remove(0);
+    let message = run.status.unwrap().message.unwrap();
+    assert!(message.contains("the run fails at "), "{message}");
+    t.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_command_that_does_not_exist_is_explained_in_the_runs_words() {
+    let t = Namespaced::new("start-error").await;
+    let run = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun", "metadata": {"name": "nosuch"},
+        "spec": {"taskSpec": {"steps": [{"name": "a", "image": "busybox", "command": ["nosuchbinary"]}]}}
+    });
+    t.apply(&run.to_string());
+    let failed = t.finish("nosuch", Phase::Failed).await.status.unwrap();
+    let message = failed.message.unwrap();
+    assert!(
+        message.contains("nosuchbinary") && message.contains("not found"),
+        "{message}"
+    );
+    let described = t.kubectl_ok(&["task", "describe", "nosuch"]);
+    let row = described.lines().find(|l| l.trim_start().starts_with("a ")).unwrap();
+    assert!(row.contains("Failed") && row.contains("nosuchbinary"), "{described}");
+    assert!(
+        !described.contains("1970") && !described.contains("17956"),
+        "no 1970 times: {described}"
+    );
+    let logs = t.kubectl_ok(&["task", "logs", "nosuch", "--timestamps", "--tail", "1"]);
+    assert!(logs.is_empty(), "{logs}");
     t.cleanup().await;
 }

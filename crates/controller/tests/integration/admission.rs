@@ -108,6 +108,14 @@ async fn invalid_tasks_and_runs_are_rejected_naming_the_field() {
         ),
         (
             "Task",
+            json!({"steps": [step("a")], "workspaces": [{"name": "w", "mountPath": "/workspace"}]}),
+            [
+                "spec.workspaces[0].mountPath",
+                "the directory every step already shares",
+            ],
+        ),
+        (
+            "Task",
             json!({"steps": [step("a")], "workspaces": [{"name": "Src"}]}),
             ["spec.workspaces[0].name", "should match"],
         ),

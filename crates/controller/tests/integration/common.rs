@@ -177,6 +177,22 @@ impl World {
             .len()
     }
 
+    /// A run `run` of a one-step Task `t` (step `a`, a long sleep) with
+    /// `spec` added, whose step the kubelet (this test) reports running;
+    /// returns its pod.
+    pub async fn running(&self, run: &str, spec: Value) -> Pod {
+        self.create_task("t", &[("a", "sleep 300")]).await;
+        let mut full = json!({"taskRef": {"name": "t"}});
+        if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+            full.extend(extra.clone());
+        }
+        self.create_run_with(run, full).await;
+        let pod = self.pod(run).await;
+        self.kubelet(&pod, "Running", &[StepState::Running]).await;
+        self.phase(run, Phase::Running).await;
+        pod
+    }
+
     /// Sets `spec.cancelled` on run `run`.
     pub async fn cancel(&self, run: &str) {
         let patch = json!({"spec": {"cancelled": true}});

@@ -14,11 +14,7 @@ async fn cancel(w: &World, run: &str) {
 async fn cancelling_a_running_run_stops_its_pod_and_keeps_it() {
     let w = World::new("cancel").await;
     let _controller = w.controller().await;
-    w.create_task("t", &[("a", "sleep 300")]).await;
-    w.create_run("r", "t").await;
-    let pod = w.pod("r").await;
-    w.kubelet(&pod, "Running", &[Running]).await;
-    w.phase("r", Phase::Running).await;
+    w.running("r", json!({})).await;
 
     cancel(&w, "r").await;
     let cancelled = w.phase("r", Phase::Failed).await;
@@ -162,11 +158,7 @@ async fn the_end_of_a_run_is_written_before_its_pod_is_stopped() {
     let w = World::new("status-first").await;
     let (client, log) = RequestLog::client(ControlPlane::shared().config(Some(CONTROLLER_USER)).await);
     let _controller = w.controller_with(client, PodOptions::default()).await;
-    w.create_task("t", &[("a", "sleep 300")]).await;
-    w.create_run("r", "t").await;
-    let pod = w.pod("r").await;
-    w.kubelet(&pod, "Running", &[Running]).await;
-    w.phase("r", Phase::Running).await;
+    w.running("r", json!({})).await;
     log.take();
 
     cancel(&w, "r").await;
@@ -192,12 +184,7 @@ async fn the_end_of_a_run_is_written_before_its_pod_is_stopped() {
 async fn a_cancelled_run_is_not_retried_even_if_its_attempt_fails_at_that_moment() {
     let w = World::new("cancel-retry").await;
     let controller = w.controller().await;
-    w.create_task("t", &[("a", "sleep 300")]).await;
-    w.create_run_with("r", json!({"taskRef": {"name": "t"}, "retries": 2}))
-        .await;
-    let pod = w.pod("r").await;
-    w.kubelet(&pod, "Running", &[Running]).await;
-    w.phase("r", Phase::Running).await;
+    let pod = w.running("r", json!({"retries": 2})).await;
     // The step fails on its own while the cancel is on its way: the
     // controller sees both at once.
     controller.stop().await;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::common::{StepState::*, World};
+use crate::common::World;
 use kube::api::DeleteParams;
 use minitask_api::Phase;
 use minitask_controller::PodOptions;
@@ -15,12 +15,7 @@ use serde_json::json;
 async fn an_evicted_pod_ends_the_attempt_as_evicted_and_is_retried() {
     let w = World::new("evicted").await;
     let _controller = w.controller().await;
-    w.create_task("t", &[("a", "sleep 300")]).await;
-    w.create_run_with("r", json!({"taskRef": {"name": "t"}, "retries": 1}))
-        .await;
-    let pod = w.pod("r").await;
-    w.kubelet(&pod, "Running", &[Running]).await;
-    w.phase("r", Phase::Running).await;
+    w.running("r", json!({"retries": 1})).await;
     // What a node drain does first: the pod is marked, then deleted.
     w.pod_status(
         "r-pod",
@@ -44,12 +39,7 @@ async fn an_evicted_pod_ends_the_attempt_as_evicted_and_is_retried() {
 async fn a_force_deleted_pod_is_retried() {
     let w = World::new("force-deleted").await;
     let _controller = w.controller().await;
-    w.create_task("t", &[("a", "sleep 300")]).await;
-    w.create_run_with("r", json!({"taskRef": {"name": "t"}, "retries": 1}))
-        .await;
-    let pod = w.pod("r").await;
-    w.kubelet(&pod, "Running", &[Running]).await;
-    w.phase("r", Phase::Running).await;
+    w.running("r", json!({"retries": 1})).await;
     w.pods()
         .delete("r-pod", &DeleteParams::default().grace_period(0))
         .await
@@ -63,11 +53,7 @@ async fn a_force_deleted_pod_is_retried() {
 async fn a_pod_terminating_long_past_its_grace_period_means_its_node_is_lost() {
     let w = World::new("node-lost").await;
     let _controller = w.controller().await;
-    w.create_task("t", &[("a", "sleep 300")]).await;
-    w.create_run("r", "t").await;
-    let pod = w.pod("r").await;
-    w.kubelet(&pod, "Running", &[Running]).await;
-    w.phase("r", Phase::Running).await;
+    w.running("r", json!({})).await;
     // No kubelet confirms the end (none runs here, as on a dead node): the
     // pod stays Terminating and still says Running.
     w.pods()

@@ -182,6 +182,11 @@ async fn a_failing_image_pull_fails_the_run_after_the_grace_period() {
         |s: &minitask_api::TaskRunStatus| s.message.as_deref().is_some_and(|m| m.contains("ImagePullBackOff"));
     let pending = w.run_status("r", "the pull error to show", pulling).await;
     assert_eq!(pending.phase, Some(Phase::Pending), "a failing pull is given time");
+    let message = pending.message.unwrap();
+    assert!(
+        message.contains("; the run fails at 20"),
+        "says when it gives up: {message}"
+    );
 
     let failed = w.phase("r", Phase::Failed).await;
     assert_eq!(failed.reason.as_deref(), Some("ImagePullFailed"));

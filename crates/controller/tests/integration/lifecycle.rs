@@ -306,11 +306,7 @@ async fn a_run_recreated_under_the_same_name_replaces_the_pod_its_predecessor_le
 async fn a_run_waits_while_its_predecessors_pod_is_being_deleted() {
     let w = World::new("recreate-wait").await;
     let _controller = w.controller().await;
-    w.create_task("t", &[("a", "sleep 300")]).await;
-    w.create_run("r", "t").await;
-    let old = w.pod("r").await;
-    w.kubelet(&old, "Running", &[Running]).await;
-    w.phase("r", Phase::Running).await;
+    let old = w.running("r", json!({})).await;
     w.runs().delete("r", &DeleteParams::background()).await.unwrap();
     crate::common::gone(&w, "r").await;
     // On a node, a deleted pod stays Terminating until its kubelet is done.

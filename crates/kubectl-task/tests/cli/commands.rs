@@ -19,7 +19,7 @@ async fn list_and_runs_print_tables_and_parse_back() {
     let table = ok(&task_in(&ns, &["list"]));
     let lines: Vec<&str> = table.lines().collect();
     assert!(
-        lines[0].starts_with("NAME") && lines[0].contains("STEPS   PARAMS   AGE"),
+        lines[0].starts_with("NAME") && lines[0].contains("STEPS   PARAMS   WORKSPACES   RESULTS   AGE   DESCRIPTION"),
         "{table}"
     );
     assert!(
@@ -123,7 +123,7 @@ async fn describe_shows_params_results_steps_and_parses_back() {
     }
     let build = text.lines().find(|l| l.trim_start().starts_with("build ")).unwrap();
     assert!(
-        build.contains("Completed") && build.contains(" 0 ") && build.contains("5s"),
+        build.contains("Succeeded") && build.contains(" 0 ") && build.contains("5s"),
         "{build}"
     );
     assert!(
@@ -131,7 +131,7 @@ async fn describe_shows_params_results_steps_and_parses_back() {
         "{build}"
     );
     let push = text.lines().find(|l| l.trim_start().starts_with("push ")).unwrap();
-    assert!(push.contains("Error") && push.contains(" 2 "), "{push}");
+    assert!(push.contains("Failed") && push.contains(" 2 "), "{push}");
 
     let yaml = ok(&task_in(&ns, &["describe", "release-1", "-o", "yaml"]));
     let back: TaskRun = serde_saphyr::from_str(&yaml).unwrap();
@@ -139,7 +139,7 @@ async fn describe_shows_params_results_steps_and_parses_back() {
 
     let out = task_in(&ns, &["describe", "nope"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(crate::text(&out.stderr).contains(&format!("taskrun \"nope\" not found in namespace \"{ns}\"")));
+    assert!(crate::text(&out.stderr).contains(&format!("taskrun \"nope\" not found in namespace {ns}")));
 }
 
 #[tokio::test]
@@ -157,7 +157,10 @@ async fn logs_of_a_run_without_a_pod_say_why() {
     for args in [vec!["logs", "r"], vec!["logs", "--last"]] {
         let out = task_in(&ns, &args);
         assert_eq!(ok(&out), "");
-        assert_eq!(text(&out.stderr).trim(), "taskrun r has no pod: Task \"x\" not found");
+        assert_eq!(
+            text(&out.stderr).trim(),
+            "taskrun r has not started: Task \"x\" not found"
+        );
     }
     let out = task_in(&ns, &["logs"]);
     assert_eq!(out.status.code(), Some(2), "a run or --last is required");
@@ -217,14 +220,27 @@ async fn cancel_and_delete_never_lose_a_running_run_by_accident() {
 #[tokio::test]
 async fn completion_version_and_help() {
     let bash = ok(&plugin(&["completion", "bash"], &ControlPlane::shared().kubeconfig));
-    assert!(bash.contains("kubectl-task") && bash.contains("describe"), "{bash}");
+    assert!(
+        bash.contains("complete -F _kubectl_task kubectl-task") && bash.contains("__complete"),
+        "{bash}"
+    );
     for shell in ["zsh", "fish"] {
         assert!(!ok(&plugin(&["completion", shell], &ControlPlane::shared().kubeconfig)).is_empty());
     }
     let version = ok(&plugin(&["version"], &ControlPlane::shared().kubeconfig));
+    let lines: Vec<&str> = version.lines().collect();
+    assert_eq!(lines[0], format!("kubectl-task {}", env!("CARGO_PKG_VERSION")));
+    assert!(
+        lines[1].starts_with("Kubernetes v1.35.4 at https://127.0.0.1:"),
+        "{version}"
+    );
     assert_eq!(
-        version,
-        format!("kubectl-task {}\nKubernetes v1.35.4\n", env!("CARGO_PKG_VERSION"))
+        lines[2], "mini-task API: installed (minitask.dev/v1alpha1: taskruns, tasks)",
+        "{version}"
+    );
+    assert_eq!(
+        lines[3], "controller: not found in namespace minitask-system (kubectl apply -k deploy/)",
+        "{version}"
     );
     let help = ok(&plugin(&["start", "--help"], &ControlPlane::shared().kubeconfig));
     for flag in [

@@ -2,7 +2,12 @@
 //! server (no kubelet: the tests write run status themselves where needed;
 //! the e2e suite runs the same commands on a real cluster).
 
+mod access;
 mod commands;
+mod completion;
+mod conventions;
+mod errors;
+mod follow;
 mod start;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -113,4 +118,63 @@ pub fn kubeconfig_in(ns: &str, dir: &str) -> PathBuf {
     )
     .unwrap();
     path
+}
+
+/// The plugin as a user of the test control plane (impersonated by the
+/// admin): what that user's RBAC allows is what the plugin can do.
+pub fn task_as(user: &str, ns: &str, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["-n", ns, "--as", user]);
+    plugin(&all, &ControlPlane::shared().kubeconfig)
+}
+
+/// Runs `script` in a real bash, with the plugin's directory first on the
+/// PATH and KUBECONFIG set to the test control plane.
+pub fn bash(script: &str) -> Output {
+    let bin_dir = Path::new(PLUGIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    Command::new("bash")
+        .args(["-c", script])
+        .env("PATH", path)
+        .env("KUBECONFIG", &ControlPlane::shared().kubeconfig)
+        .output()
+        .expect("bash runs")
+}
+
+/// stderr, asserting the plugin failed with exit code 2.
+pub fn error(out: &Output) -> String {
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {} stderr: {stderr}",
+        text(&out.stdout)
+    );
+    assert!(
+        !stderr.contains("Status {") && !stderr.contains("Some("),
+        "a Debug dump: {stderr}"
+    );
+    stderr
+}
+
+/// A Task with params, a workspace and results, for the tests that need more
+/// than `create_task`.
+pub async fn full_task(client: &Client, ns: &str, name: &str) {
+    let spec = json!({
+        "description": "Builds the thing.\nSecond line.",
+        "params": [{"name": "who", "default": "world"}, {"name": "files", "type": "array"}],
+        "workspaces": [{"name": "src"}, {"name": "cache", "optional": true}],
+        "results": [{"name": "digest"}],
+        "steps": [{"name": "build", "image": "busybox", "script": "true"}, {"name": "push", "image": "busybox", "script": "true"}],
+    });
+    create_task_with(client, ns, name, spec).await;
+}
+
+/// Sends `signal` (TERM, INT...) to a child process.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
 }

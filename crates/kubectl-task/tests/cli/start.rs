@@ -29,7 +29,7 @@ async fn a_missing_task_is_an_error_naming_it_and_its_namespace() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains(&format!("Task \"nope\" not found in namespace \"{ns}\"")),
+        stderr.contains(&format!("Task \"nope\" not found in namespace {ns}")),
         "{stderr}"
     );
     assert!(runs(&client, &ns).await.is_empty(), "nothing was created");
@@ -150,7 +150,21 @@ async fn start_flags_shape_the_run() {
     assert_eq!(stored.spec.timeout, "10m");
     assert_eq!(stored.spec.service_account_name.as_deref(), Some("builder"));
 
-    let out = task_in(&ns, &["start", "build", "-p", "tag=v2", "-p", "files=", "-o", "name"]);
+    let out = task_in(
+        &ns,
+        &[
+            "start",
+            "build",
+            "-p",
+            "tag=v2",
+            "-p",
+            "files=",
+            "-w",
+            "src=emptyDir",
+            "-o",
+            "name",
+        ],
+    );
     let name = ok(&out);
     assert!(
         name.starts_with("taskrun.minitask.dev/build-run-") && name.ends_with('\n'),
@@ -179,11 +193,22 @@ async fn missing_params_are_listed_without_a_terminal_and_nothing_is_created() {
     assert!(text(&out.stderr).contains("expected NAME=emptyDir, NAME=pvc:CLAIM"));
     let out = task_in(
         &ns,
-        &["start", "build", "-p", "tag=1", "-p", "files=a", "--timeout", "soon"],
+        &[
+            "start",
+            "build",
+            "-p",
+            "tag=1",
+            "-p",
+            "files=a",
+            "-w",
+            "src=emptyDir",
+            "--timeout",
+            "soon",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("--timeout \"soon\""),
+        text(&out.stderr).contains("--timeout: invalid duration \"soon\""),
         "{}",
         text(&out.stderr)
     );
@@ -244,7 +269,11 @@ async fn wait_and_follow_exit_with_the_runs_outcome() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{phase} {flag}: {}", text(&out.stderr));
         let stderr = text(&out.stderr);
-        assert!(stderr.contains(&format!("{phase} (StepFailed): it ended")), "{stderr}");
+        let said = match phase {
+            "Succeeded" => format!("taskrun {} succeeded: it ended", run.name_any()),
+            _ => format!("taskrun {} failed (StepFailed): it ended", run.name_any()),
+        };
+        assert_eq!(stderr.matches(&said).count(), 1, "said once: {stderr}");
     }
 }
 
@@ -257,7 +286,7 @@ async fn missing_params_are_asked_for_on_a_terminal() {
     let out = Command::new("bash")
         .args([
             "-c",
-            "printf 'a,b\\nv9\\n' | script -qec \"$0 start build -n $1 --use-param-defaults\" /dev/null",
+            "printf 'a, b \\nv9\\nemptyDir\\n' | script -qec \"$0 start build -n $1 --use-param-defaults\" /dev/null",
             PLUGIN,
             &ns,
         ])
@@ -267,7 +296,9 @@ async fn missing_params_are_asked_for_on_a_terminal() {
     let shown = text(&out.stdout);
     assert!(out.status.success(), "{shown} {}", text(&out.stderr));
     assert!(
-        shown.contains("param files: ") && shown.contains("param tag: "),
+        shown.contains("param files (comma-separated): ")
+            && shown.contains("param tag: ")
+            && shown.contains("workspace src [emptyDir, pvc:CLAIM, configmap:NAME, secret:NAME]: "),
         "{shown}"
     );
     assert!(!shown.contains("param who"), "{shown}");
@@ -276,5 +307,9 @@ async fn missing_params_are_asked_for_on_a_terminal() {
     assert_eq!(
         params,
         json!([{"name": "files", "value": ["a", "b"]}, {"name": "tag", "value": "v9"}])
+    );
+    assert!(
+        run.spec.workspaces[0].empty_dir.is_some(),
+        "the workspace was asked for"
     );
 }

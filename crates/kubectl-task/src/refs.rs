@@ -1,0 +1,135 @@
+//! Object names as kubectl writes them (`taskrun/x`, `tr/x`,
+//! `taskrun.minitask.dev/x`, `task/x`), so that `-o name` output can be
+//! piped back in, and "did you mean" for names that are almost right.
+
+/// The kinds of object the plugin takes by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Task,
+    TaskRun,
+}
+
+impl Kind {
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::Task => "task",
+            Kind::TaskRun => "taskrun",
+        }
+    }
+
+    /// `taskrun.minitask.dev/x`: what `-o name` prints.
+    pub fn qualified(self, name: &str) -> String {
+        format!("{}.minitask.dev/{name}", self.singular())
+    }
+}
+
+/// `text` as a kind (when it names one) and a name.
+pub fn parse(text: &str) -> anyhow::Result<(Option<Kind>, String)> {
+    let Some((kind, name)) = text.split_once('/') else {
+        return Ok((None, text.to_string()));
+    };
+    anyhow::ensure!(
+        !name.is_empty() && !name.contains('/'),
+        "{text:?} is not a name: use NAME or KIND/NAME"
+    );
+    let kind = match kind.strip_suffix(".minitask.dev").unwrap_or(kind) {
+        "taskrun" | "taskruns" | "tr" => Kind::TaskRun,
+        "task" | "tasks" | "tsk" => Kind::Task,
+        other => anyhow::bail!("{text:?}: {other:?} is not a kind this plugin knows; use taskrun/NAME or task/NAME"),
+    };
+    Ok((Some(kind), name.to_string()))
+}
+
+/// A TaskRun's name, from `x`, `taskrun/x` or `tr/x`.
+pub fn run_name(text: &str) -> anyhow::Result<String> {
+    match parse(text)? {
+        (None | Some(Kind::TaskRun), name) => Ok(name),
+        (Some(Kind::Task), name) => anyhow::bail!(
+            "{text:?} is a Task; this command takes a TaskRun (list the runs of {name} with `kubectl task runs --task {name}`)"
+        ),
+    }
+}
+
+/// The names among `known` closest to `name`: a typo away, or sharing its
+/// start; best first.
+pub fn similar<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut close: Vec<(usize, &str)> = known
+        .into_iter()
+        .filter(|k| *k != name)
+        .filter_map(|k| {
+            let distance = edit_distance(name, k);
+            let near = distance <= 2.max(name.len() / 4) || (name.len() >= 3 && k.starts_with(name));
+            near.then_some((distance, k))
+        })
+        .collect();
+    close.sort();
+    close.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// ` (did you mean "a" or "b"?)`, or nothing.
+pub fn did_you_mean(candidates: &[&str]) -> String {
+    let quoted: Vec<String> = candidates.iter().map(|c| format!("{c:?}")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => format!(" (did you mean {one}?)"),
+        [first @ .., last] => format!(" (did you mean {} or {last}?)", first.join(", ")),
+    }
+}
+
+/// Levenshtein distance, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_in_every_form_kubectl_prints() {
+        for text in [
+            "x",
+            "taskrun/x",
+            "taskruns/x",
+            "tr/x",
+            "taskrun.minitask.dev/x",
+            "taskruns.minitask.dev/x",
+        ] {
+            assert_eq!(run_name(text).unwrap(), "x", "{text}");
+        }
+        assert_eq!(parse("task/hello").unwrap(), (Some(Kind::Task), "hello".into()));
+        assert_eq!(parse("tsk/hello").unwrap(), (Some(Kind::Task), "hello".into()));
+        assert!(run_name("task/hello").unwrap_err().to_string().contains("is a Task"));
+        assert!(
+            parse("pod/x")
+                .unwrap_err()
+                .to_string()
+                .contains("not a kind this plugin knows")
+        );
+        assert!(parse("taskrun/").is_err());
+        assert_eq!(Kind::TaskRun.qualified("x"), "taskrun.minitask.dev/x");
+    }
+
+    #[test]
+    fn typos_get_suggestions() {
+        let known = ["hello", "build-image", "build-docs", "test"];
+        assert_eq!(similar("helo", known), ["hello"]);
+        assert_eq!(similar("build", known), ["build-docs", "build-image"]);
+        assert!(similar("zzzzzz", known).is_empty());
+        assert_eq!(did_you_mean(&["hello"]), " (did you mean \"hello\"?)");
+        assert_eq!(did_you_mean(&["a", "b", "c"]), " (did you mean \"a\", \"b\" or \"c\"?)");
+        assert_eq!(did_you_mean(&[]), "");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,97 @@
+//! Finding the Task or TaskRun a person named, with "did you mean" when
+//! the name is almost right, and the newest run for `--last`.
+
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+use minitask_api::{LABEL_TASK, Task, TaskRun, label_value};
+
+use crate::cluster::Cluster;
+use crate::errors;
+use crate::list::newest_first;
+use crate::refs::{did_you_mean, similar};
+
+pub fn runs(cluster: &Cluster) -> Api<TaskRun> {
+    Api::namespaced(cluster.client.clone(), &cluster.namespace)
+}
+
+pub fn tasks(cluster: &Cluster) -> Api<Task> {
+    Api::namespaced(cluster.client.clone(), &cluster.namespace)
+}
+
+/// The TaskRun `name`, or an error that says where it looked and what
+/// the person may have meant.
+pub async fn find_run(cluster: &Cluster, name: &str) -> anyhow::Result<TaskRun> {
+    let found = runs(cluster).get_opt(name).await;
+    let known = || async { run_names(cluster).await.unwrap_or_default() };
+    found_or_suggest(cluster, found, name, "taskrun", "kubectl task runs", known).await
+}
+
+/// The Task `name`, or an error that says what the person may have meant.
+pub async fn find_task(cluster: &Cluster, name: &str) -> anyhow::Result<Task> {
+    let found = tasks(cluster).get_opt(name).await;
+    let known = || async { task_names(cluster).await.unwrap_or_default() };
+    found_or_suggest(cluster, found, name, "Task", "kubectl task list", known).await
+}
+
+/// `found`, or an error naming the object, the namespace, close names and
+/// the command that lists them.
+async fn found_or_suggest<K, F, Fut>(
+    cluster: &Cluster,
+    found: Result<Option<K>, kube::Error>,
+    name: &str,
+    kind: &str,
+    lister: &str,
+    known: F,
+) -> anyhow::Result<K>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    let doing = format!("reading {kind} {name} in namespace {}", cluster.namespace);
+    if let Some(object) = found.map_err(|e| errors::api(&e, &doing, &cluster.server))? {
+        return Ok(object);
+    }
+    let known = known().await;
+    let hint = did_you_mean(&similar(name, known.iter().map(String::as_str)));
+    let ns = &cluster.namespace;
+    anyhow::bail!("{kind} {name:?} not found in namespace {ns}{hint}; list them with `{lister} -n {ns}`")
+}
+
+/// The newest TaskRun in the namespace, or of `task`.
+pub async fn last_run(cluster: &Cluster, task: Option<&str>) -> anyhow::Result<TaskRun> {
+    let params = match task {
+        Some(task) => ListParams::default().labels(&format!("{LABEL_TASK}={}", label_value(task))),
+        None => ListParams::default(),
+    };
+    let doing = format!("listing taskruns in namespace {}", cluster.namespace);
+    let mut items = runs(cluster)
+        .list(&params)
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
+        .items;
+    items.retain(|r| task.is_none_or(|t| r.task_name() == Some(t)));
+    newest_first(&mut items);
+    match (items.into_iter().next(), task) {
+        (Some(run), _) => Ok(run),
+        (None, Some(task)) => anyhow::bail!(
+            "Task {task:?} has no runs in namespace {}; start one with `kubectl task start {task}`",
+            cluster.namespace
+        ),
+        (None, None) => anyhow::bail!(
+            "there are no TaskRuns in namespace {}; start one with `kubectl task start TASK`",
+            cluster.namespace
+        ),
+    }
+}
+
+/// The names of the runs in the namespace.
+pub async fn run_names(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
+    let list = runs(cluster).list_metadata(&ListParams::default()).await?;
+    Ok(list.items.iter().map(|r| r.name_any()).collect())
+}
+
+/// The names of the Tasks in the namespace.
+pub async fn task_names(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
+    let list = tasks(cluster).list_metadata(&ListParams::default()).await?;
+    Ok(list.items.iter().map(|t| t.name_any()).collect())
+}

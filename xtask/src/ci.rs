@@ -26,6 +26,10 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         started.elapsed().as_secs()
     );
 
+    // The benchmark's smoke version: it proves `cargo xtask bench` works
+    // end to end (few runs, short phases); its numbers mean nothing here.
+    crate::bench::run(root, &["--quick".to_string()])?;
+
     // End to end: the local cluster, the controller deployed from its
     // image, real containers. The cluster goes away whatever happens.
     let e2e = end_to_end(root);

@@ -1,5 +1,6 @@
 //! `cargo xtask <verb>`: the one entry point for every developer chore.
 
+mod bench;
 mod ci;
 mod cluster;
 mod crds;
@@ -54,6 +55,14 @@ enum Verb {
     Demo,
     /// The CI gate: fmt, clippy (warnings denied), crds --check, every test.
     Ci,
+    /// How fast and lean the controller is: a table of numbers against a
+    /// ceiling and the polling baseline (see the README's Performance).
+    Bench {
+        /// Passed to the benchmark: --runs N, --quick, --json, --only NAME,
+        /// --sweep-workers, --no-scale, --kubelet (the local cluster).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The property tests of everything parsed from the cluster, with many
     /// cases (a plain `cargo test` runs 256 of each).
     Fuzz {
@@ -84,6 +93,7 @@ fn run(verb: Verb) -> anyhow::Result<()> {
         Verb::Testenv => testenv::run(&repo_root()),
         Verb::Ci => ci::run(&repo_root()),
         Verb::Fuzz { cases } => fuzz::run(&repo_root(), cases),
+        Verb::Bench { args } => bench::run(&repo_root(), &args),
     }
 }
 

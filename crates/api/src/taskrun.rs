@@ -68,9 +68,11 @@ pub struct TaskRunSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_ref: Option<TaskRef>,
 
+    // Boxed, like the other large optional parts, so that a run without
+    // them stays small in the controller's cache.
     /// An inline Task to run instead of a named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_spec: Option<TaskSpec>,
+    pub task_spec: Option<Box<TaskSpec>>,
 
     /// The longest the run may take, counted from the TaskRun's creation
     /// (time spent pending counts), as a duration such as `30s`, `10m` or
@@ -122,7 +124,7 @@ pub struct TaskRunSpec {
 
     /// Scheduling and security settings for the run's pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_template: Option<PodTemplate>,
+    pub pod_template: Option<Box<PodTemplate>>,
 
     /// Delete the run (and, through its owner reference, its pod) this many
     /// seconds after it finished. Kept until deleted by hand when unset
@@ -253,7 +255,7 @@ pub struct TaskRunStatus {
     /// The Task as it was when the run started: later edits of the Task do
     /// not change a run that has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_spec: Option<TaskSpec>,
+    pub task_spec: Option<Box<TaskSpec>>,
 
     /// The Task's results, once the run has succeeded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -8,7 +8,7 @@ use minitask_api::{Phase, Reason, TaskRunStatus};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Announcement {
     pub type_: EventType,
-    /// Started, PodCreationFailed, Succeeded, Failed, Cancelled or TimedOut.
+    /// Retrying, PodCreationFailed, Succeeded, Failed, Cancelled or TimedOut.
     pub reason: &'static str,
     pub note: String,
 }
@@ -16,16 +16,13 @@ pub struct Announcement {
 /// The Events that going from `before` to `after` announces.
 pub fn announcements(before: &TaskRunStatus, after: &TaskRunStatus) -> Vec<Announcement> {
     let mut out = Vec::new();
-    if let (None, Some(pod)) = (&before.pod_name, &after.pod_name) {
-        let attempt = after.retries_status.len();
-        let note = match attempt {
-            0 => format!("created pod {pod}"),
-            n => format!("created pod {pod} for attempt {}", n + 1),
-        };
+    // A first pod is no news: the status says so (podName, startTime), and
+    // an Event for it would cost a write per run. A retry is news.
+    if let (None, Some(pod), attempt @ 1..) = (&before.pod_name, &after.pod_name, after.retries_status.len()) {
         out.push(Announcement {
             type_: EventType::Normal,
-            reason: "Started",
-            note,
+            reason: "Retrying",
+            note: format!("created pod {pod} for attempt {}", attempt + 1),
         });
     }
     // A refused pod, while the controller keeps trying: once per cause.
@@ -88,7 +85,11 @@ mod tests {
                 .map(|a| (a.reason, a.note))
                 .collect()
         };
-        assert_eq!(reasons(&none, &pending), [("Started", "created pod p".to_string())]);
+        assert_eq!(
+            reasons(&none, &pending),
+            [],
+            "a first pod is in the status, not worth an Event"
+        );
         assert_eq!(reasons(&pending, &running), []);
         let done = status(Some(Phase::Succeeded), "Succeeded", Some("p"));
         assert_eq!(reasons(&running, &done), [("Succeeded", "why".to_string())]);
@@ -104,7 +105,10 @@ mod tests {
         retry.retries_status = vec![Default::default()];
         let mut before = running.clone();
         before.pod_name = None;
-        assert_eq!(reasons(&before, &retry)[0].1, "created pod p-retry1 for attempt 2");
+        assert_eq!(
+            reasons(&before, &retry),
+            [("Retrying", "created pod p-retry1 for attempt 2".to_string())]
+        );
         let refused = status(Some(Phase::Pending), "PodCreationFailed", None);
         let got = announcements(&none, &refused);
         assert_eq!((got[0].reason, got[0].type_), ("PodCreationFailed", EventType::Warning));

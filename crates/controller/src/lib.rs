@@ -5,10 +5,13 @@
 //! `status::project_status`); `reconcile` is the thin shell that reads the
 //! caches, creates the pod and writes the status.
 
+pub mod allocator;
 pub mod balance;
+pub mod cache;
 pub mod deadline;
 pub mod disruption;
 pub mod events;
+pub mod expiring;
 pub mod http;
 pub mod leases;
 pub mod metrics;
@@ -17,8 +20,10 @@ pub mod params;
 #[cfg(test)]
 mod permissions;
 pub mod pod;
+pub mod poll;
 #[cfg(test)]
 mod properties;
+pub mod publisher;
 pub mod reconcile;
 pub mod refusal;
 pub mod resolve;
@@ -34,6 +39,7 @@ pub mod substitute;
 pub mod task_status;
 pub mod template;
 pub mod workspaces;
+pub mod writes;
 
 #[cfg(test)]
 mod fixtures;

@@ -55,7 +55,7 @@ struct Args {
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
     /// At most this many reconciles at once in this replica.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = minitask_controller::run::DEFAULT_WORKERS, value_parser = clap::value_parser!(u16).range(1..))]
     workers: u16,
     /// Where to serve /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:8080")]
@@ -70,10 +70,25 @@ struct Args {
     /// `text` for people, `json` for log collectors.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    /// `event`: watches and a work queue (the controller). `poll`: the
+    /// benchmark's baseline, which lists everything every --poll-interval.
+    #[arg(long, default_value = "event", value_parser = ["event", "poll"])]
+    mode: String,
+    /// How often `--mode poll` lists everything.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    poll_interval: Duration,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    minitask_controller::allocator::few_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(controller())
+}
+
+async fn controller() -> anyhow::Result<()> {
+    tokio::spawn(minitask_controller::allocator::return_free_pages());
     let args = Args::parse();
     let filter = EnvFilter::try_new(&args.log_level)?;
     let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -105,9 +120,18 @@ async fn main() -> anyhow::Result<()> {
         identity,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut controller = tokio::spawn(minitask_controller::run(client, config, async {
+    let stopped = async {
         let _ = stopped.await;
-    }));
+    };
+    let mut controller = match args.mode.as_str() {
+        "poll" => tokio::spawn(minitask_controller::poll::run(
+            client,
+            config,
+            args.poll_interval,
+            stopped,
+        )),
+        _ => tokio::spawn(minitask_controller::run(client, config, stopped)),
+    };
     tokio::select! {
         _ = shutdown_signal() => {}
         // Nobody asked it to stop: exit non-zero so that the kubelet

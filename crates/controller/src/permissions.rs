@@ -50,18 +50,7 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
         "get",
         "reconcile.rs observe: a results report too long for the termination message",
     ),
-    (
-        "events.k8s.io",
-        "events",
-        "create",
-        "reconcile.rs announce (kube's Recorder)",
-    ),
-    (
-        "events.k8s.io",
-        "events",
-        "patch",
-        "reconcile.rs announce: kube's Recorder counts a repeated Event",
-    ),
+    ("events.k8s.io", "events", "create", "publisher.rs create"),
     ("coordination.k8s.io", "leases", "list", "leases.rs round"),
     (
         "coordination.k8s.io",

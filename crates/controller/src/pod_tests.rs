@@ -83,7 +83,7 @@ fn the_pod_records_the_task_spec_it_runs() {
 fn an_inline_task_is_labelled_with_the_run_name() {
     let mut run = taskrun("inline-1", "x");
     run.spec.task_ref = None;
-    run.spec.task_spec = Some(task(&["a"]));
+    run.spec.task_spec = Some(Box::new(task(&["a"])));
     let pod = build_pod(&task(&["a"]), &run, 0, &PodOptions::default()).unwrap();
     assert_eq!(pod.metadata.labels.unwrap()[LABEL_TASK], "inline-1");
 }
@@ -460,12 +460,12 @@ fn templates_shape_the_steps_and_the_pod() {
         ..StepTemplate::default()
     });
     let mut run = taskrun("r", "t");
-    run.spec.pod_template = Some(PodTemplate {
+    run.spec.pod_template = Some(Box::new(PodTemplate {
         node_selector: Some(BTreeMap::from([("disk".to_string(), "ssd".to_string())])),
         priority_class_name: Some("batch".into()),
         image_pull_secrets: Some(vec![LocalObjectReference { name: "regcred".into() }]),
         ..PodTemplate::default()
-    });
+    }));
     let pod = build_pod(&spec, &run, 2, &PodOptions::default()).unwrap();
     assert_eq!(pod.metadata.name.as_deref(), Some("r-pod-retry2"));
     assert_eq!(containers(&pod)[0].image.as_deref(), Some("alpine"));
@@ -493,13 +493,13 @@ fn the_reporter_passes_pod_security_restricted_and_runs_as_the_pods_user() {
     assert_eq!(security.read_only_root_filesystem, Some(true));
 
     let mut run = taskrun("r", "t");
-    run.spec.pod_template = Some(PodTemplate {
+    run.spec.pod_template = Some(Box::new(PodTemplate {
         security_context: Some(PodSecurityContext {
             run_as_user: Some(1000),
             ..PodSecurityContext::default()
         }),
         ..PodTemplate::default()
-    });
+    }));
     let security = reporter(&run).security_context.unwrap();
     assert_eq!(
         security.run_as_user, None,

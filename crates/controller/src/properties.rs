@@ -15,11 +15,15 @@ use k8s_openapi::jiff::Timestamp;
 use minitask_api::{Param, ParamSpec, ParamType, ParamValue, Phase, ResultSpec, TaskRunResult, TaskRunStatus};
 use proptest::prelude::*;
 
+use crate::cache::CachedPod;
+use crate::deadline::starting;
+use crate::disruption::{disruption, recheck};
 use crate::fixtures::{task, taskrun};
-use crate::pod::{PodOptions, build_pod};
+use crate::pod::{PodOptions, build_pod, is_left_by_earlier_run, is_owned_by, task_spec_of};
 use crate::results::{Report, from_log, from_message};
 use crate::script::{escape, kubelet_expand};
-use crate::status::project_status;
+use crate::status::{project_status, reporter_log_needed};
+use crate::stop::how_to_stop;
 use crate::substitute::{Field, Vars};
 
 fn at(second: i64) -> Time {
@@ -239,5 +243,89 @@ proptest! {
         }
         let _ = crate::disruption::disruption(&pod, &at(50));
         let _ = crate::deadline::starting(&pod, &at(50), std::time::Duration::from_secs(300));
+    }
+
+    #[test]
+    fn the_pod_cache_keeps_everything_a_decision_reads(
+        states in proptest::collection::vec(container_state(), 3),
+        pulls in proptest::collection::vec(proptest::option::of(prop_oneof![
+            Just("ErrImagePull"), Just("ImagePullBackOff"), Just("InvalidImageName"), Just("CreateContainerConfigError"),
+        ]), 3),
+        phase in proptest::option::of(prop_oneof![Just("Pending"), Just("Running"), Just("Succeeded"), Just("Failed")]),
+        conditions in proptest::collection::vec((
+            prop_oneof![Just("PodScheduled"), Just("DisruptionTarget"), Just("Ready"), Just("Initialized")],
+            prop_oneof![Just("True"), Just("False")],
+            proptest::option::of("[A-Za-z]{0,10}"),
+        ), 0..4),
+        node in proptest::option::of("[a-z0-9]{0,6}"),
+        deadline in proptest::option::of(1i64..5),
+        deleted in proptest::option::of(-100i64..100),
+        reason in proptest::option::of(prop_oneof![Just("Evicted".to_string()), Just("DeadlineExceeded".to_string()), ".{0,10}"]),
+        started in proptest::option::of((-5i64..5000).prop_map(at)),
+        now in 0i64..6000,
+    ) {
+        let mut spec = task(&["a", "b"]);
+        spec.results = vec![ResultSpec { name: "x".into(), description: None }];
+        let run = taskrun("r", "t");
+        let mut pod: Pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
+        let names = ["step-a", "step-b", "minitask-results"];
+        let statuses: Vec<ContainerStatus> = names
+            .iter()
+            .zip(states)
+            .zip(pulls)
+            .map(|((name, state), pull)| {
+                let state = match pull {
+                    Some(reason) => Some(ContainerState {
+                        waiting: Some(ContainerStateWaiting { reason: Some(reason.into()), message: Some("m".into()) }),
+                        ..ContainerState::default()
+                    }),
+                    None => state,
+                };
+                ContainerStatus {
+                    name: name.to_string(),
+                    image: format!("registry.example/{name}:1"),
+                    image_id: "sha256:abc".into(),
+                    state,
+                    ..ContainerStatus::default()
+                }
+            })
+            .collect();
+        pod.metadata.deletion_timestamp = deleted.map(at);
+        pod.metadata.managed_fields = Some(vec![Default::default()]);
+        let spec = pod.spec.as_mut().unwrap();
+        spec.node_name = node;
+        spec.active_deadline_seconds = deadline;
+        pod.status = phase.map(|phase| PodStatus {
+            phase: Some(phase.into()),
+            reason,
+            start_time: started,
+            init_container_statuses: Some(statuses[..2].to_vec()),
+            container_statuses: Some(statuses[2..].to_vec()),
+            conditions: Some(conditions.into_iter().map(|(type_, status, message)| PodCondition {
+                type_: type_.into(),
+                status: status.into(),
+                message,
+                ..PodCondition::default()
+            }).collect()),
+            pod_ip: Some("10.0.0.1".into()),
+            ..PodStatus::default()
+        });
+        // Through JSON, as the watch delivers it.
+        let cached: CachedPod = serde_json::from_value(serde_json::to_value(&pod).unwrap()).unwrap();
+        let kept = cached.to_pod();
+        let now = at(now);
+        let previous = TaskRunStatus { pod_name: Some("r-pod".into()), ..TaskRunStatus::default() };
+        prop_assert_eq!(project_status(&previous, Some(&kept), None, &now), project_status(&previous, Some(&pod), None, &now));
+        prop_assert_eq!(reporter_log_needed(&kept), reporter_log_needed(&pod));
+        let grace = std::time::Duration::from_secs(300);
+        prop_assert_eq!(starting(&kept, &now, grace), starting(&pod, &now, grace));
+        prop_assert_eq!(disruption(&kept, &now), disruption(&pod, &now));
+        prop_assert_eq!(recheck(&kept, &now), recheck(&pod, &now));
+        prop_assert_eq!(how_to_stop(&kept), how_to_stop(&pod));
+        prop_assert_eq!(is_owned_by(&kept, &run), is_owned_by(&pod, &run));
+        prop_assert_eq!(is_left_by_earlier_run(&kept, &run), is_left_by_earlier_run(&pod, &run));
+        let ended = matches!(phase, Some("Succeeded" | "Failed"));
+        prop_assert_eq!(task_spec_of(&kept), task_spec_of(&pod).filter(|_| !ended));
+        prop_assert!(kept.metadata.managed_fields.is_none());
     }
 }

@@ -2,7 +2,6 @@
 //! exists, project the status, write it once if it changed, and only then
 //! act on what it says (stop a pod, publish Events, delete a finished run).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,20 +11,22 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, LogParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use minitask_api::{Phase, Reason, Task, TaskRun, TaskRunStatus, TaskSpec};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
+use crate::cache::CachedPod;
 use crate::deadline::{Starting, starting, stop_reason, time_left};
 use crate::disruption;
 use crate::events::announcements;
+use crate::expiring::Expiring;
 use crate::leases::Shards;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::names::pod_name;
 use crate::pod::{MANAGER, PodOptions, build_pod, is_left_by_earlier_run, is_owned_by, task_spec_of};
+use crate::publisher::{Publisher, Reporter};
 use crate::refusal::{Refusal, refusal, retry_after};
 use crate::results::REPORTER;
 use crate::retention::{Finished, Retention, by_ttl};
@@ -33,12 +34,13 @@ use crate::retry::retry;
 use crate::shard::shard_of_run;
 use crate::status::{project_status, reporter_log_needed, with_outcome};
 use crate::stop::{Stop, how_to_stop};
+use crate::writes::{Writes, may_wait};
 
 /// What every reconcile shares: the client, the caches and the settings.
 pub struct Context {
     pub client: Client,
     /// Pods labelled `minitask.dev/taskrun`, from a watch.
-    pub pods: Store<Pod>,
+    pub pods: Store<CachedPod>,
     /// Tasks, from a watch.
     pub tasks: Store<Task>,
     pub options: PodOptions,
@@ -46,7 +48,7 @@ pub struct Context {
     pub shards: Shards,
     pub metrics: Arc<Metrics>,
     /// Publishes Events on TaskRuns.
-    pub recorder: Recorder,
+    pub publisher: Publisher,
     /// Keep only this many finished runs per Task (`--keep-finished-per-task`).
     pub keep_finished_per_task: Option<usize>,
     /// The finished runs of each Task, for `keep_finished_per_task`.
@@ -54,18 +56,21 @@ pub struct Context {
     /// Pods this process created that its cache may not show yet (the
     /// "expectations" of Kubernetes' own controllers): a miss on one of
     /// these is the watch lagging, not a deleted pod.
-    created: Mutex<HashMap<ObjectRef<Pod>, Instant>>,
+    created: Mutex<Expiring<ObjectRef<CachedPod>, ()>>,
+    /// The status writes this process made (see writes.rs).
+    writes: Writes,
 }
 
 impl Context {
     /// A context for a single replica: every shard, no retention policy.
-    pub fn new(client: Client, pods: Store<Pod>, tasks: Store<Task>, options: PodOptions) -> Self {
+    /// Must be called within a Tokio runtime (it starts the Event publisher).
+    pub fn new(client: Client, pods: Store<CachedPod>, tasks: Store<Task>, options: PodOptions) -> Self {
         let reporter = Reporter {
             controller: MANAGER.into(),
-            instance: None,
+            instance: MANAGER.into(),
         };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            publisher: Publisher::start(client.clone(), reporter).0,
             client,
             pods,
             tasks,
@@ -74,7 +79,8 @@ impl Context {
             metrics: Arc::default(),
             keep_finished_per_task: None,
             finished: Arc::default(),
-            created: Mutex::default(),
+            created: Mutex::new(Expiring::new(EXPECTATION_TTL)),
+            writes: Writes::default(),
         }
     }
 
@@ -84,23 +90,20 @@ impl Context {
         self.shards.holds(shard_of_run(run, self.shards.count()))
     }
 
-    fn expect_created(&self, pod: ObjectRef<Pod>) {
-        self.created
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(pod, Instant::now());
+    fn expect_created(&self, pod: ObjectRef<CachedPod>) {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created.insert(pod, (), Instant::now());
     }
 
     /// True while the watch has had less than EXPECTATION_TTL to deliver a
     /// pod we created; seeing the pod (or the TTL passing) ends it.
-    fn awaits_created(&self, pod: &ObjectRef<Pod>, seen: bool) -> bool {
+    fn awaits_created(&self, pod: &ObjectRef<CachedPod>, seen: bool) -> bool {
         let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
-        created.retain(|_, at| at.elapsed() < EXPECTATION_TTL);
         if seen {
             created.remove(pod);
             return false;
         }
-        created.contains_key(pod)
+        created.get(pod, Instant::now()).is_some()
     }
 }
 
@@ -167,27 +170,36 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
         return Ok(Action::await_change());
     }
     let namespace = run.namespace().ok_or_else(|| Error::NoNamespace(run.name_any()))?;
+    // The cache still shows the run as it was before our last write: the
+    // watch event of that write wakes the run again (this is a safety net).
+    if ctx.writes.is_stale(&run, Instant::now()) {
+        return Ok(Action::requeue(Duration::from_secs(10)));
+    }
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH));
     if run.phase().is_terminal() {
         return finished(&run, &namespace, &ctx, &now).await;
     }
-    let previous = run.status.clone().unwrap_or_default();
+    let mut previous = run.status.clone().unwrap_or_default();
+    if previous.task_spec.is_none() {
+        // Started by this process, not written yet (writes.rs).
+        previous.task_spec = ctx.writes.started_with(&run, Instant::now());
+    }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     // Each failed attempt is recorded before the next starts, so the
     // record says which attempt's pod to look for.
     let name = pod_name(&run.name_any(), previous.retries_status.len());
 
     let key = ObjectRef::new(&name).within(&namespace);
-    let cached = ctx.pods.get(&key);
+    let cached = ctx.pods.get(&key).map(|p| p.to_pod());
     if ctx.awaits_created(&key, cached.is_some()) {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     // An earlier TaskRun of the same name was deleted and its pod lingers.
-    if let Some(stale) = cached.as_deref().filter(|p| is_left_by_earlier_run(p, &run)) {
+    if let Some(stale) = cached.as_ref().filter(|p| is_left_by_earlier_run(p, &run)) {
         return wait_for_stale_pod(&run, &previous, stale, &pods, &ctx, &now).await;
     }
     let pod = match (cached, &previous.pod_name) {
-        (Some(pod), _) => Some(pod.as_ref().clone()),
+        (Some(pod), _) => Some(pod),
         // A pod we recorded but cannot see: deleted, or created by an
         // earlier controller process whose cache we do not share. Only the
         // API server can tell; this is the one read outside the caches.
@@ -202,7 +214,13 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
         (None, Some(_)) => (project_status(&previous, None, None, &now), None),
         // A run cancelled or out of time before it started never starts.
         (None, None) if stop_reason(&run, &previous, &now).is_some() => (previous.clone(), None),
-        (None, None) => start(&run, &previous, &pods, &ctx, &now).await?,
+        (None, None) => {
+            let (next, pod) = start(&run, &previous, &pods, &ctx, &now).await?;
+            if let (Some(_), Some(task)) = (&pod, &next.task_spec) {
+                ctx.writes.started(&run, task.clone(), Instant::now());
+            }
+            (next, pod)
+        }
     };
     let mut recheck = None;
     if !next.phase.is_some_and(Phase::is_terminal) {
@@ -244,7 +262,14 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     next.observed_generation = run.metadata.generation;
 
     if run.status.as_ref() != Some(&next) {
+        // A step's progress can wait for the write window; its end cannot.
+        if may_wait(&previous, &next)
+            && let Some(left) = ctx.writes.hold_back(&run, Instant::now())
+        {
+            return Ok(Action::requeue(left));
+        }
         write_status(&run, &namespace, &next, &ctx.client).await?;
+        ctx.writes.wrote(&run, Instant::now());
         info!(phase = ?next.phase, reason = next.reason.as_deref(), "status updated");
         // Only now that the write has landed: Events, metrics and stopping
         // pods act on what is stored, so a controller that dies here leaves
@@ -289,16 +314,7 @@ async fn announce(run: &TaskRun, before: &TaskRunStatus, after: &TaskRunStatus, 
         if !ctx.holds(run) {
             return;
         }
-        let event = Event {
-            type_: a.type_,
-            reason: a.reason.into(),
-            note: Some(a.note),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        if let Err(e) = ctx.recorder.publish(&event, &run.object_ref(&())).await {
-            warn!(%e, reason = a.reason, "publishing an Event");
-        }
+        ctx.publisher.publish(run, a).await;
     }
 }
 
@@ -361,7 +377,9 @@ async fn stop_pods(run: &TaskRun, status: &TaskRunStatus, pods: &Api<Pod>, ctx: 
     let earlier = status.retries_status.iter().map(|a| &a.pod_name);
     for name in current.chain(earlier) {
         let key = ObjectRef::new(name).within(&run.namespace().unwrap_or_default());
-        let Some(pod) = ctx.pods.get(&key) else { continue };
+        let Some(pod) = ctx.pods.get(&key).map(|p| p.to_pod()) else {
+            continue;
+        };
         if !is_owned_by(&pod, run) || !ctx.holds(run) {
             continue;
         }
@@ -459,7 +477,20 @@ async fn observe(
     let mut previous = previous.clone();
     previous.pod_name.get_or_insert_with(|| pod.name_any());
     if previous.task_spec.is_none() {
-        previous.task_spec = task_spec_of(pod);
+        previous.task_spec = match task_spec_of(pod) {
+            Some(spec) => Some(Box::new(spec)),
+            // The cache drops the annotation of a pod that has ended (see
+            // cache.rs); a status never written since is rare enough to ask.
+            None => pods
+                .get_opt(&pod.name_any())
+                .await
+                .map_err(|source| Error::ReadPod {
+                    pod: pod.name_any(),
+                    source,
+                })?
+                .and_then(|fresh| task_spec_of(&fresh))
+                .map(Box::new),
+        };
     }
     let Some(header) = reporter_log_needed(pod) else {
         return Ok(project_status(&previous, Some(pod), None, now));
@@ -539,7 +570,7 @@ async fn start(
     let pod = match pods.create(&params, &pod).await {
         Ok(created) => {
             info!(pod = %name, "created pod");
-            ctx.expect_created(ObjectRef::from_obj(&created));
+            ctx.expect_created(ObjectRef::new(&name).within(&namespace));
             created
         }
         // A previous controller (or this one, with a stale cache) got here
@@ -576,14 +607,14 @@ async fn start(
 }
 
 /// The run's Task spec: inline, or the named Task from the cache.
-fn resolve_task(run: &TaskRun, tasks: &Store<Task>) -> Result<TaskSpec, String> {
+fn resolve_task(run: &TaskRun, tasks: &Store<Task>) -> Result<Box<TaskSpec>, String> {
     if let Some(spec) = &run.spec.task_spec {
         return Ok(spec.clone());
     }
     let namespace = run.namespace().unwrap_or_default();
     let name = run.task_name().unwrap_or_default();
     match tasks.get(&ObjectRef::new(name).within(&namespace)) {
-        Some(task) => Ok(task.spec.clone()),
+        Some(task) => Ok(Box::new(task.spec.clone())),
         None => Err(format!(
             "Task {name:?} not found in namespace {namespace:?}; create it (kubectl apply -f <task>.yaml -n {namespace}) and the run starts"
         )),

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -20,13 +18,23 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
+use crate::cache::{self, CachedPod};
 use crate::http::{Health, serve};
 use crate::leases::{LeaseConfig, Shards, elect};
 use crate::metrics::Metrics;
 use crate::pod::{MANAGER, PodOptions};
+use crate::publisher::{Publisher, Reporter};
 use crate::reconcile::{Context, Error, error_policy, reconcile};
 use crate::retention::Finished;
 use crate::task_status::record_step_count;
+
+/// The default `--workers` (see the README's Performance section for why).
+pub const DEFAULT_WORKERS: u16 = 8;
+
+/// Objects per page of a watch's list. Each page is parsed whole before its
+/// objects are slimmed for the cache: kube's default of 500 pods made the
+/// list, not the cache, the peak of memory at startup.
+const LIST_PAGE: u32 = 100;
 
 /// How one controller process runs.
 #[derive(Clone, Debug)]
@@ -55,7 +63,7 @@ impl Default for Config {
             pod_options: PodOptions::default(),
             shards: 1,
             lease: None,
-            workers: 4,
+            workers: DEFAULT_WORKERS,
             metrics_addr: None,
             keep_finished_per_task: None,
             identity: MANAGER.into(),
@@ -89,8 +97,9 @@ pub async fn run(
     let (beyond_keep, beyond_keep_rx) = mpsc::unbounded_channel();
     let (index, keep) = (finished.clone(), config.keep_finished_per_task);
     let synced = Synced::default();
-    let run_events = watcher(taskruns, watcher::Config::default())
+    let run_events = watcher(taskruns, watcher::Config::default().page_size(LIST_PAGE))
         .default_backoff()
+        .modify(cache::run)
         .reflect(run_writer)
         .inspect_ok(synced.marker(0))
         .inspect_ok(move |event| {
@@ -104,8 +113,9 @@ pub async fn run(
     let beyond_keep = futures::stream::unfold(beyond_keep_rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
     // Each Task passes by once per change: record its step count then.
     let counting_client = client.clone();
-    let task_events = watcher(tasks, watcher::Config::default())
+    let task_events = watcher(tasks, watcher::Config::default().page_size(LIST_PAGE))
         .default_backoff()
+        .modify(cache::task)
         .reflect(task_writer)
         .inspect_ok(synced.marker(1))
         .applied_objects()
@@ -118,7 +128,7 @@ pub async fn run(
         });
     // Only our pods: the label selector keeps the rest of the cluster's pods
     // out of the watch and the cache.
-    let pod_config = watcher::Config::default().labels(LABEL_TASKRUN);
+    let pod_config = watcher::Config::default().labels(LABEL_TASKRUN).page_size(LIST_PAGE);
     let pod_events = watcher(pods, pod_config)
         .default_backoff()
         .reflect(pod_writer)
@@ -132,8 +142,9 @@ pub async fn run(
     };
     let reporter = Reporter {
         controller: MANAGER.into(),
-        instance: Some(config.identity.clone()),
+        instance: config.identity.clone(),
     };
+    let (publisher, publishing) = Publisher::start(client.clone(), reporter);
     let mut context = Context::new(
         client.clone(),
         pod_store.clone(),
@@ -142,7 +153,7 @@ pub async fn run(
     );
     context.shards = shards.clone();
     context.metrics = metrics.clone();
-    context.recorder = Recorder::new(client.clone(), reporter);
+    context.publisher = publisher;
     context.keep_finished_per_task = config.keep_finished_per_task;
     context.finished = finished;
     let ctx = Arc::new(context);
@@ -222,8 +233,12 @@ pub async fn run(
         )
         .for_each(|_| futures::future::ready(()))
         .await;
-    // No reconcile runs any more: now the shards can go to another replica.
+    // No reconcile runs any more: now the shards can go to another replica,
+    // and the Events of the last reconciles are created.
     let _ = stop.send(true);
+    if tokio::time::timeout(Duration::from_secs(5), publishing).await.is_err() {
+        warn!("some Events were not published within 5s of stopping");
+    }
     for handle in election.0.drain(..) {
         let _ = handle.await;
     }
@@ -280,7 +295,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn apis(client: &Client, namespace: Option<&str>) -> (Api<TaskRun>, Api<Task>, Api<Pod>) {
+fn apis(client: &Client, namespace: Option<&str>) -> (Api<TaskRun>, Api<Task>, Api<CachedPod>) {
     match namespace {
         Some(ns) => (
             Api::namespaced(client.clone(), ns),

@@ -81,7 +81,7 @@ fn started() -> TaskRunStatus {
     TaskRunStatus {
         pod_name: Some("r-pod".into()),
         start_time: Some(at(0)),
-        task_spec: Some(task(&["a", "b", "c"])),
+        task_spec: Some(Box::new(task(&["a", "b", "c"]))),
         ..TaskRunStatus::default()
     }
 }

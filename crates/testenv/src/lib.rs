@@ -32,9 +32,24 @@ pub struct ControlPlane {
     /// A kubeconfig for the admin, for `kubectl` and other subprocesses.
     pub kubeconfig: PathBuf,
     kubeconfig_yaml: String,
+    /// A kubeconfig that authenticates as the controller's ServiceAccount
+    /// (a static token), for a controller run as a separate process.
+    pub controller_kubeconfig: PathBuf,
+    /// The audit log of the controller's requests, when asked for.
+    pub audit_log: Option<PathBuf>,
+    /// Set for a control plane of its own: stops it when dropped.
+    stop: Option<std::sync::mpsc::Sender<()>>,
 }
 
-static SHARED: LazyLock<ControlPlane> = LazyLock::new(|| match start() {
+/// How a control plane of its own is started.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Keep an audit log of every request the controller's ServiceAccount
+    /// makes (one JSON line each), to count them.
+    pub audit_controller: bool,
+}
+
+static SHARED: LazyLock<ControlPlane> = LazyLock::new(|| match start(Options::default(), true) {
     Ok(control_plane) => control_plane,
     Err(error) => panic!("could not start the test control plane: {error:#}"),
 });
@@ -44,6 +59,12 @@ impl ControlPlane {
     /// The control plane of this test binary, started on first use.
     pub fn shared() -> &'static ControlPlane {
         &SHARED
+    }
+
+    /// A control plane of its own (for benchmarks), stopped and removed when
+    /// dropped.
+    pub fn start(options: Options) -> anyhow::Result<ControlPlane> {
+        start(options, false)
     }
 
     /// An admin client, bound to the calling test's tokio runtime.
@@ -122,32 +143,76 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
 
 /// Starts etcd and kube-apiserver from a thread that lives as long as the
 /// process (see `process::spawn`), then installs the CRDs and RBAC.
-fn start() -> anyhow::Result<ControlPlane> {
+/// Starts etcd and kube-apiserver from a thread that lives as long as the
+/// control plane (see `process::spawn`): forever for the shared one, until
+/// it is dropped for one of its own.
+fn start(options: Options, shared: bool) -> anyhow::Result<ControlPlane> {
     let (sender, receiver) = std::sync::mpsc::channel();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
-        let result = boot();
+        let (result, children) = match boot(&options, shared) {
+            Ok((control_plane, children)) => (Ok(control_plane), children),
+            Err(e) => (Err(e), Vec::new()),
+        };
         let failed = result.is_err();
         let _ = sender.send(result);
-        if !failed {
+        if failed {
+            return;
+        }
+        if shared {
             loop {
                 std::thread::park();
             }
         }
+        // Until the owner drops it (or goes away).
+        let _ = stopped.recv();
+        for mut child in children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     });
-    receiver.recv().context("the control plane thread died")?
+    let mut control_plane = receiver.recv().context("the control plane thread died")??;
+    if !shared {
+        control_plane.stop = Some(stop);
+    }
+    Ok(control_plane)
 }
 
-fn boot() -> anyhow::Result<ControlPlane> {
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+            // Give the thread a moment to kill the processes before the
+            // directory goes.
+            std::thread::sleep(Duration::from_millis(500));
+            if let Some(dir) = self.kubeconfig.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+}
+
+/// The control plane, and its processes (for one of its own to stop).
+fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<std::process::Child>)> {
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
     let bin = bin_dir()?;
-    let dir = repo_root()
-        .join("target/testenv/run")
-        .join(format!("{}", std::process::id()));
+    let run = repo_root().join("target/testenv/run");
+    let dir = match shared {
+        true => run.join(format!("{}", std::process::id())),
+        false => run.join(format!(
+            "{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::SeqCst)
+        )),
+    };
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     // SAFETY: registering a plain extern "C" fn.
     unsafe {
         libc::atexit(process::kill_all);
-        libc::atexit(remove_run_dir);
+        if shared {
+            libc::atexit(remove_run_dir);
+        }
     }
     let pki = pki::generate(&dir.join("pki"))?;
     let (etcd_port, peer_port, api_port) = (process::free_port()?, process::free_port()?, process::free_port()?);
@@ -165,9 +230,9 @@ fn boot() -> anyhow::Result<ControlPlane> {
         "--log-level=warn".into(),
     ];
     let etcd_log = dir.join("etcd.log");
-    process::spawn(&bin.join("etcd"), &etcd_args, &etcd_log)?;
+    let etcd = process::spawn(&bin.join("etcd"), &etcd_args, &etcd_log)?;
 
-    let apiserver_args = [
+    let mut apiserver_args = vec![
         format!("--etcd-servers={etcd_url}"),
         format!("--secure-port={api_port}"),
         "--bind-address=127.0.0.1".into(),
@@ -186,10 +251,32 @@ fn boot() -> anyhow::Result<ControlPlane> {
         "--service-cluster-ip-range=10.0.0.0/24".into(),
         "--allow-privileged=true".into(),
     ];
+    // Every request of the controller's ServiceAccount, once, when it ends.
+    let audit_log = options.audit_controller.then(|| dir.join("audit.log"));
+    if let Some(log) = &audit_log {
+        let policy = dir.join("audit-policy.yaml");
+        pki::write(
+            &policy,
+            &format!(
+                "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n- level: Metadata\n  users: [\"{CONTROLLER_USER}\"]\n- level: None\n"
+            ),
+        )?;
+        apiserver_args.extend([
+            format!("--audit-policy-file={}", policy.display()),
+            format!("--audit-log-path={}", log.display()),
+            "--audit-log-format=json".into(),
+            "--audit-log-mode=blocking".into(),
+        ]);
+    }
     let api_log = dir.join("kube-apiserver.log");
     let mut apiserver = process::spawn(&bin.join("kube-apiserver"), &apiserver_args, &api_log)?;
 
-    let kubeconfig_yaml = kubeconfig(api_port, &pki);
+    let kubeconfig_yaml = kubeconfig_text(api_port, &pki, &pki.admin_token);
+    let controller_kubeconfig = dir.join("controller.kubeconfig");
+    std::fs::write(
+        &controller_kubeconfig,
+        kubeconfig_text(api_port, &pki, &pki.controller_token),
+    )?;
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, &kubeconfig_yaml)?;
     // Only the controller that folds aggregated ClusterRoles (minitask-view
@@ -202,7 +289,7 @@ fn boot() -> anyhow::Result<ControlPlane> {
         "--secure-port=0".into(),
     ];
     let controller_manager_log = dir.join("kube-controller-manager.log");
-    process::spawn(
+    let controller_manager = process::spawn(
         &bin.join("kube-controller-manager"),
         &controller_manager_args,
         &controller_manager_log,
@@ -210,6 +297,9 @@ fn boot() -> anyhow::Result<ControlPlane> {
     let control_plane = ControlPlane {
         kubeconfig,
         kubeconfig_yaml,
+        controller_kubeconfig,
+        audit_log,
+        stop: None,
     };
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -238,7 +328,7 @@ fn boot() -> anyhow::Result<ControlPlane> {
                 process::tail(&etcd_log)
             )
         })?;
-    Ok(control_plane)
+    Ok((control_plane, vec![controller_manager, apiserver, etcd]))
 }
 
 async fn wait_ready(client: &Client, apiserver: &mut std::process::Child) -> anyhow::Result<()> {
@@ -256,11 +346,11 @@ async fn wait_ready(client: &Client, apiserver: &mut std::process::Child) -> any
     }
 }
 
-fn kubeconfig(port: u16, pki: &pki::Pki) -> String {
+fn kubeconfig_text(port: u16, pki: &pki::Pki, token: &str) -> String {
     let ca = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pki.ca_pem.as_bytes());
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{port}\n    certificate-authority-data: {ca}\nusers:\n- name: admin\n  user:\n    token: {}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\n    namespace: default\ncurrent-context: test\n",
-        pki.admin_token
+        token
     )
 }
 

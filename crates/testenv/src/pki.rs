@@ -71,6 +71,9 @@ pub struct Pki {
     pub service_account_pub: PathBuf,
     pub tokens: PathBuf,
     pub admin_token: String,
+    /// Authenticates as the controller's ServiceAccount (a static token:
+    /// RBAC matches the user name, so the deployed ClusterRole applies).
+    pub controller_token: String,
 }
 
 pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
@@ -86,6 +89,7 @@ pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
         service_account_pub: dir.join("sa.pub"),
         tokens: dir.join("tokens.csv"),
         admin_token: format!("admin-{:x}", nanos() ^ u128::from(std::process::id())),
+        controller_token: format!("controller-{:x}", nanos().rotate_left(17)),
     };
     write(&pki.server_cert, &server.cert_pem)?;
     write(&pki.server_key, &server.key_pem)?;
@@ -94,7 +98,12 @@ pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
     // token,user,uid,"group1,group2": the admin is in system:masters.
     write(
         &pki.tokens,
-        &format!("{},admin,admin,system:masters\n", pki.admin_token),
+        &format!(
+            "{},admin,admin,system:masters\n{},{},controller,system:serviceaccounts\n",
+            pki.admin_token,
+            pki.controller_token,
+            crate::CONTROLLER_USER
+        ),
     )?;
     Ok(pki)
 }

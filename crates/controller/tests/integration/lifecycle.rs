@@ -187,6 +187,31 @@ async fn a_restarted_controller_adopts_the_pod_and_finishes_the_run() {
 }
 
 #[tokio::test]
+async fn a_controller_that_dies_before_its_first_status_write_leaves_the_pod_as_the_record() {
+    let w = World::new("window").await;
+    let first = w.controller().await;
+    w.create_task("t", &[("a", "echo original")]).await;
+    w.create_run("r", "t").await;
+    // The first status write waits up to a second for the pod to progress
+    // (writes.rs); the controller dies in that window, the Task changes.
+    let pod = w.pod("r").await;
+    first.stop().await;
+    let edit = json!({"spec": {"steps": [{"name": "a", "image": "busybox", "script": "echo edited"}]}});
+    w.tasks()
+        .patch("t", &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .unwrap();
+
+    let _second = w.controller().await;
+    w.kubelet(&pod, "Running", &[Running]).await;
+    let running = w.phase("r", Phase::Running).await;
+    assert_eq!(running.pod_name.as_deref(), Some(pod.name_any().as_str()));
+    let recorded = running.task_spec.expect("the Task recorded from the pod");
+    assert_eq!(recorded.steps[0].script.as_deref(), Some("echo original"));
+    assert_eq!(w.pod_count().await, 1, "no second pod");
+}
+
+#[tokio::test]
 async fn editing_the_task_does_not_change_a_started_run() {
     let w = World::new("edit").await;
     let _controller = w.controller().await;

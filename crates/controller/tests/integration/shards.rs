@@ -132,16 +132,16 @@ async fn run_all(w: &World, names: &[String]) -> Vec<String> {
         let pod = w.pod(name).await;
         w.kubelet(&pod, "Succeeded", &[Exited(0)]).await;
         w.phase(name, Phase::Succeeded).await;
-        starters.push(started_by(w, name).await);
+        starters.push(ended_by(w, name).await);
     }
     starters
 }
 
-/// The replica that reported the run's Started Event.
-async fn started_by(w: &World, run: &str) -> String {
+/// The replica that reported the run's end (its Succeeded Event).
+async fn ended_by(w: &World, run: &str) -> String {
     let events: Api<Event> = Api::namespaced(w.client.clone(), &w.ns);
     let run = run.to_string();
-    eventually("a Started event", Duration::from_secs(20), || {
+    eventually("a Succeeded event", Duration::from_secs(20), || {
         let (events, run) = (events.clone(), run.clone());
         async move {
             let list = events.list(&ListParams::default()).await.ok()?;
@@ -149,7 +149,7 @@ async fn started_by(w: &World, run: &str) -> String {
                 .into_iter()
                 .find(|e| {
                     let regarding = e.regarding.as_ref().and_then(|r| r.name.as_deref());
-                    e.reason.as_deref() == Some("Started") && regarding == Some(run.as_str())
+                    e.reason.as_deref() == Some("Succeeded") && regarding == Some(run.as_str())
                 })
                 .and_then(|e| e.reporting_instance)
         }

@@ -42,10 +42,7 @@ pub fn start(client: &Client, timeline: &Shared, pace: Pace) -> tokio::task::Joi
         let config = watcher::Config::default().labels(LABEL_TASKRUN);
         let mut events = std::pin::pin!(watcher(pods.clone(), config));
         while let Some(event) = events.next().await {
-            let (watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) = (match event {
-                Ok(e) => e,
-                Err(_) => continue,
-            }) else {
+            let Some(pod) = crate::observe::applied(event) else {
                 continue;
             };
             if !driven.insert(pod.uid().unwrap_or_default()) {

@@ -39,10 +39,7 @@ pub fn start(client: &Client, timeline: &Shared) -> Vec<tokio::task::JoinHandle<
         let config = watcher::Config::default().labels(LABEL_TASKRUN);
         let mut events = std::pin::pin!(watcher(pods, config));
         while let Some(event) = events.next().await {
-            let (watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) = (match event {
-                Ok(e) => e,
-                Err(_) => continue,
-            }) else {
+            let Some(pod) = crate::observe::applied(event) else {
                 continue;
             };
             let Some(run) = pod.labels().get(LABEL_TASKRUN).cloned() else {
@@ -59,10 +56,7 @@ pub fn start(client: &Client, timeline: &Shared) -> Vec<tokio::task::JoinHandle<
     let run_watch = tokio::spawn(async move {
         let mut events = std::pin::pin!(watcher(runs, watcher::Config::default()));
         while let Some(event) = events.next().await {
-            let (watcher::Event::Apply(run) | watcher::Event::InitApply(run)) = (match event {
-                Ok(e) => e,
-                Err(_) => continue,
-            }) else {
+            let Some(run) = crate::observe::applied(event) else {
                 continue;
             };
             if run.phase().is_terminal() {
@@ -71,4 +65,13 @@ pub fn start(client: &Client, timeline: &Shared) -> Vec<tokio::task::JoinHandle<
         }
     });
     vec![pod_watch, run_watch]
+}
+
+/// The object of a watch event that adds or changes one; errors (the
+/// watcher retries by itself) and the rest are skipped.
+pub fn applied<K>(event: Result<watcher::Event<K>, watcher::Error>) -> Option<K> {
+    match event {
+        Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => Some(object),
+        _ => None,
+    }
 }

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{Api, ListParams};
+use kube::api::ListParams;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
-use minitask_api::{LABEL_TASKRUN, Task, TaskRun};
+use minitask_api::LABEL_TASKRUN;
 use tracing::{info, warn};
 
-use crate::cache::{self, CachedPod};
+use crate::cache;
 use crate::reconcile::{Context, reconcile};
 use crate::run::{Config, Stopped};
 
@@ -27,22 +27,7 @@ pub async fn run(
     interval: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Stopped> {
-    let namespace = config.namespace.clone();
-    let api = |client: &Client| -> (Api<TaskRun>, Api<CachedPod>, Api<Task>) {
-        match &namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-                Api::all(client.clone()),
-            ),
-        }
-    };
-    let (runs, pods, tasks) = api(&client);
+    let (runs, tasks, pods) = crate::run::apis(&client, config.namespace.as_deref());
     let (pod_store, mut pod_writer) = reflector::store();
     let (task_store, mut task_writer) = reflector::store();
     let mut context = Context::new(client.clone(), pod_store, task_store, config.pod_options.clone());

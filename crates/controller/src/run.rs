@@ -295,7 +295,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn apis(client: &Client, namespace: Option<&str>) -> (Api<TaskRun>, Api<Task>, Api<CachedPod>) {
+pub(crate) fn apis(client: &Client, namespace: Option<&str>) -> (Api<TaskRun>, Api<Task>, Api<CachedPod>) {
     match namespace {
         Some(ns) => (
             Api::namespaced(client.clone(), ns),

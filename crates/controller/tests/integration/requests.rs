@@ -1,24 +1,29 @@
 //! How much the controller asks of the API server: after its caches fill,
 //! a whole run costs writes only, no GET or LIST.
 
-use crate::common::{StepState::*, World};
+use crate::common::{Running, StepState::*, World};
 use minitask_api::Phase;
 use minitask_controller::PodOptions;
 use minitask_testenv::requests::RequestLog;
 use minitask_testenv::{CONTROLLER_USER, ControlPlane};
 use std::time::Duration;
 
-#[tokio::test]
-async fn a_run_lifecycle_makes_no_reads_outside_the_watches() {
-    let w = World::new("requests").await;
+/// A controller whose requests are logged, with a two-step Task `t`, once
+/// its caches are full: those initial lists are the price of a cache,
+/// paid once per process, not per run, and are not in the log.
+async fn logged(name: &str) -> (World, RequestLog, Running) {
+    let w = World::new(name).await;
     let (client, log) = RequestLog::client(ControlPlane::shared().config(Some(CONTROLLER_USER)).await);
-    let _controller = w.controller_with(client, PodOptions::default()).await;
+    let controller = w.controller_with(client, PodOptions::default()).await;
     w.create_task("t", &[("a", "true"), ("b", "true")]).await;
-    // Let the watches start and fill the caches; those initial lists are
-    // the price of a cache, paid once per process, not per run.
     tokio::time::sleep(Duration::from_secs(1)).await;
     log.take();
+    (w, log, controller)
+}
 
+#[tokio::test]
+async fn a_run_lifecycle_makes_no_reads_outside_the_watches() {
+    let (w, log, _controller) = logged("requests").await;
     w.create_run("r", "t").await;
     let pod = w.pod("r").await;
     w.phase("r", Phase::Pending).await;
@@ -59,12 +64,7 @@ async fn a_run_lifecycle_makes_no_reads_outside_the_watches() {
 
 #[tokio::test]
 async fn a_fast_pod_costs_one_status_write() {
-    let w = World::new("fast").await;
-    let (client, log) = RequestLog::client(ControlPlane::shared().config(Some(CONTROLLER_USER)).await);
-    let _controller = w.controller_with(client, PodOptions::default()).await;
-    w.create_task("t", &[("a", "true"), ("b", "true")]).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    log.take();
+    let (w, log, _controller) = logged("fast").await;
 
     w.create_run("r", "t").await;
     let pod = w.pod("r").await;

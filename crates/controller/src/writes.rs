@@ -40,7 +40,11 @@ pub fn may_wait(previous: &TaskRunStatus, next: &TaskRunStatus) -> bool {
 }
 
 /// What this process last did to each run's status, and when.
-pub struct Writes(Mutex<Expiring<(String, String), Last>>);
+pub struct Writes(Mutex<Expiring<Key, Last>>);
+
+/// A run by namespace, name and UID: a run deleted and created again under
+/// the same name is another run, with nothing of the first one's record.
+type Key = (String, String, String);
 
 enum Last {
     /// Wrote it, computed from this resourceVersion of the run.
@@ -57,8 +61,12 @@ impl Default for Writes {
     }
 }
 
-fn key(run: &TaskRun) -> (String, String) {
-    (run.namespace().unwrap_or_default(), run.name_any())
+fn key(run: &TaskRun) -> Key {
+    (
+        run.namespace().unwrap_or_default(),
+        run.name_any(),
+        run.uid().unwrap_or_default(),
+    )
 }
 
 impl Writes {
@@ -167,6 +175,12 @@ mod tests {
             writes.started_with(&run, start + WINDOW).map(|t| t.steps.len()),
             Some(1),
             "the Task is known until the first write"
+        );
+        let mut again = run.clone();
+        again.metadata.uid = Some("another".into());
+        assert!(
+            writes.started_with(&again, start).is_none(),
+            "a run created again under the same name starts afresh"
         );
         writes.wrote(&run, start + WINDOW);
         assert!(writes.started_with(&run, start + WINDOW).is_none());

@@ -280,7 +280,17 @@ impl Follower<'_> {
                 Some("Succeeded" | "Failed")
             );
             if pod_over || self.run.phase().is_terminal() {
+                // The run's end can arrive before the pod watch shows the
+                // step's start (a fast step): the pod itself decides.
+                let fresh = match pod_over {
+                    true => None,
+                    false => self.get_pod(pod).await?,
+                };
+                let fresh = fresh.map(|p| container_state(&p, container)).unwrap_or_default();
                 self.spinner.clear();
+                if fresh.running.is_some() || fresh.terminated.is_some() {
+                    return Ok(true);
+                }
                 eprintln!("step {step:?} did not run");
                 return Ok(false);
             }

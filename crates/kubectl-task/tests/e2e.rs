@@ -398,23 +398,19 @@ async fn start_follow_streams_every_step_in_order_and_exits_with_the_outcome() {
     t.sample("failing.yaml");
     let out = t.kubectl(&["task", "start", "hello", "-f"]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout} {stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     let run = lines[0]
         .strip_prefix("taskrun.minitask.dev/")
         .and_then(|l| l.strip_suffix(" created"))
         .unwrap_or_else(|| panic!("{stdout}"))
         .to_string();
-    assert!(lines[1].starts_with("[hello] hello from "), "{stdout}");
+    assert!(lines[1].starts_with("[hello] hello from "), "{stdout} {stderr}");
     assert_eq!(
         lines[2..],
         ["[goodbye] the first step said: hello", "[goodbye] goodbye"],
-        "{stdout}"
+        "{stdout} {stderr}"
     );
     // The same logs, after the run, through `logs`.
     let logs = t.kubectl_ok(&["task", "logs", &run]);

@@ -116,12 +116,14 @@ impl Writes {
         writes.insert(key(run), Last::Wrote(run.metadata.resource_version.clone()), now);
     }
 
-    /// Runs remembered (for tests and metrics).
-    pub fn len(&self) -> usize {
+    /// Runs remembered.
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -29,6 +29,9 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     // The benchmark's smoke version: it proves `cargo xtask bench` works
     // end to end (few runs, short phases); its numbers mean nothing here.
     crate::bench::run(root, &["--quick".to_string()])?;
+    // The chaos harness's smoke version: every scenario with fewer runs
+    // and faults, and every invariant checked (it fails CI when one breaks).
+    crate::chaos::run(root, &["--quick".to_string()])?;
 
     // End to end: the local cluster, the controller deployed from its
     // image, real containers. The cluster goes away whatever happens.

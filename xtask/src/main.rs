@@ -1,6 +1,7 @@
 //! `cargo xtask <verb>`: the one entry point for every developer chore.
 
 mod bench;
+mod chaos;
 mod ci;
 mod cluster;
 mod crds;
@@ -63,6 +64,17 @@ enum Verb {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Faults while runs flow (kill -9, failover, API server and etcd
+    /// restarts, a partition, a rolling upgrade, hostile objects) and the
+    /// bad-input corpus, then every invariant checked (see the README's
+    /// Reliability section).
+    Chaos {
+        /// Passed to the harness: --quick, --only NAME, --runs N, --kills N,
+        /// --lease-duration D, --seed N. Or `--fuzz [SECONDS]`: every
+        /// property test for SECONDS (60) each.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The property tests of everything parsed from the cluster, with many
     /// cases (a plain `cargo test` runs 256 of each).
     Fuzz {
@@ -94,6 +106,7 @@ fn run(verb: Verb) -> anyhow::Result<()> {
         Verb::Ci => ci::run(&repo_root()),
         Verb::Fuzz { cases } => fuzz::run(&repo_root(), cases),
         Verb::Bench { args } => bench::run(&repo_root(), &args),
+        Verb::Chaos { args } => chaos::run(&repo_root(), &args),
     }
 }
 

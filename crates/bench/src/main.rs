@@ -4,10 +4,6 @@
 //! kubelet moves the pods along; the ceiling is the same generator creating
 //! the pods itself. It prints numbers and never fails on a time.
 
-mod kubelet;
-mod load;
-mod observe;
-mod plane;
 mod report;
 mod scale;
 mod steps;
@@ -16,6 +12,7 @@ mod workload;
 use std::time::Duration;
 
 use clap::Parser;
+use minitask_bench::{kubelet, load, observe, plane};
 
 use crate::kubelet::Pace;
 use crate::load::Arrival;
@@ -73,7 +70,6 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let pace = Pace {
-        fail_every: 10,
         between_writes: args.kubelet_pace,
         in_flight: 64,
     };

@@ -24,8 +24,17 @@ pub struct Plane {
 
 impl Plane {
     pub async fn start() -> anyhow::Result<Plane> {
-        let control_plane =
-            tokio::task::spawn_blocking(|| ControlPlane::start(Options { audit_controller: true })).await??;
+        Plane::start_with(Options {
+            audit_controller: true,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// A control plane started with `options`, with the workloads'
+    /// namespace and its default ServiceAccount.
+    pub async fn start_with(options: Options) -> anyhow::Result<Plane> {
+        let control_plane = tokio::task::spawn_blocking(|| ControlPlane::start(options)).await??;
         let client = control_plane.client().await;
         let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?;
         Api::<Namespace>::all(client.clone())
@@ -148,7 +157,9 @@ fn clock_ticks() -> f64 {
     100.0
 }
 
-async fn wait_ready(port: u16) -> anyhow::Result<()> {
+/// Waits until the controller serving probes on `port` is ready (its caches
+/// are full), for at most 60 s.
+pub async fn wait_ready(port: u16) -> anyhow::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     for _ in 0..600 {
         if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {

@@ -39,7 +39,8 @@ pub async fn run(workload: &Workload, pace: Pace) -> anyhow::Result<Row> {
     let timeline = Shared::default();
     let mut tasks = observe::start(&plane.client, &timeline);
     if workload.lifecycle {
-        tasks.push(kubelet::start(&plane.client, &timeline, pace));
+        // One run in ten fails its first step.
+        tasks.push(kubelet::start(&plane.client, &timeline, pace, kubelet::fail_every(10)));
     }
     let controller = match workload.mode {
         Some(mode) => Some(Controller::start(&plane, mode).await?),

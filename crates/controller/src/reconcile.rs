@@ -84,8 +84,9 @@ impl Context {
         }
     }
 
-    /// True while this replica holds the shard of `run`: every write but the
-    /// run's own status (which its resourceVersion guards) happens only then.
+    /// True while this replica holds the shard of `run`: every write on the
+    /// run happens only then, checked again just before it is sent (a
+    /// shard can change hands while a reconcile runs).
     fn holds(&self, run: &TaskRun) -> bool {
         self.shards.holds(shard_of_run(run, self.shards.count()))
     }
@@ -268,7 +269,9 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
         {
             return Ok(Action::requeue(left));
         }
-        write_status(&run, &namespace, &next, &ctx.client).await?;
+        if !write_status(&run, &namespace, &next, &ctx).await? {
+            return Ok(Action::await_change());
+        }
         ctx.writes.wrote(&run, Instant::now());
         info!(phase = ?next.phase, reason = next.reason.as_deref(), "status updated");
         // Only now that the write has landed: Events, metrics and stopping
@@ -454,7 +457,7 @@ async fn wait_for_stale_pod(
     let mut next = with_outcome(previous, Phase::Pending, Reason::Pending, message, now);
     next.observed_generation = run.metadata.generation;
     if run.status.as_ref() != Some(&next) {
-        write_status(run, &run.namespace().unwrap_or_default(), &next, &ctx.client).await?;
+        write_status(run, &run.namespace().unwrap_or_default(), &next, ctx).await?;
     }
     // The pod's deletion event wakes the run; this is a safety net.
     Ok(Action::requeue(Duration::from_secs(5)))
@@ -553,6 +556,11 @@ async fn start(
             return Ok((status, None));
         }
     };
+    // The shard may have gone to another replica since this reconcile
+    // began: then that replica starts the pod.
+    if !ctx.holds(run) {
+        return Ok((previous.clone(), None));
+    }
     let attempt = previous.retries_status.len();
     let pod = match build_pod(&task, run, attempt, &ctx.options) {
         Ok(pod) => pod,
@@ -631,9 +639,15 @@ fn conflict(run: &TaskRun, previous: &TaskRunStatus, pod: &Pod, now: &Time) -> T
     with_outcome(previous, Phase::Failed, Reason::PodConflict, message, now)
 }
 
-/// Server-side apply of the whole status, as the controller's field manager.
-async fn write_status(run: &TaskRun, namespace: &str, status: &TaskRunStatus, client: &Client) -> Result<(), Error> {
-    let api: Api<TaskRun> = Api::namespaced(client.clone(), namespace);
+/// Server-side apply of the whole status, as the controller's field
+/// manager; false (and nothing written) when this replica no longer holds
+/// the run's shard, which may have changed hands since the reconcile
+/// began: no two replicas write one run's status.
+async fn write_status(run: &TaskRun, namespace: &str, status: &TaskRunStatus, ctx: &Context) -> Result<bool, Error> {
+    if !ctx.holds(run) {
+        return Ok(false);
+    }
+    let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
     // The resourceVersion makes the write conditional: a status projected
     // from a cached TaskRun older than the stored one is refused (409) and
     // the reconcile retried on fresh data, so nothing stale overwrites it.
@@ -646,7 +660,7 @@ async fn write_status(run: &TaskRun, namespace: &str, status: &TaskRunStatus, cl
     let params = PatchParams::apply(MANAGER).force();
     api.patch_status(&run.name_any(), &params, &Patch::Apply(&patch))
         .await
-        .map(|_| ())
+        .map(|_| true)
         .map_err(|source| Error::WriteStatus {
             run: run.name_any(),
             source,

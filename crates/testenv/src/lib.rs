@@ -8,6 +8,7 @@
 //! controller-runtime's Go envtest through cgo and fetches its binaries
 //! with setup-envtest: neither fits a machine without those downloads.
 
+pub mod corpus;
 mod manifests;
 pub mod pki;
 mod process;
@@ -24,6 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub use manifests::apply_yaml;
+use process::Daemon;
+use std::sync::mpsc::Sender;
 
 /// The ServiceAccount the controller runs as, from `deploy/`.
 pub const CONTROLLER_USER: &str = "system:serviceaccount:minitask-system:minitask-controller";
@@ -37,8 +40,36 @@ pub struct ControlPlane {
     pub controller_kubeconfig: PathBuf,
     /// The audit log of the controller's requests, when asked for.
     pub audit_log: Option<PathBuf>,
-    /// Set for a control plane of its own: stops it when dropped.
-    stop: Option<std::sync::mpsc::Sender<()>>,
+    /// The API server's port on 127.0.0.1.
+    pub api_port: u16,
+    /// The CA that signed the API server's certificate, PEM.
+    ca_pem: String,
+    /// The replicas' tokens (see `pki::Pki::replica_tokens`).
+    replica_tokens: Vec<String>,
+    /// Set for a control plane of its own: its processes' thread, which
+    /// stops and starts them on request and kills them when dropped.
+    commands: Option<Sender<Command>>,
+}
+
+/// A process of a control plane of its own that a test can stop and start
+/// again (the same flags, ports and data), to see what survives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    Etcd,
+    ApiServer,
+}
+
+enum Command {
+    /// Stop the component: SIGTERM, and SIGKILL after `grace`.
+    Stop {
+        component: Component,
+        grace: Duration,
+        done: Sender<()>,
+    },
+    Start {
+        component: Component,
+        done: Sender<anyhow::Result<()>>,
+    },
 }
 
 /// How a control plane of its own is started.
@@ -47,6 +78,9 @@ pub struct Options {
     /// Keep an audit log of every request the controller's ServiceAccount
     /// makes (one JSON line each), to count them.
     pub audit_controller: bool,
+    /// Also log the bodies of the controller's Lease writes (who holds a
+    /// shard, and until when), to check that no two replicas overlap.
+    pub audit_leases: bool,
 }
 
 static SHARED: LazyLock<ControlPlane> = LazyLock::new(|| match start(Options::default(), true) {
@@ -86,6 +120,46 @@ impl ControlPlane {
             .expect("our kubeconfig is valid");
         config.auth_info.impersonate = impersonate.map(str::to_string);
         config
+    }
+
+    /// A kubeconfig for replica `index` (0 to `pki::REPLICAS - 1`) of the
+    /// controller: its ServiceAccount, with a token of its own. `port`
+    /// replaces the API server's (a proxy in front of it).
+    pub fn replica_kubeconfig(&self, index: usize, port: Option<u16>) -> anyhow::Result<PathBuf> {
+        let token = self
+            .replica_tokens
+            .get(index)
+            .with_context(|| format!("there are only {} replica tokens", self.replica_tokens.len()))?;
+        let dir = self.kubeconfig.parent().context("the kubeconfig has a directory")?;
+        let path = dir.join(format!("replica-{index}-{}.kubeconfig", port.unwrap_or(self.api_port)));
+        std::fs::write(
+            &path,
+            kubeconfig_text(port.unwrap_or(self.api_port), &self.ca_pem, token),
+        )?;
+        Ok(path)
+    }
+
+    /// Stops a component of a control plane of its own: SIGTERM, and
+    /// SIGKILL if it has not exited within `grace` (at once when zero).
+    pub fn stop_component(&self, component: Component, grace: Duration) -> anyhow::Result<()> {
+        let (done, wait) = std::sync::mpsc::channel();
+        self.command(Command::Stop { component, grace, done })?;
+        wait.recv().context("the control plane thread died")
+    }
+
+    /// Starts a stopped component again, as it was started first.
+    pub fn start_component(&self, component: Component) -> anyhow::Result<()> {
+        let (done, wait) = std::sync::mpsc::channel();
+        self.command(Command::Start { component, done })?;
+        wait.recv().context("the control plane thread died")?
+    }
+
+    fn command(&self, command: Command) -> anyhow::Result<()> {
+        let commands = self
+            .commands
+            .as_ref()
+            .context("only a control plane of its own can stop and start its parts")?;
+        commands.send(command).ok().context("the control plane thread died")
     }
 
     /// A new namespace for one test, `<prefix>-<n>`, with the `default`
@@ -142,16 +216,15 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// Starts etcd and kube-apiserver from a thread that lives as long as the
-/// process (see `process::spawn`), then installs the CRDs and RBAC.
-/// Starts etcd and kube-apiserver from a thread that lives as long as the
 /// control plane (see `process::spawn`): forever for the shared one, until
-/// it is dropped for one of its own.
+/// it is dropped for one of its own. That thread also stops and starts
+/// them again on request.
 fn start(options: Options, shared: bool) -> anyhow::Result<ControlPlane> {
     let (sender, receiver) = std::sync::mpsc::channel();
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let (commands, requests) = std::sync::mpsc::channel::<Command>();
     std::thread::spawn(move || {
-        let (result, children) = match boot(&options, shared) {
-            Ok((control_plane, children)) => (Ok(control_plane), children),
+        let (result, mut daemons) = match boot(&options, shared) {
+            Ok((control_plane, daemons)) => (Ok(control_plane), daemons),
             Err(e) => (Err(e), Vec::new()),
         };
         let failed = result.is_err();
@@ -165,27 +238,44 @@ fn start(options: Options, shared: bool) -> anyhow::Result<ControlPlane> {
             }
         }
         // Until the owner drops it (or goes away).
-        let _ = stopped.recv();
-        for mut child in children {
-            let _ = child.kill();
-            let _ = child.wait();
+        for command in requests {
+            match command {
+                Command::Stop { component, grace, done } => {
+                    if let Some(daemon) = daemons.iter_mut().find(|d| d.component == Some(component)) {
+                        daemon.stop(grace);
+                    }
+                    let _ = done.send(());
+                }
+                Command::Start { component, done } => {
+                    let started = match daemons.iter_mut().find(|d| d.component == Some(component)) {
+                        Some(daemon) => daemon.start(),
+                        None => Err(anyhow::anyhow!("no {component:?} in this control plane")),
+                    };
+                    let _ = done.send(started);
+                }
+            }
+        }
+        for daemon in &mut daemons {
+            daemon.stop(Duration::ZERO);
         }
     });
     let mut control_plane = receiver.recv().context("the control plane thread died")??;
     if !shared {
-        control_plane.stop = Some(stop);
+        control_plane.commands = Some(commands);
     }
     Ok(control_plane)
 }
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        if let Some(commands) = self.commands.take() {
+            drop(commands);
             // Give the thread a moment to kill the processes before the
-            // directory goes.
+            // directory goes (kept, with its logs, when asked for).
             std::thread::sleep(Duration::from_millis(500));
-            if let Some(dir) = self.kubeconfig.parent() {
+            if let Some(dir) = self.kubeconfig.parent()
+                && std::env::var_os("MINITASK_KEEP_TESTENV").is_none()
+            {
                 let _ = std::fs::remove_dir_all(dir);
             }
         }
@@ -193,7 +283,7 @@ impl Drop for ControlPlane {
 }
 
 /// The control plane, and its processes (for one of its own to stop).
-fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<std::process::Child>)> {
+fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<Daemon>)> {
     static STARTED: AtomicUsize = AtomicUsize::new(0);
     let bin = bin_dir()?;
     let run = repo_root().join("target/testenv/run");
@@ -230,7 +320,8 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<st
         "--log-level=warn".into(),
     ];
     let etcd_log = dir.join("etcd.log");
-    let etcd = process::spawn(&bin.join("etcd"), &etcd_args, &etcd_log)?;
+    let mut etcd = Daemon::new(Some(Component::Etcd), bin.join("etcd"), &etcd_args, etcd_log.clone());
+    etcd.start()?;
 
     let mut apiserver_args = vec![
         format!("--etcd-servers={etcd_url}"),
@@ -255,10 +346,16 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<st
     let audit_log = options.audit_controller.then(|| dir.join("audit.log"));
     if let Some(log) = &audit_log {
         let policy = dir.join("audit-policy.yaml");
+        let leases = match options.audit_leases {
+            true => format!(
+                "- level: RequestResponse\n  users: [\"{CONTROLLER_USER}\"]\n  verbs: [create, update, patch]\n  resources: [{{group: coordination.k8s.io, resources: [leases]}}]\n"
+            ),
+            false => String::new(),
+        };
         pki::write(
             &policy,
             &format!(
-                "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n- level: Metadata\n  users: [\"{CONTROLLER_USER}\"]\n- level: None\n"
+                "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n{leases}- level: Metadata\n  users: [\"{CONTROLLER_USER}\"]\n- level: None\n"
             ),
         )?;
         apiserver_args.extend([
@@ -269,13 +366,19 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<st
         ]);
     }
     let api_log = dir.join("kube-apiserver.log");
-    let mut apiserver = process::spawn(&bin.join("kube-apiserver"), &apiserver_args, &api_log)?;
+    let mut apiserver = Daemon::new(
+        Some(Component::ApiServer),
+        bin.join("kube-apiserver"),
+        &apiserver_args,
+        api_log.clone(),
+    );
+    apiserver.start()?;
 
-    let kubeconfig_yaml = kubeconfig_text(api_port, &pki, &pki.admin_token);
+    let kubeconfig_yaml = kubeconfig_text(api_port, &pki.ca_pem, &pki.admin_token);
     let controller_kubeconfig = dir.join("controller.kubeconfig");
     std::fs::write(
         &controller_kubeconfig,
-        kubeconfig_text(api_port, &pki, &pki.controller_token),
+        kubeconfig_text(api_port, &pki.ca_pem, &pki.controller_token),
     )?;
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, &kubeconfig_yaml)?;
@@ -288,18 +391,22 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<st
         "--leader-elect=false".into(),
         "--secure-port=0".into(),
     ];
-    let controller_manager_log = dir.join("kube-controller-manager.log");
-    let controller_manager = process::spawn(
-        &bin.join("kube-controller-manager"),
+    let mut controller_manager = Daemon::new(
+        None,
+        bin.join("kube-controller-manager"),
         &controller_manager_args,
-        &controller_manager_log,
-    )?;
+        dir.join("kube-controller-manager.log"),
+    );
+    controller_manager.start()?;
     let control_plane = ControlPlane {
         kubeconfig,
         kubeconfig_yaml,
         controller_kubeconfig,
         audit_log,
-        stop: None,
+        api_port,
+        ca_pem: pki.ca_pem.clone(),
+        replica_tokens: pki.replica_tokens.clone(),
+        commands: None,
     };
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -331,10 +438,10 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<st
     Ok((control_plane, vec![controller_manager, apiserver, etcd]))
 }
 
-async fn wait_ready(client: &Client, apiserver: &mut std::process::Child) -> anyhow::Result<()> {
+async fn wait_ready(client: &Client, apiserver: &mut Daemon) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        if let Some(status) = apiserver.try_wait()? {
+        if let Some(status) = apiserver.exited()? {
             bail!("kube-apiserver exited: {status}");
         }
         let request = http::Request::get("/readyz").body(Vec::new())?;
@@ -346,8 +453,8 @@ async fn wait_ready(client: &Client, apiserver: &mut std::process::Child) -> any
     }
 }
 
-fn kubeconfig_text(port: u16, pki: &pki::Pki, token: &str) -> String {
-    let ca = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pki.ca_pem.as_bytes());
+fn kubeconfig_text(port: u16, ca_pem: &str, token: &str) -> String {
+    let ca = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca_pem.as_bytes());
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{port}\n    certificate-authority-data: {ca}\nusers:\n- name: admin\n  user:\n    token: {}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\n    namespace: default\ncurrent-context: test\n",
         token

@@ -74,6 +74,18 @@ pub struct Pki {
     /// Authenticates as the controller's ServiceAccount (a static token:
     /// RBAC matches the user name, so the deployed ClusterRole applies).
     pub controller_token: String,
+    /// More tokens of the controller's ServiceAccount, one per replica a
+    /// test runs: the same user, each with its own uid (`replica-<i>`), so
+    /// the audit log tells which replica made a request.
+    pub replica_tokens: Vec<String>,
+}
+
+/// How many replica tokens a control plane has.
+pub const REPLICAS: usize = 8;
+
+/// The uid of replica `index`'s token, as the audit log shows it.
+pub fn replica_uid(index: usize) -> String {
+    format!("replica-{index}")
 }
 
 pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
@@ -90,21 +102,29 @@ pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
         tokens: dir.join("tokens.csv"),
         admin_token: format!("admin-{:x}", nanos() ^ u128::from(std::process::id())),
         controller_token: format!("controller-{:x}", nanos().rotate_left(17)),
+        replica_tokens: (0..REPLICAS)
+            .map(|i| format!("replica{i}-{:x}", nanos().rotate_left(29 + i as u32)))
+            .collect(),
     };
     write(&pki.server_cert, &server.cert_pem)?;
     write(&pki.server_key, &server.key_pem)?;
     write(&pki.service_account_key, &sa_key)?;
     write(&pki.service_account_pub, &sa_pub)?;
     // token,user,uid,"group1,group2": the admin is in system:masters.
-    write(
-        &pki.tokens,
-        &format!(
-            "{},admin,admin,system:masters\n{},{},controller,system:serviceaccounts\n",
-            pki.admin_token,
-            pki.controller_token,
+    let mut tokens = format!(
+        "{},admin,admin,system:masters\n{},{},controller,system:serviceaccounts\n",
+        pki.admin_token,
+        pki.controller_token,
+        crate::CONTROLLER_USER
+    );
+    for (i, token) in pki.replica_tokens.iter().enumerate() {
+        let uid = replica_uid(i);
+        tokens.push_str(&format!(
+            "{token},{},{uid},system:serviceaccounts\n",
             crate::CONTROLLER_USER
-        ),
-    )?;
+        ));
+    }
+    write(&pki.tokens, &tokens)?;
     Ok(pki)
 }
 

@@ -51,6 +51,64 @@ impl RequestLog {
     }
 }
 
+/// A client on `config` whose answers to the requests `slow` picks arrive
+/// `by` late: the request takes effect on the server at once, but the
+/// caller resumes only later (a slow or congested API server), so a test
+/// can change the world while the caller waits.
+pub fn slow_client(
+    config: Config,
+    slow: impl Fn(&http::Request<Body>) -> bool + Clone + Send + Sync + 'static,
+    by: std::time::Duration,
+) -> Client {
+    let layer = tower::layer::layer_fn(move |inner| Slow {
+        inner,
+        slow: slow.clone(),
+        by,
+    });
+    ClientBuilder::try_from(config)
+        .expect("client")
+        .with_layer(&layer)
+        .build()
+}
+
+#[derive(Clone)]
+struct Slow<S, F> {
+    inner: S,
+    slow: F,
+    by: std::time::Duration,
+}
+
+impl<S, B, F> tower::Service<http::Request<Body>> for Slow<S, F>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Send,
+    B: Send,
+    F: Fn(&http::Request<Body>) -> bool,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let delay = if (self.slow)(&request) {
+            self.by
+        } else {
+            std::time::Duration::ZERO
+        };
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            tokio::time::sleep(delay).await;
+            response
+        })
+    }
+}
+
 /// A tower service that logs each request once its response arrives.
 #[derive(Clone)]
 struct Recorder<S> {

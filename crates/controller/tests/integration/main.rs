@@ -4,6 +4,7 @@
 
 mod admission;
 mod common;
+mod corpus;
 mod deadline;
 mod disruption;
 mod features;

@@ -305,3 +305,60 @@ async fn replicas_that_disagree_on_the_shard_count_work_on_nothing_until_they_ag
     holders_of(&w, &["a"], 4).await;
     w.pod("r").await;
 }
+
+/// A replica whose shard is taken away while one of its reconciles waits
+/// for the API server writes nothing more on that run: the shard's new
+/// holder does (seen by `cargo xtask chaos` as a status written by a
+/// replica that had just released the shard).
+#[tokio::test]
+async fn a_reconcile_that_outlives_its_shard_writes_nothing() {
+    let w = World::new("outlived").await;
+    grant_leases(&w).await;
+    // Pod creates answer 3 s late.
+    let config = ControlPlane::shared().config(Some(CONTROLLER_USER)).await;
+    let slow = |r: &http::Request<kube::client::Body>| r.method() == "POST" && r.uri().path().ends_with("/pods");
+    let client = minitask_testenv::requests::slow_client(config, slow, Duration::from_secs(3));
+    let port = free_port();
+    let replica_config = Config {
+        namespace: Some(w.ns.clone()),
+        shards: 1,
+        lease: Some(LeaseConfig {
+            namespace: w.ns.clone(),
+            identity: "slow".into(),
+            duration: LEASE,
+        }),
+        metrics_addr: Some(([127, 0, 0, 1], port).into()),
+        identity: "slow".into(),
+        ..Config::default()
+    };
+    let _replica = w.controller_with_config(client, replica_config).await;
+    holders_of(&w, &["slow"], 1).await;
+    // A pod under the run's name that is not the run's (and not in the
+    // controller's cache): the create is refused, late, and the run would
+    // fail with PodConflict at once.
+    let foreign: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+        "metadata": {"name": "r-pod"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }))
+    .unwrap();
+    w.pods().create(&PostParams::default(), &foreign).await.unwrap();
+    w.create_task("t", &[("a", "true")]).await;
+    w.create_run("r", "t").await;
+    // While the refusal is on its way, another replica takes the shard.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let leases: Api<Lease> = Api::namespaced(w.client.clone(), &w.ns);
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let now = format!("{:.6}", now.display_with_offset(k8s_openapi::jiff::tz::Offset::UTC));
+    let taken = json!({"spec": {"holderIdentity": "thief", "renewTime": now, "leaseDurationSeconds": 60}});
+    leases
+        .patch(
+            &lease_name(0),
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&taken),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let run = w.runs().get("r").await.unwrap();
+    assert_eq!(run.status, None, "a replica that lost the shard wrote the run's status");
+}

@@ -1,5 +1,7 @@
-//! The mini-task API: `Task` (a reusable list of steps) and `TaskRun` (one
-//! execution of a Task), group `minitask.dev`, version `v1alpha1`.
+//! The mini-task API, group `minitask.dev`, version `v1alpha1`: `Task` (a
+//! reusable list of steps) and `TaskRun` (one execution of a Task),
+//! `Pipeline` (Tasks in a graph) and `PipelineRun` (one execution of a
+//! Pipeline, as TaskRuns).
 //!
 //! The CRD manifests in `deploy/crds/` are generated from these types by
 //! `cargo xtask crds`; the doc comments become the `kubectl explain` text.
@@ -9,8 +11,12 @@
 #![allow(clippy::duplicated_attributes)]
 
 mod duration;
+mod manifests;
 mod names;
 mod params;
+mod pipeline;
+mod pipeline_reason;
+mod pipelinerun;
 #[cfg(test)]
 mod properties;
 mod reason;
@@ -21,8 +27,18 @@ mod template;
 mod workspace;
 
 pub use duration::{MAX_TIMEOUT, format_duration, parse_duration};
+pub use manifests::manifests;
 pub use names::{fnv1a, label_value, shorten};
 pub use params::{Param, ParamSpec, ParamType, ParamValue, ResultSpec, TaskRunResult};
+pub use pipeline::{
+    Matrix, Pipeline, PipelineResult, PipelineSpec, PipelineStatus, PipelineTask, PipelineTaskWorkspace,
+    PipelineWorkspaceDeclaration, WhenExpression, WhenOperator,
+};
+pub use pipeline_reason::PipelineReason;
+pub use pipelinerun::{
+    PipelineRef, PipelineRun, PipelineRunSpec, PipelineRunStatus, PipelineTaskStatus, PipelineWorkspaceBinding,
+    TaskState, Timeouts,
+};
 pub use reason::Reason;
 pub use references::undeclared;
 pub use task::{OnError, Step, Task, TaskSpec, TaskStatus};
@@ -39,6 +55,13 @@ pub const LABEL_TASKRUN: &str = "minitask.dev/taskrun";
 /// TaskRun's name when the Task is inline), and on every TaskRun that
 /// `kubectl task start` creates.
 pub const LABEL_TASK: &str = "minitask.dev/task";
+/// Label on every TaskRun a PipelineRun creates: the PipelineRun's name.
+pub const LABEL_PIPELINERUN: &str = "minitask.dev/pipelinerun";
+/// Label on every TaskRun a PipelineRun creates: the pipeline task's name.
+pub const LABEL_PIPELINE_TASK: &str = "minitask.dev/pipeline-task";
+/// Label on every TaskRun a PipelineRun creates, and on every PipelineRun
+/// `kubectl task start` creates: the Pipeline's name (the run's when inline).
+pub const LABEL_PIPELINE: &str = "minitask.dev/pipeline";
 /// Annotation on every Pod the controller creates: the resolved TaskSpec
 /// (JSON) that the pod runs, so a run's status can always be rebuilt from
 /// its pod.

@@ -53,7 +53,7 @@ struct Args {
     #[arg(long, default_value = "0ms", value_parser = minitask_api::parse_duration)]
     kubelet_pace: Duration,
     /// Workers of the event-driven controller (its default unless given).
-    #[arg(long, default_value_t = minitask_controller::run::DEFAULT_WORKERS)]
+    #[arg(long, default_value_t = minitask_controller::DEFAULT_WORKERS)]
     workers: u16,
 }
 

@@ -73,7 +73,7 @@ pub async fn idle(runs: usize, empty_kib: Option<u64>) -> anyhow::Result<(Row, u
     let controller = Controller::start(
         &plane,
         Mode::Event {
-            workers: minitask_controller::run::DEFAULT_WORKERS,
+            workers: minitask_controller::DEFAULT_WORKERS,
         },
     )
     .await?;
@@ -87,7 +87,7 @@ pub async fn idle(runs: usize, empty_kib: Option<u64>) -> anyhow::Result<(Row, u
         workload: format!("idle, {runs} finished runs"),
         controller: format!(
             "event ({} workers), {:.1}% CPU idle",
-            minitask_controller::run::DEFAULT_WORKERS,
+            minitask_controller::DEFAULT_WORKERS,
             idle_cpu * 10.0
         ),
         runs,

@@ -67,7 +67,7 @@ pub async fn run(workload: &Workload, pace: Pace) -> anyhow::Result<Row> {
     }
     // Late duplicates land, and the writes held back for the controller's
     // write window, so that the requests per run count them.
-    tokio::time::sleep(minitask_controller::writes::WINDOW + Duration::from_millis(500)).await;
+    tokio::time::sleep(minitask_controller::WRITE_WINDOW + Duration::from_millis(500)).await;
     let mut row = Row {
         workload: workload.name.clone(),
         controller: controller_name(workload.mode),

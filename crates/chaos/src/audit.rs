@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use minitask_controller::shard::shard_of;
+use minitask_controller::shards::shard_of;
 use serde_json::Value;
 
 const SHARD_LEASE: &str = "minitask-controller-shard-";

@@ -11,7 +11,7 @@ use kube::api::{Api, ListParams};
 use minitask_api::TaskRun;
 use minitask_bench::kubelet::{self, Pace};
 use minitask_bench::plane::{NAMESPACE, Plane};
-use minitask_controller::shard::lease_name;
+use minitask_controller::shards::lease_name;
 use minitask_testenv::Options;
 
 use crate::audit::{self, Member};

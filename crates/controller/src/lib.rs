@@ -1,51 +1,26 @@
 //! The mini-task controller: runs each TaskRun as one Pod and mirrors the
 //! pod's progress into the TaskRun's status.
 //!
-//! The decisions are pure functions (`pod::build_pod`,
-//! `status::project_status`); `reconcile` is the thin shell that reads the
-//! caches, creates the pod and writes the status.
+//! The folders show what is pure and what is not (see the README's code
+//! map): `pod` builds a run's pod and `status` projects its status and
+//! decides what a reconcile does, `shards` says which replica owns which
+//! run; none of them holds a client, a clock or a cache. `runtime` is the
+//! shell that does the I/O around them.
 
-pub mod allocator;
-pub mod balance;
-pub mod cache;
-pub mod deadline;
-pub mod disruption;
-pub mod events;
-pub mod expiring;
-pub mod http;
-pub mod leases;
-pub mod metrics;
-pub mod names;
-pub mod params;
-#[cfg(test)]
-mod permissions;
+pub(crate) mod pipeline;
 pub mod pod;
-pub mod poll;
-#[cfg(test)]
-mod properties;
-pub mod publisher;
-pub mod reconcile;
-pub mod refusal;
-pub mod resolve;
-pub mod results;
-pub mod retention;
-pub mod retry;
-pub mod run;
-pub mod script;
-pub mod shard;
-pub mod status;
-pub mod stop;
-pub mod substitute;
-pub mod task_status;
-pub mod template;
-pub mod workspaces;
-pub mod writes;
+pub mod runtime;
+pub mod shards;
+pub(crate) mod status;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod properties;
 
-pub use leases::LeaseConfig;
-pub use pod::{PodOptions, build_pod};
-pub use reconcile::{Context, Error};
-pub use run::{Config, run};
-pub use status::project_status;
+pub use pod::{DEFAULT_SHELL_IMAGE, PodOptions, build_pod};
+pub use runtime::leases::LeaseConfig;
+pub use runtime::poll::run as poll;
+pub use runtime::reconcile::{Context, reconcile};
+pub use runtime::run::{Config, DEFAULT_WORKERS, Stopped, run};
+pub use runtime::writes::WINDOW as WRITE_WINDOW;

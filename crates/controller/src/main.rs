@@ -30,7 +30,7 @@ struct Args {
     image_pull_policy: Option<String>,
     /// The image of the container that reports a Task's results after its
     /// last step; it needs `/bin/sh`, `cat` and `wc`.
-    #[arg(long, default_value = minitask_controller::pod::DEFAULT_SHELL_IMAGE)]
+    #[arg(long, default_value = minitask_controller::DEFAULT_SHELL_IMAGE)]
     shell_image: String,
     /// How long a step's image may fail to pull (ErrImagePull,
     /// ImagePullBackOff) before the run fails with reason ImagePullFailed.
@@ -55,7 +55,7 @@ struct Args {
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
     /// At most this many reconciles at once in this replica.
-    #[arg(long, default_value_t = minitask_controller::run::DEFAULT_WORKERS, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = minitask_controller::DEFAULT_WORKERS, value_parser = clap::value_parser!(u16).range(1..))]
     workers: u16,
     /// Where to serve /metrics, /healthz and /readyz.
     #[arg(long, default_value = "0.0.0.0:8080")]
@@ -80,7 +80,7 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    minitask_controller::allocator::few_arenas();
+    minitask_controller::runtime::allocator::few_arenas();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn controller() -> anyhow::Result<()> {
-    tokio::spawn(minitask_controller::allocator::return_free_pages());
+    tokio::spawn(minitask_controller::runtime::allocator::return_free_pages());
     let args = Args::parse();
     let filter = EnvFilter::try_new(&args.log_level)?;
     let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -124,12 +124,7 @@ async fn controller() -> anyhow::Result<()> {
         let _ = stopped.await;
     };
     let mut controller = match args.mode.as_str() {
-        "poll" => tokio::spawn(minitask_controller::poll::run(
-            client,
-            config,
-            args.poll_interval,
-            stopped,
-        )),
+        "poll" => tokio::spawn(minitask_controller::poll(client, config, args.poll_interval, stopped)),
         _ => tokio::spawn(minitask_controller::run(client, config, stopped)),
     };
     tokio::select! {

@@ -15,16 +15,16 @@ use k8s_openapi::jiff::Timestamp;
 use minitask_api::{Param, ParamSpec, ParamType, ParamValue, Phase, ResultSpec, TaskRunResult, TaskRunStatus};
 use proptest::prelude::*;
 
-use crate::cache::CachedPod;
-use crate::deadline::starting;
-use crate::disruption::{disruption, recheck};
 use crate::fixtures::{task, taskrun};
+use crate::pod::results::{Report, from_log, from_message};
+use crate::pod::script::{escape, kubelet_expand};
+use crate::pod::substitute::{Field, Vars};
 use crate::pod::{PodOptions, build_pod, is_left_by_earlier_run, is_owned_by, task_spec_of};
-use crate::results::{Report, from_log, from_message};
-use crate::script::{escape, kubelet_expand};
+use crate::runtime::cache::CachedPod;
+use crate::status::deadline::starting;
+use crate::status::disruption::{disruption, recheck};
+use crate::status::stop::how_to_stop;
 use crate::status::{project_status, reporter_log_needed};
-use crate::stop::how_to_stop;
-use crate::substitute::{Field, Vars};
 
 fn at(second: i64) -> Time {
     Time(Timestamp::from_second(1_800_000_000 + second).unwrap())
@@ -145,7 +145,7 @@ proptest! {
 
     #[test]
     fn substituted_values_arrive_as_given(value in any::<String>(), before in "[^$]{0,10}", after in "[^$]{0,10}") {
-        let vars = Vars { values: BTreeMap::from([("params.p".to_string(), ParamValue::String(value.clone()))]) };
+        let vars = Vars { values: BTreeMap::from([("params.p".to_string(), ParamValue::String(value.clone()))]), ..Vars::default() };
         let text = format!("{before}$(params.p){after}");
         let mut problems = Vec::new();
         let raw = vars.string(&text, Field::Raw, "f", &mut problems);
@@ -157,7 +157,7 @@ proptest! {
 
     #[test]
     fn any_text_can_be_substituted(text in any::<String>(), value in param_value()) {
-        let vars = Vars { values: BTreeMap::from([("params.p".to_string(), value)]) };
+        let vars = Vars { values: BTreeMap::from([("params.p".to_string(), value)]), ..Vars::default() };
         let mut problems = Vec::new();
         let _ = vars.string(&text, Field::Raw, "f", &mut problems);
         let _ = vars.list(&[text.clone(), "$(params.p[*])".into()], "f", &mut problems);
@@ -178,7 +178,7 @@ proptest! {
             })
             .collect();
         let given: Vec<Param> = given.into_iter().map(|(name, value)| Param { name, value }).collect();
-        match crate::params::resolve(&declared, &given) {
+        match crate::pod::params::resolve(&declared, &given) {
             Ok(values) => {
                 for spec in &declared {
                     prop_assert_eq!(values.get(&spec.name).and_then(ParamValue::type_), Some(spec.type_));
@@ -241,8 +241,8 @@ proptest! {
         if next.phase.is_some_and(Phase::is_terminal) {
             prop_assert!(next.steps.iter().all(|s| s.running.is_none() && s.waiting.is_none()), "{:?}", next.steps);
         }
-        let _ = crate::disruption::disruption(&pod, &at(50));
-        let _ = crate::deadline::starting(&pod, &at(50), std::time::Duration::from_secs(300));
+        let _ = crate::status::disruption::disruption(&pod, &at(50));
+        let _ = crate::status::deadline::starting(&pod, &at(50), std::time::Duration::from_secs(300));
     }
 
     #[test]

@@ -418,6 +418,8 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<Da
             for file in [
                 "deploy/crds/task.yaml",
                 "deploy/crds/taskrun.yaml",
+                "deploy/crds/pipeline.yaml",
+                "deploy/crds/pipelinerun.yaml",
                 "deploy/controller/rbac.yaml",
                 "deploy/controller/user-roles.yaml",
             ] {
@@ -426,7 +428,16 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<Da
                     .await
                     .with_context(|| format!("applying {file}"))?;
             }
-            manifests::wait_crds_established(&client, &["tasks.minitask.dev", "taskruns.minitask.dev"]).await
+            manifests::wait_crds_established(
+                &client,
+                &[
+                    "tasks.minitask.dev",
+                    "taskruns.minitask.dev",
+                    "pipelines.minitask.dev",
+                    "pipelineruns.minitask.dev",
+                ],
+            )
+            .await
         })
         .with_context(|| {
             format!(

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use minitask_bench::plane::NAMESPACE;
-use minitask_controller::shard::shard_of;
+use minitask_controller::shards::shard_of;
 
 use super::{Settings, secs, until_created};
 use crate::audit;

@@ -318,7 +318,7 @@ impl StepState {
 /// A controller running in this test's runtime.
 pub struct Running {
     stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), minitask_controller::run::Stopped>>,
+    handle: JoinHandle<Result<(), minitask_controller::Stopped>>,
 }
 
 impl Running {

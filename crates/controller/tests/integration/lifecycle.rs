@@ -264,7 +264,7 @@ async fn a_foreign_pod_with_the_run_pod_name_fails_the_run() {
 async fn a_status_write_from_a_stale_cache_is_refused() {
     use kube::runtime::{reflector, watcher};
     use minitask_controller::PodOptions;
-    use minitask_controller::reconcile::{Context, reconcile};
+    use minitask_controller::{Context, reconcile};
     use std::sync::Arc;
 
     let w = World::new("stale").await;

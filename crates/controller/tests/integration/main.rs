@@ -9,6 +9,7 @@ mod deadline;
 mod disruption;
 mod features;
 mod lifecycle;
+mod pipelines;
 mod refusals;
 mod requests;
 mod retention;

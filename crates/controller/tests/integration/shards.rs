@@ -9,7 +9,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
 use minitask_api::Phase;
-use minitask_controller::shard::{lease_name, shard_of};
+use minitask_controller::shards::{lease_name, shard_of};
 use minitask_controller::{Config, LeaseConfig};
 use minitask_testenv::{CONTROLLER_USER, ControlPlane, eventually};
 use serde_json::json;

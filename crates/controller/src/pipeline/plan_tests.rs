@@ -1,0 +1,434 @@
+use super::*;
+use k8s_openapi::jiff::Timestamp;
+use minitask_api::{TaskRunStatus, TaskState::*};
+use serde_json::{Value, json};
+
+fn at(second: i64) -> Time {
+    Time(Timestamp::from_second(1_800_000_000 + second).unwrap())
+}
+
+fn run_with(spec: Value) -> PipelineRun {
+    let mut run: PipelineRun = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun",
+        "metadata": {"name": "p", "namespace": "ns", "uid": "run-uid", "generation": 1},
+        "spec": spec,
+    }))
+    .unwrap();
+    run.metadata.creation_timestamp = Some(at(0));
+    run
+}
+
+fn run() -> PipelineRun {
+    run_with(json!({"pipelineRef": {"name": "ci"}}))
+}
+
+fn pipeline(spec: Value) -> PipelineSpec {
+    serde_json::from_value(spec).unwrap()
+}
+
+fn task(name: &str, after: &[&str]) -> Value {
+    json!({"name": name, "taskRef": {"name": "t"}, "runAfter": after})
+}
+
+/// A TaskRun of the run for pipeline task `task`, in `phase`, with results.
+fn child(name: &str, task: &str, phase: Option<Phase>, results: &[(&str, &str)]) -> TaskRun {
+    let mut child: TaskRun = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+        "metadata": {"name": name, "namespace": "ns", "labels": {minitask_api::LABEL_PIPELINE_TASK: task},
+                     "ownerReferences": [{"apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun", "name": "p", "uid": "run-uid", "controller": true}]},
+        "spec": {"taskRef": {"name": "t"}},
+    }))
+    .unwrap();
+    child.metadata.creation_timestamp = Some(at(1));
+    child.status = phase.map(|phase| TaskRunStatus {
+        phase: Some(phase),
+        reason: Some(format!("{phase:?}")),
+        message: Some("its message".into()),
+        results: results
+            .iter()
+            .map(|(n, v)| TaskRunResult {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        ..TaskRunStatus::default()
+    });
+    child
+}
+
+fn done(name: &str) -> TaskRun {
+    child(&format!("p-{name}"), name, Some(Phase::Succeeded), &[])
+}
+
+fn failed_child(name: &str) -> TaskRun {
+    child(&format!("p-{name}"), name, Some(Phase::Failed), &[])
+}
+
+fn running(name: &str) -> TaskRun {
+    child(&format!("p-{name}"), name, Some(Phase::Running), &[])
+}
+
+fn no_declarations(_: &PipelineTask) -> Option<Vec<String>> {
+    None
+}
+
+/// Plans `spec` for `run` with `children` at `now`.
+fn plan_at(run: &PipelineRun, spec: &PipelineSpec, children: Vec<TaskRun>, now: i64) -> Plan {
+    let children: BTreeMap<String, TaskRun> = children.into_iter().map(|c| (c.name_any(), c)).collect();
+    plan(&Inputs {
+        run,
+        spec,
+        children: &children,
+        foreign: &[],
+        declared: &no_declarations,
+        claims: &BTreeSet::new(),
+        now: &at(now),
+    })
+}
+
+fn created(plan: &Plan) -> Vec<String> {
+    plan.create.iter().map(|c| c.name_any()).collect()
+}
+
+fn state(plan: &Plan, task: &str) -> (TaskState, Option<String>) {
+    let t = plan.status.tasks.iter().find(|t| t.name == task).unwrap();
+    (t.state, t.reason.clone())
+}
+
+fn param(child: &TaskRun, name: &str) -> ParamValue {
+    child.spec.params.iter().find(|p| p.name == name).unwrap().value.clone()
+}
+
+/// fetch → (lint ‖ test) → build
+fn diamond() -> PipelineSpec {
+    pipeline(json!({"tasks": [
+        task("fetch", &[]),
+        task("lint", &["fetch"]),
+        {"name": "test", "taskRef": {"name": "t"}, "params": [{"name": "commit", "value": "$(tasks.fetch.results.commit)"}]},
+        task("build", &["lint", "test"]),
+    ]}))
+}
+
+#[test]
+fn tasks_start_in_the_order_of_the_graph() {
+    let spec = diamond();
+    let first = plan_at(&run(), &spec, vec![], 1);
+    assert_eq!(created(&first), ["p-fetch"], "only the root starts");
+    assert_eq!(first.status.phase, Some(Phase::Running));
+    assert_eq!(first.status.progress.as_deref(), Some("0/4"));
+    assert!(
+        first.status.pipeline_spec.is_some(),
+        "the Pipeline is recorded at start"
+    );
+
+    let fetched = child("p-fetch", "fetch", Some(Phase::Succeeded), &[("commit", "abc123")]);
+    let second = plan_at(&run(), &spec, vec![fetched.clone()], 2);
+    assert_eq!(created(&second), ["p-lint", "p-test"], "both branches at once");
+    let test = second.create.iter().find(|c| c.name_any() == "p-test").unwrap();
+    assert_eq!(
+        param(test, "commit"),
+        ParamValue::String("abc123".into()),
+        "the result flows"
+    );
+
+    let third = plan_at(&run(), &spec, vec![fetched.clone(), done("lint"), running("test")], 3);
+    assert!(created(&third).is_empty(), "build waits for test");
+    assert_eq!(third.status.tasks[3].message.as_deref(), Some("waiting for test"));
+
+    let mut started = run();
+    started.status = Some(first.status.clone());
+    let last = plan_at(
+        &started,
+        &spec,
+        vec![fetched.clone(), done("lint"), done("test"), done("build")],
+        4,
+    );
+    assert_eq!(last.status.phase, Some(Phase::Succeeded), "{:?}", last.status.message);
+    assert_eq!(last.status.reason.as_deref(), Some("Succeeded"));
+    assert_eq!(last.status.progress.as_deref(), Some("4/4"));
+    assert_eq!(last.status.duration.as_deref(), Some("3s"));
+}
+
+#[test]
+fn a_result_reference_is_an_edge_of_its_own() {
+    let spec = pipeline(json!({"tasks": [
+        {"name": "use", "taskRef": {"name": "t"}, "params": [{"name": "v", "value": "$(tasks.make.results.v)"}]},
+        task("make", &[]),
+    ]}));
+    assert_eq!(created(&plan_at(&run(), &spec, vec![], 1)), ["p-make"]);
+}
+
+#[test]
+fn when_guards_only_its_task_and_those_that_need_its_results() {
+    let spec = pipeline(json!({
+        "params": [{"name": "branch", "default": "dev"}],
+        "tasks": [
+            {"name": "deploy", "taskRef": {"name": "t"}, "when": [{"input": "$(params.branch)", "operator": "in", "values": ["main"]}]},
+            task("after", &["deploy"]),
+            {"name": "uses", "taskRef": {"name": "t"}, "params": [{"name": "url", "value": "$(tasks.deploy.results.url)"}]},
+        ],
+    }));
+    let plan = plan_at(&run(), &spec, vec![], 1);
+    assert_eq!(state(&plan, "deploy"), (Skipped, Some("WhenFalse".into())));
+    assert_eq!(created(&plan), ["p-after"], "runAfter a skipped task still runs");
+    assert_eq!(state(&plan, "uses"), (Skipped, Some("ResultMissing".into())));
+    let message = plan.status.tasks[2].message.clone().unwrap();
+    assert!(message.contains("task \"deploy\" was skipped"), "{message}");
+
+    let main = run_with(json!({"pipelineRef": {"name": "ci"}, "params": [{"name": "branch", "value": "main"}]}));
+    assert_eq!(created(&plan_at(&main, &spec, vec![], 1)), ["p-deploy"]);
+    let ended = plan_at(&run(), &spec, vec![done("after")], 5);
+    assert_eq!(
+        ended.status.reason.as_deref(),
+        Some("Succeeded"),
+        "skipped tasks do not fail a run"
+    );
+    assert_eq!(ended.status.message.as_deref(), Some("1 tasks succeeded, 2 skipped"));
+}
+
+#[test]
+fn a_failure_starts_nothing_new_and_finally_runs_with_the_statuses() {
+    let spec = pipeline(json!({
+        "tasks": [task("a", &[]), task("b", &[]), task("c", &["a"])],
+        "finally": [{"name": "report", "taskRef": {"name": "t"}, "params": [
+            {"name": "all", "value": "$(tasks.status)"}, {"name": "a", "value": "$(tasks.a.status)"}, {"name": "c", "value": "$(tasks.c.status)"},
+        ]}],
+    }));
+    let plan = plan_at(&run(), &spec, vec![failed_child("a"), running("b")], 5);
+    assert!(created(&plan).is_empty(), "c never starts, finally waits for b");
+    assert_eq!(state(&plan, "a"), (Failed, Some("Failed".into())));
+    assert_eq!(state(&plan, "c"), (Skipped, Some("Stopped".into())));
+    assert_eq!(plan.status.phase, Some(Phase::Running));
+
+    let plan = plan_at(&run(), &spec, vec![failed_child("a"), done("b")], 6);
+    assert_eq!(created(&plan), ["p-report"], "finally runs after a failure");
+    let report = &plan.create[0];
+    assert_eq!(param(report, "all"), ParamValue::String("Failed".into()));
+    assert_eq!(param(report, "a"), ParamValue::String("Failed".into()));
+    assert_eq!(param(report, "c"), ParamValue::String("None".into()), "never reached");
+
+    let ended = plan_at(&run(), &spec, vec![failed_child("a"), done("b"), done("report")], 7);
+    assert_eq!(
+        (ended.status.phase, ended.status.reason.as_deref()),
+        (Some(Phase::Failed), Some("TaskFailed"))
+    );
+    assert!(ended.status.message.clone().unwrap().starts_with("a (Failed) failed"));
+}
+
+#[test]
+fn finally_sees_the_results_that_exist_and_skips_what_needs_missing_ones() {
+    let spec = pipeline(json!({
+        "tasks": [task("a", &[])],
+        "finally": [
+            {"name": "uses", "taskRef": {"name": "t"}, "params": [{"name": "v", "value": "$(tasks.a.results.partial)"}]},
+            {"name": "needs", "taskRef": {"name": "t"}, "params": [{"name": "v", "value": "$(tasks.a.results.never)"}]},
+        ],
+    }));
+    let a = child(
+        "p-a",
+        "a",
+        Some(Phase::Failed),
+        &[("partial", "written before the failure")],
+    );
+    let plan = plan_at(&run(), &spec, vec![a], 3);
+    assert_eq!(created(&plan), ["p-uses"]);
+    assert_eq!(
+        param(&plan.create[0], "v"),
+        ParamValue::String("written before the failure".into())
+    );
+    assert_eq!(state(&plan, "needs"), (Skipped, Some("ResultMissing".into())));
+}
+
+#[test]
+fn a_cancel_stops_the_tasks_and_still_runs_finally() {
+    let spec = pipeline(json!({"tasks": [task("a", &[]), task("b", &["a"])], "finally": [task("clean", &[])]}));
+    let cancelled = run_with(json!({"pipelineRef": {"name": "ci"}, "cancelled": true}));
+    let plan = plan_at(&cancelled, &spec, vec![running("a")], 3);
+    assert_eq!(plan.cancel, ["p-a"], "the running task is cancelled");
+    assert!(created(&plan).is_empty());
+    let mut stopped = running("a");
+    stopped.spec.cancelled = true;
+    assert!(
+        plan_at(&cancelled, &spec, vec![stopped], 4).cancel.is_empty(),
+        "asked once"
+    );
+
+    let plan = plan_at(&cancelled, &spec, vec![failed_child("a")], 5);
+    assert_eq!(created(&plan), ["p-clean"], "finally after a cancel");
+    assert_eq!(state(&plan, "b"), (Skipped, Some("Stopped".into())));
+    let ended = plan_at(&cancelled, &spec, vec![failed_child("a"), done("clean")], 6);
+    assert_eq!(ended.status.reason.as_deref(), Some("Cancelled"));
+}
+
+#[test]
+fn timeouts_bound_each_taskrun_and_end_the_run() {
+    let spec = pipeline(
+        json!({"tasks": [task("a", &[]), {"name": "b", "taskRef": {"name": "t"}, "runAfter": ["a"], "timeout": "5m"}], "finally": [task("f", &[])]}),
+    );
+    let timed = run_with(
+        json!({"pipelineRef": {"name": "ci"}, "timeouts": {"pipeline": "1h", "tasks": "10m", "finally": "2m"}}),
+    );
+    let plan = plan_at(&timed, &spec, vec![], 0);
+    assert_eq!(plan.create[0].spec.timeout, "10m0s", "what is left of the tasks' time");
+    assert_eq!(plan.requeue, Some(Duration::from_secs(600)), "the next deadline");
+    let plan = plan_at(&timed, &spec, vec![done("a")], 420);
+    assert_eq!(plan.create[0].spec.timeout, "3m0s", "its own 5m, within the 3m left");
+
+    let plan = plan_at(&timed, &spec, vec![done("a"), running("b")], 600);
+    assert_eq!(plan.cancel, ["p-b"], "over the tasks' timeout");
+    let plan = plan_at(&timed, &spec, vec![done("a"), failed_child("b")], 610);
+    assert_eq!(created(&plan), ["p-f"]);
+    assert_eq!(plan.create[0].spec.timeout, "2m0s", "finally's own time");
+    let ended = plan_at(&timed, &spec, vec![done("a"), failed_child("b"), done("f")], 700);
+    assert_eq!(ended.status.reason.as_deref(), Some("Timeout"));
+
+    let mut late = running("f");
+    late.metadata.creation_timestamp = Some(at(610));
+    let plan = plan_at(&timed, &spec, vec![done("a"), failed_child("b"), late], 3600);
+    assert_eq!(plan.cancel, ["p-f"], "the whole run's timeout stops finally too");
+}
+
+#[test]
+fn a_matrix_fans_out_and_its_results_are_lists() {
+    let spec = pipeline(json!({"tasks": [
+        {"name": "build", "taskRef": {"name": "t"}, "params": [{"name": "v", "value": "1"}],
+         "matrix": {"params": [{"name": "os", "value": ["linux", "mac"]}, {"name": "arch", "value": ["amd64", "arm64"]}]}},
+        {"name": "publish", "taskRef": {"name": "t"}, "params": [{"name": "digests", "value": "$(tasks.build.results.digest[*])"}]},
+    ]}));
+    let plan = plan_at(&run(), &spec, vec![], 1);
+    assert_eq!(created(&plan), ["p-build-0", "p-build-1", "p-build-2", "p-build-3"]);
+    let third = &plan.create[2];
+    assert_eq!(param(third, "os"), ParamValue::String("mac".into()));
+    assert_eq!(param(third, "arch"), ParamValue::String("amd64".into()));
+    assert_eq!(param(third, "v"), ParamValue::String("1".into()));
+
+    let children: Vec<TaskRun> = (0..4)
+        .map(|i| {
+            child(
+                &format!("p-build-{i}"),
+                "build",
+                Some(Phase::Succeeded),
+                &[("digest", &format!("d{i}"))],
+            )
+        })
+        .collect();
+    let plan = plan_at(&run(), &spec, children, 2);
+    assert_eq!(created(&plan), ["p-publish"]);
+    assert_eq!(
+        param(&plan.create[0], "digests"),
+        ParamValue::Array(vec!["d0".into(), "d1".into(), "d2".into(), "d3".into()])
+    );
+    assert_eq!(plan.status.tasks[0].task_runs.len(), 4);
+}
+
+#[test]
+fn max_parallel_bounds_the_taskruns_running_at_once() {
+    let spec = pipeline(json!({"maxParallel": 2, "tasks": [
+        task("a", &[]), task("b", &[]),
+        {"name": "m", "taskRef": {"name": "t"}, "matrix": {"params": [{"name": "x", "value": ["1", "2", "3"]}]}},
+    ]}));
+    let plan = plan_at(&run(), &spec, vec![], 1);
+    assert_eq!(created(&plan), ["p-a", "p-b"]);
+    assert_eq!(state(&plan, "m").0, Pending);
+    let plan = plan_at(&run(), &spec, vec![done("a"), running("b")], 2);
+    assert_eq!(created(&plan), ["p-m-0"], "one slot left");
+    let m0 = child("p-m-0", "m", Some(Phase::Succeeded), &[]);
+    let plan = plan_at(&run(), &spec, vec![done("a"), done("b"), m0], 3);
+    assert_eq!(created(&plan), ["p-m-1", "p-m-2"]);
+}
+
+#[test]
+fn a_run_that_cannot_start_fails_saying_why() {
+    let invalid = pipeline(json!({"tasks": [task("a", &["b"]), task("b", &["a"])]}));
+    let plan = plan_at(&run(), &invalid, vec![], 1);
+    assert_eq!(plan.status.reason.as_deref(), Some("InvalidPipeline"));
+    assert!(plan.status.message.clone().unwrap().contains("form a cycle"));
+    assert!(plan.create.is_empty());
+
+    let spec =
+        pipeline(json!({"params": [{"name": "repo"}], "workspaces": [{"name": "src"}], "tasks": [task("a", &[])]}));
+    let plan = plan_at(&run(), &spec, vec![], 1);
+    assert_eq!(plan.status.reason.as_deref(), Some("InvalidParams"));
+    let given = run_with(json!({"pipelineRef": {"name": "ci"}, "params": [{"name": "repo", "value": "x"}]}));
+    let plan = plan_at(&given, &spec, vec![], 1);
+    assert_eq!(plan.status.reason.as_deref(), Some("InvalidWorkspaces"));
+    assert!(
+        plan.status
+            .message
+            .clone()
+            .unwrap()
+            .contains("workspace \"src\" is not bound")
+    );
+
+    let shared = pipeline(json!({"workspaces": [{"name": "w"}], "tasks": [
+        {"name": "a", "taskRef": {"name": "t"}, "workspaces": [{"name": "x", "workspace": "w"}]},
+        {"name": "b", "taskRef": {"name": "t"}, "workspaces": [{"name": "x", "workspace": "w"}]},
+    ]}));
+    let empty = run_with(json!({"pipelineRef": {"name": "ci"}, "workspaces": [{"name": "w", "emptyDir": {}}]}));
+    let plan = plan_at(&empty, &shared, vec![], 1);
+    assert!(
+        plan.status
+            .message
+            .clone()
+            .unwrap()
+            .contains("is an emptyDir but 2 tasks use it")
+    );
+}
+
+#[test]
+fn claims_come_first_and_go_when_the_run_ends_unless_kept() {
+    let spec = pipeline(json!({"workspaces": [{"name": "src"}, {"name": "out"}], "tasks": [
+        {"name": "a", "taskRef": {"name": "t"}, "workspaces": [{"name": "s", "workspace": "src"}, {"name": "o", "workspace": "out"}]},
+    ]}));
+    let template = json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    let run = run_with(json!({"pipelineRef": {"name": "ci"}, "workspaces": [
+        {"name": "src", "volumeClaimTemplate": template},
+        {"name": "out", "volumeClaimTemplate": template, "keep": true},
+    ]}));
+    let plan = plan_at(&run, &spec, vec![], 1);
+    let claims: Vec<String> = plan.claims.iter().map(|c| c.name_any()).collect();
+    assert_eq!(claims, ["p-src", "p-out"]);
+    let ended = plan_at(&run, &spec, vec![done("a")], 2);
+    assert_eq!(ended.status.phase, Some(Phase::Succeeded));
+    assert_eq!(ended.delete_claims, ["p-src"], "the kept claim stays");
+}
+
+#[test]
+fn taskruns_of_an_earlier_run_of_the_name_are_deleted_first() {
+    let spec = pipeline(json!({"tasks": [task("a", &[])]}));
+    let mut old = done("a");
+    old.metadata.owner_references.as_mut().unwrap()[0].uid = "an-older-uid".into();
+    let plan = plan_at(&run(), &spec, vec![old], 1);
+    assert_eq!(plan.delete_stale.len(), 1);
+    assert!(plan.create.is_empty());
+    assert_eq!(plan.status.phase, Some(Phase::Pending));
+}
+
+#[test]
+fn a_finished_run_changes_nothing() {
+    let spec = diamond();
+    let mut run = run();
+    run.status = Some(PipelineRunStatus {
+        phase: Some(Phase::Succeeded),
+        ..PipelineRunStatus::default()
+    });
+    let plan = plan_at(&run, &spec, vec![], 9);
+    assert_eq!(plan.status, run.status.clone().unwrap());
+    assert!(plan.create.is_empty() && plan.cancel.is_empty());
+}
+
+#[test]
+fn a_deleted_taskrun_fails_a_running_task_and_changes_nothing_once_it_ended() {
+    let spec = pipeline(json!({"tasks": [task("a", &[]), task("b", &[])]}));
+    let mut run = run();
+    let first = plan_at(&run, &spec, vec![], 1);
+    run.status = Some(first.status.clone());
+    let second = plan_at(&run, &spec, vec![running("a"), done("b")], 2);
+    run.status = Some(second.status.clone());
+    // Both TaskRuns are gone: a was running, b had succeeded.
+    let plan = plan_at(&run, &spec, vec![], 3);
+    assert!(plan.create.is_empty(), "nothing runs a second time");
+    assert_eq!(state(&plan, "a"), (Failed, Some("TaskRunDeleted".into())));
+    assert_eq!(state(&plan, "b").0, Succeeded, "the record stands");
+    assert_eq!(plan.status.reason.as_deref(), Some("TaskFailed"));
+}

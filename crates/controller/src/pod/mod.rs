@@ -1,0 +1,298 @@
+//! Building the Pod that runs a TaskRun: a pure function of its inputs.
+//!
+//! Steps run strictly in order because all but the last are init
+//! containers, which the kubelet runs one at a time, each only after the one
+//! before exited 0; the last step is the pod's only container. With
+//! `restartPolicy: Never` the first failing step fails the pod and the steps
+//! after it never start.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, Pod, PodSecurityContext, PodSpec, SeccompProfile,
+    SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::{Resource, ResourceExt};
+use minitask_api::{
+    ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, MAX_TIMEOUT, OnError, Step, TaskRun, TaskSpec, label_value,
+    parse_duration,
+};
+
+mod error;
+pub(crate) mod names;
+pub(crate) mod params;
+mod paths;
+pub(crate) mod resolve;
+pub(crate) mod results;
+pub(crate) mod script;
+pub(crate) mod substitute;
+pub(crate) mod template;
+pub(crate) mod workspaces;
+
+pub use error::BuildError;
+pub use paths::WORKSPACE_DIR;
+
+use crate::pod::names::{pod_name, step_container};
+use crate::pod::resolve::{resolve_steps, vars};
+use crate::pod::results::{RESULTS_DIR, RESULTS_VOLUME, reporter};
+use crate::pod::script::{SCRIPTS_DIR, continue_on_error, script_command};
+
+const WORKSPACE_VOLUME: &str = "workspace";
+const SCRIPTS_VOLUME: &str = "minitask-scripts";
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const MANAGER: &str = "minitask-controller";
+/// How long the kubelet waits for a step to stop after SIGTERM (cancel,
+/// timeout, eviction) before it kills it. Scripts run as PID 1, which
+/// ignores SIGTERM unless it traps it, so this is how long a cancel takes;
+/// Kubernetes' 30 s default made every cancel feel stuck.
+/// `podTemplate.terminationGracePeriodSeconds` changes it.
+pub const DEFAULT_GRACE_SECONDS: i64 = 10;
+/// The image of the container that reports results (it needs `/bin/sh`).
+pub const DEFAULT_SHELL_IMAGE: &str = "busybox:1.37";
+
+/// Cluster-wide choices for the pods the controller builds.
+#[derive(Clone, Debug)]
+pub struct PodOptions {
+    /// `imagePullPolicy` of every step; the Kubernetes default when None.
+    pub image_pull_policy: Option<String>,
+    /// The image that reports results after the last step.
+    pub shell_image: String,
+    /// How long an image pull may keep failing before the run fails.
+    pub image_pull_grace: Duration,
+}
+
+/// The default of `PodOptions::image_pull_grace`: long enough to ride out
+/// a registry hiccup, short enough that a typo does not hang a run.
+pub const DEFAULT_IMAGE_PULL_GRACE: Duration = Duration::from_secs(300);
+
+impl Default for PodOptions {
+    fn default() -> Self {
+        PodOptions {
+            image_pull_policy: None,
+            shell_image: DEFAULT_SHELL_IMAGE.into(),
+            image_pull_grace: DEFAULT_IMAGE_PULL_GRACE,
+        }
+    }
+}
+
+/// The pod that runs `task` for attempt `attempt` (0 for the first) of `run`.
+pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOptions) -> Result<Pod, BuildError> {
+    if task.steps.is_empty() {
+        return Err(BuildError::NoSteps);
+    }
+    let mut seen = HashSet::new();
+    for step in &task.steps {
+        if !seen.insert(&step.name) {
+            return Err(BuildError::DuplicateStep(step.name.clone()));
+        }
+    }
+    let name = run.metadata.name.as_deref().ok_or(BuildError::Metadata("name"))?;
+    let namespace = run
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(BuildError::Metadata("namespace"))?;
+    let owner = run.controller_owner_ref(&()).ok_or(BuildError::Metadata("uid"))?;
+    let timeout = parse_duration(&run.spec.timeout).map_err(BuildError::Timeout)?;
+    if timeout > MAX_TIMEOUT || timeout.is_zero() {
+        return Err(BuildError::Timeout(format!(
+            "{:?} must be more than 0s and at most 596523h14m7s (2^31-1 seconds)",
+            run.spec.timeout
+        )));
+    }
+    let values = params::resolve(&task.params, &run.spec.params).map_err(BuildError::Params)?;
+    let workspaces = workspaces::bind(&task.workspaces, &run.spec.workspaces).map_err(BuildError::Workspaces)?;
+    let vars = vars(task, run, &values, &workspaces);
+    let steps = resolve_steps(task, &vars)?;
+
+    let mut mounts = vec![
+        mount(WORKSPACE_VOLUME, WORKSPACE_DIR),
+        mount(SCRIPTS_VOLUME, SCRIPTS_DIR),
+    ];
+    let mut volumes = vec![empty_dir(WORKSPACE_VOLUME), empty_dir(SCRIPTS_VOLUME)];
+    if !task.results.is_empty() {
+        mounts.push(mount(RESULTS_VOLUME, RESULTS_DIR));
+        volumes.push(empty_dir(RESULTS_VOLUME));
+    }
+    for (volume, volume_mount) in workspaces.into_iter().filter_map(|w| w.volume) {
+        mounts.push(volume_mount);
+        volumes.push(volume);
+    }
+    let param_env = params::env_vars(&values);
+    let mut containers = steps
+        .iter()
+        .map(|s| container(s, options, &mounts, &param_env))
+        .collect::<Result<Vec<_>, _>>()?;
+    let template = run.spec.pod_template.clone().unwrap_or_default();
+    // Steps run as init containers, one after another; the last container
+    // is the pod's main one: the last step, or the results reporter.
+    if !task.results.is_empty() {
+        containers.push(reporter(
+            &task.results,
+            containers.len() + 1,
+            &options.shell_image,
+            options.image_pull_policy.clone(),
+            added_container_security(template.security_context.as_ref()),
+        ));
+    }
+    let main = containers.pop().expect("there is at least one step");
+
+    let task_label = run.task_name().unwrap_or(name);
+    let labels = BTreeMap::from([
+        (LABEL_TASKRUN.to_string(), label_value(name)),
+        (LABEL_TASK.to_string(), label_value(task_label)),
+        (MANAGED_BY.to_string(), MANAGER.to_string()),
+    ]);
+    Ok(Pod {
+        metadata: ObjectMeta {
+            name: Some(pod_name(name, attempt)),
+            namespace: Some(namespace.to_string()),
+            labels: Some(labels),
+            annotations: Some(BTreeMap::from([(
+                ANNOTATION_TASK_SPEC.to_string(),
+                task_spec_json(task),
+            )])),
+            owner_references: Some(vec![owner]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            restart_policy: Some("Never".into()),
+            init_containers: (!containers.is_empty()).then_some(containers),
+            containers: vec![main],
+            volumes: Some(volumes),
+            service_account_name: run.spec.service_account_name.clone(),
+            // The kubelet stops the pod once the run is over its timeout;
+            // rounding up keeps a sub-second timeout from becoming 0.
+            active_deadline_seconds: Some(timeout.as_secs_f64().ceil().max(1.0) as i64),
+            node_selector: template.node_selector,
+            tolerations: template.tolerations,
+            affinity: template.affinity,
+            security_context: template.security_context,
+            image_pull_secrets: template.image_pull_secrets,
+            priority_class_name: template.priority_class_name,
+            termination_grace_period_seconds: Some(
+                template
+                    .termination_grace_period_seconds
+                    .unwrap_or(DEFAULT_GRACE_SECONDS),
+            ),
+            ..PodSpec::default()
+        }),
+        status: None,
+    })
+}
+
+fn container(
+    step: &Step,
+    options: &PodOptions,
+    mounts: &[VolumeMount],
+    param_env: &[EnvVar],
+) -> Result<Container, BuildError> {
+    let (command, args) = match (&step.script, &step.command) {
+        (Some(script), None) => script_command(&step.name, script),
+        (None, Some(command)) => (command.clone(), step.args.clone().unwrap_or_default()),
+        _ => return Err(BuildError::StepCommand(step.name.clone())),
+    };
+    let (command, args) = match step.on_error {
+        OnError::Continue => continue_on_error(&step.name, command, args),
+        OnError::StopAndFail => (command, args),
+    };
+    // Params first, so the step's own env can use or override them.
+    let env: Vec<EnvVar> = param_env.iter().chain(step.env.iter().flatten()).cloned().collect();
+    Ok(Container {
+        name: step_container(&step.name),
+        image: step.image.clone(),
+        image_pull_policy: options.image_pull_policy.clone(),
+        command: Some(command),
+        args: (!args.is_empty()).then_some(args),
+        env: (!env.is_empty()).then_some(env),
+        working_dir: Some(step.working_dir.clone().unwrap_or_else(|| WORKSPACE_DIR.into())),
+        resources: step.resources.clone(),
+        volume_mounts: Some(mounts.to_vec()),
+        security_context: step.security_context.clone(),
+        ..Container::default()
+    })
+}
+
+/// The user that containers the controller adds run as when the pod does
+/// not name one: distroless' `nonroot`.
+pub const NONROOT_USER: i64 = 65532;
+
+/// The security context of every container the controller adds to a pod:
+/// what Pod Security `restricted` asks for, so that runs work in namespaces
+/// that enforce it. It runs as the pod's user when the pod template names
+/// one (so it can read what the steps wrote), otherwise as a non-root user.
+pub fn added_container_security(pod: Option<&PodSecurityContext>) -> SecurityContext {
+    let pod_user = pod.and_then(|p| p.run_as_user);
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: None,
+        }),
+        run_as_non_root: Some(pod_user != Some(0)),
+        run_as_user: pod_user.is_none().then_some(NONROOT_USER),
+        read_only_root_filesystem: Some(true),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+fn task_spec_json(task: &TaskSpec) -> String {
+    serde_json::to_string(task).expect("a TaskSpec always serializes")
+}
+
+/// The TaskSpec a pod was built from (see `ANNOTATION_TASK_SPEC`).
+pub fn task_spec_of(pod: &Pod) -> Option<TaskSpec> {
+    serde_json::from_str(pod.annotations().get(ANNOTATION_TASK_SPEC)?).ok()
+}
+
+/// True when `pod` is controlled by `run` (same UID): a pod with the right
+/// name but another owner is never adopted.
+pub fn is_owned_by(pod: &Pod, run: &TaskRun) -> bool {
+    let uid = run.meta().uid.as_deref();
+    uid.is_some()
+        && pod
+            .owner_references()
+            .iter()
+            .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
+}
+
+/// True when `pod` belongs to an earlier TaskRun with `run`'s name, one that
+/// was deleted (names are unique, so another UID under the same name is an
+/// earlier object): its pod lingers until the garbage collector removes it.
+pub fn is_left_by_earlier_run(pod: &Pod, run: &TaskRun) -> bool {
+    let (Some(uid), Some(name)) = (run.meta().uid.as_deref(), run.meta().name.as_deref()) else {
+        return false;
+    };
+    pod.owner_references().iter().any(|o| {
+        o.controller == Some(true)
+            && o.kind == TaskRun::kind(&())
+            && o.api_version.starts_with(&format!("{}/", TaskRun::group(&())))
+            && o.name == name
+            && o.uid != uid
+    })
+}
+
+fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }
+}
+
+fn mount(volume: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: volume.into(),
+        mount_path: path.into(),
+        ..VolumeMount::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,116 @@
+//! Which TaskRuns each PipelineRun has, kept from the TaskRun watch: a
+//! PipelineRun's reconcile looks its children up here instead of scanning
+//! every TaskRun, and a child's change wakes its PipelineRun.
+
+use std::collections::{BTreeSet, HashMap};
+
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use minitask_api::{PipelineRun, TaskRun};
+
+/// A PipelineRun by namespace and name.
+type Parent = (String, String);
+
+#[derive(Debug, Default)]
+pub struct Children {
+    of: HashMap<Parent, BTreeSet<String>>,
+    /// Each child's parent, to move it when it changes.
+    parent: HashMap<(String, String), Parent>,
+}
+
+/// The PipelineRun that controls `run`, by its owner reference.
+fn parent_of(run: &TaskRun) -> Option<Parent> {
+    let owner = run
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "PipelineRun")?;
+    Some((run.namespace().unwrap_or_default(), owner.name.clone()))
+}
+
+impl Children {
+    /// Follows one watch event; returns the PipelineRuns to look at again.
+    pub fn apply(&mut self, event: &watcher::Event<TaskRun>) -> Vec<ObjectRef<PipelineRun>> {
+        match event {
+            watcher::Event::Init => {
+                self.of.clear();
+                self.parent.clear();
+                Vec::new()
+            }
+            watcher::Event::InitApply(run) => {
+                self.insert(run);
+                Vec::new()
+            }
+            watcher::Event::Apply(run) => self.insert(run).into_iter().collect(),
+            watcher::Event::Delete(run) => self.remove(run).into_iter().collect(),
+            watcher::Event::InitDone => Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, run: &TaskRun) -> Option<ObjectRef<PipelineRun>> {
+        self.remove(run);
+        let parent = parent_of(run)?;
+        let key = (parent.0.clone(), run.name_any());
+        self.of.entry(parent.clone()).or_default().insert(run.name_any());
+        self.parent.insert(key, parent.clone());
+        Some(ObjectRef::new(&parent.1).within(&parent.0))
+    }
+
+    fn remove(&mut self, run: &TaskRun) -> Option<ObjectRef<PipelineRun>> {
+        let key = (run.namespace().unwrap_or_default(), run.name_any());
+        let parent = self.parent.remove(&key)?;
+        if let Some(names) = self.of.get_mut(&parent) {
+            names.remove(&key.1);
+            if names.is_empty() {
+                self.of.remove(&parent);
+            }
+        }
+        Some(ObjectRef::new(&parent.1).within(&parent.0))
+    }
+
+    /// The names of the TaskRuns of PipelineRun `namespace/name`.
+    pub fn of(&self, namespace: &str, name: &str) -> Vec<String> {
+        self.of
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|n| n.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn child(name: &str, parent: Option<&str>) -> TaskRun {
+        let owners = parent.map(|p| json!([{"apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun", "name": p, "uid": "u", "controller": true}]));
+        serde_json::from_value(json!({
+            "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+            "metadata": {"name": name, "namespace": "ns", "ownerReferences": owners},
+            "spec": {"taskRef": {"name": "t"}},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn children_are_found_by_their_parent_and_wake_it() {
+        let mut index = Children::default();
+        index.apply(&watcher::Event::Init);
+        index.apply(&watcher::Event::InitApply(child("p-a", Some("p"))));
+        index.apply(&watcher::Event::InitApply(child("lone", None)));
+        index.apply(&watcher::Event::InitDone);
+        let woken = index.apply(&watcher::Event::Apply(child("p-b", Some("p"))));
+        assert_eq!(woken, [ObjectRef::new("p").within("ns")]);
+        assert_eq!(index.of("ns", "p"), ["p-a", "p-b"]);
+        assert!(index.apply(&watcher::Event::Apply(child("lone", None))).is_empty());
+        assert_eq!(index.apply(&watcher::Event::Delete(child("p-a", Some("p")))).len(), 1);
+        assert_eq!(index.of("ns", "p"), ["p-b"]);
+        index.apply(&watcher::Event::Delete(child("p-b", Some("p"))));
+        assert!(
+            index.of("ns", "p").is_empty() && index.of.is_empty(),
+            "nothing kept for a run without children"
+        );
+        index.apply(&watcher::Event::Init);
+        assert!(index.parent.is_empty());
+    }
+}

@@ -1,0 +1,21 @@
+//! Everything that holds a client or a cache: the reconcilers (thin shells
+//! around the pure decisions of `pod`, `status` and `pipeline`), the
+//! watches and their wiring, leader election, Events, metrics and probes.
+
+pub mod allocator;
+pub(crate) mod cache;
+pub(crate) mod children;
+pub(crate) mod expiring;
+pub(crate) mod http;
+pub(crate) mod leases;
+pub(crate) mod metrics;
+#[cfg(test)]
+mod permissions;
+pub(crate) mod pipeline_status;
+pub(crate) mod pipelines;
+pub(crate) mod poll;
+pub(crate) mod publisher;
+pub(crate) mod reconcile;
+pub(crate) mod run;
+pub(crate) mod task_status;
+pub(crate) mod writes;

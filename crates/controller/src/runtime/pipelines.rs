@@ -1,0 +1,548 @@
+//! One reconcile of one PipelineRun, the shell around `pipeline::plan`:
+//! read the run's Pipeline, children and claims from the caches, plan,
+//! create the claims and TaskRuns the plan asks for (deterministic names:
+//! AlreadyExists is read back and adopted only when it is the run's),
+//! cancel what it says, write the status once if it changed, then publish
+//! Events and delete the claims of a run that ended.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, Resource, ResourceExt};
+use minitask_api::{
+    Phase, Pipeline, PipelineReason, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, Task, TaskRun,
+};
+use serde_json::json;
+use tracing::{info, instrument, warn};
+
+use crate::pipeline::child::claim_name;
+use crate::pipeline::events::announcements;
+use crate::pipeline::plan::{Inputs, Plan, plan};
+use crate::pod::MANAGER;
+use crate::runtime::children::Children;
+use crate::runtime::expiring::Expiring;
+use crate::runtime::leases::Shards;
+use crate::runtime::metrics::{Metrics, ReasonLabel};
+use crate::runtime::publisher::Publisher;
+use crate::shards::shard_of;
+
+/// What every PipelineRun reconcile shares.
+pub struct PipelineContext {
+    pub client: Client,
+    pub pipelines: Store<Pipeline>,
+    pub tasks: Store<Task>,
+    /// Every TaskRun (the TaskRun controller's cache).
+    pub taskruns: Store<TaskRun>,
+    /// The claims PipelineRuns made, by label.
+    pub claims: Store<PersistentVolumeClaim>,
+    pub children: Arc<Mutex<Children>>,
+    pub shards: Shards,
+    pub metrics: Arc<Metrics>,
+    pub publisher: Publisher,
+    /// TaskRuns this process created that the cache may not show yet.
+    created: Mutex<Expiring<ObjectRef<TaskRun>, ()>>,
+}
+
+impl PipelineContext {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: Client,
+        pipelines: Store<Pipeline>,
+        tasks: Store<Task>,
+        taskruns: Store<TaskRun>,
+        claims: Store<PersistentVolumeClaim>,
+        children: Arc<Mutex<Children>>,
+        shards: Shards,
+        metrics: Arc<Metrics>,
+        publisher: Publisher,
+    ) -> Self {
+        PipelineContext {
+            client,
+            pipelines,
+            tasks,
+            taskruns,
+            claims,
+            children,
+            shards,
+            metrics,
+            publisher,
+            created: Mutex::new(Expiring::new(Duration::from_secs(30))),
+        }
+    }
+
+    fn holds(&self, run: &PipelineRun) -> bool {
+        let shard = shard_of(
+            &run.namespace().unwrap_or_default(),
+            &run.name_any(),
+            self.shards.count(),
+        );
+        self.shards.holds(shard)
+    }
+
+    /// True while a TaskRun this process created is not in the cache yet.
+    fn awaits(&self, child: &ObjectRef<TaskRun>, seen: bool) -> bool {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        if seen {
+            created.remove(child);
+            return false;
+        }
+        created.get(child, Instant::now()).is_some()
+    }
+
+    fn expect(&self, child: ObjectRef<TaskRun>) {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created.insert(child, (), Instant::now());
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The PipelineRun came without a namespace.
+    #[error("PipelineRun {0} has no namespace")]
+    NoNamespace(String),
+    /// The API server did not take a write (busy, unreachable, a conflict).
+    #[error("{what} for PipelineRun {run}: {source}")]
+    Write {
+        run: String,
+        what: String,
+        source: kube::Error,
+    },
+    /// A bug: the reconcile panicked.
+    #[error("the reconcile of PipelineRun {run} panicked: {message}")]
+    Panicked { run: String, message: String },
+}
+
+impl PipelineError {
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            PipelineError::NoNamespace(_) => "no_namespace",
+            PipelineError::Write { .. } => "pipeline_write",
+            PipelineError::Panicked { .. } => "panic",
+        }
+    }
+}
+
+const RESYNC: Duration = Duration::from_secs(300);
+
+fn write_error(run: &PipelineRun, what: impl Into<String>) -> impl FnOnce(kube::Error) -> PipelineError {
+    let (run, what) = (run.name_any(), what.into());
+    move |source| PipelineError::Write { run, what, source }
+}
+
+#[instrument(skip_all, fields(pipelinerun = %run.name_any(), namespace = run.namespace().as_deref().unwrap_or_default()))]
+pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Result<Action, PipelineError> {
+    if !ctx.holds(&run) {
+        return Ok(Action::await_change());
+    }
+    let namespace = run
+        .namespace()
+        .ok_or_else(|| PipelineError::NoNamespace(run.name_any()))?;
+    let now = Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH));
+    let children = children(&run, &namespace, &ctx);
+    if run.phase().is_terminal() {
+        return finished(&run, &namespace, &children, &ctx, &now).await;
+    }
+    // A TaskRun this process just created that the cache does not show
+    // yet: the watch brings it in a moment.
+    let expected = names_in_status(&run)
+        .into_iter()
+        .any(|name| ctx.awaits(&ObjectRef::new(&name).within(&namespace), children.contains_key(&name)));
+    if expected {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    let Some(spec) = resolve(&run, &namespace, &ctx) else {
+        let name = run.pipeline_name().unwrap_or_default();
+        let message = format!(
+            "Pipeline {name:?} not found in namespace {namespace:?}; create it (kubectl apply -f <pipeline>.yaml -n {namespace}) and the run starts"
+        );
+        let status = pending(&run, PipelineReason::PipelineNotFound, message, &now);
+        write_if_changed(&run, &namespace, &status, &ctx).await?;
+        return Ok(Action::requeue(RESYNC));
+    };
+    let claims = claims(&run, &namespace, &ctx);
+    let declared = |task: &PipelineTask| declared_results(task, &namespace, &ctx.tasks);
+    let mut foreign = Vec::new();
+    let mut plan = plan(&Inputs {
+        run: &run,
+        spec: &spec,
+        children: &children,
+        foreign: &foreign,
+        declared: &declared,
+        claims: &claims,
+        now: &now,
+    });
+    if !ctx.holds(&run) {
+        return Ok(Action::await_change());
+    }
+    for stale in &plan.delete_stale {
+        delete_stale(&run, stale, &namespace, &ctx).await?;
+    }
+    for claim in &plan.claims {
+        create_claim(&run, claim, &namespace, &ctx).await?;
+    }
+    for child in &plan.create {
+        if let Some(taken) = create_child(&run, child, &namespace, &ctx).await? {
+            foreign.push(taken);
+        }
+    }
+    if !foreign.is_empty() {
+        plan = self::plan(&Inputs {
+            run: &run,
+            spec: &spec,
+            children: &children,
+            foreign: &foreign,
+            declared: &declared,
+            claims: &claims,
+            now: &now,
+        });
+    }
+    for name in &plan.cancel {
+        cancel_child(&run, name, &namespace, &ctx).await?;
+    }
+    let previous = run.status.clone().unwrap_or_default();
+    if write_if_changed(&run, &namespace, &plan.status, &ctx).await? {
+        announce(&run, &previous, &plan.status, &ctx).await;
+    }
+    if plan.status.phase.is_some_and(Phase::is_terminal) {
+        delete_claims(&run, &plan, &namespace, &ctx).await?;
+        return Ok(Action::await_change());
+    }
+    Ok(Action::requeue(plan.requeue.map_or(RESYNC, |r| {
+        r.saturating_add(Duration::from_secs(1)).min(RESYNC)
+    })))
+}
+
+/// The TaskRuns that carry the run as their controller, from the index,
+/// with those an earlier run of the same name left.
+fn children(run: &PipelineRun, namespace: &str, ctx: &PipelineContext) -> BTreeMap<String, TaskRun> {
+    let names = ctx
+        .children
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .of(namespace, &run.name_any());
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let child = ctx.taskruns.get(&ObjectRef::new(&name).within(namespace))?;
+            Some((name, (*child).clone()))
+        })
+        .collect()
+}
+
+/// The names the run's status lists as its TaskRuns.
+fn names_in_status(run: &PipelineRun) -> Vec<String> {
+    run.status
+        .iter()
+        .flat_map(|s| &s.tasks)
+        .flat_map(|t| t.task_runs.clone())
+        .collect()
+}
+
+/// The Pipeline to run: recorded at start, inline, or the named one.
+fn resolve(run: &PipelineRun, namespace: &str, ctx: &PipelineContext) -> Option<PipelineSpec> {
+    if let Some(spec) = run.status.as_ref().and_then(|s| s.pipeline_spec.clone()) {
+        return Some(*spec);
+    }
+    if let Some(spec) = &run.spec.pipeline_spec {
+        return Some((**spec).clone());
+    }
+    let name = run.pipeline_name()?;
+    ctx.pipelines
+        .get(&ObjectRef::new(name).within(namespace))
+        .map(|p| p.spec.clone())
+}
+
+/// The results a pipeline task's Task declares, when it is known.
+pub fn declared_results(task: &PipelineTask, namespace: &str, tasks: &Store<Task>) -> Option<Vec<String>> {
+    let names = |spec: &minitask_api::TaskSpec| spec.results.iter().map(|r| r.name.clone()).collect();
+    if let Some(spec) = &task.task_spec {
+        return Some(names(spec));
+    }
+    let name = &task.task_ref.as_ref()?.name;
+    tasks
+        .get(&ObjectRef::new(name).within(namespace))
+        .map(|t| names(&t.spec))
+}
+
+/// The claims of the run that exist (made by it: its UID owns them),
+/// looked up by their names.
+fn claims(run: &PipelineRun, namespace: &str, ctx: &PipelineContext) -> BTreeSet<String> {
+    run.spec
+        .workspaces
+        .iter()
+        .filter(|b| b.volume_claim_template.is_some())
+        .map(|b| claim_name(&run.name_any(), &b.name))
+        .filter(|name| {
+            ctx.claims
+                .get(&ObjectRef::new(name).within(namespace))
+                .is_some_and(|c| owned_by(c.owner_references(), run))
+        })
+        .collect()
+}
+
+fn owned_by(owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference], run: &PipelineRun) -> bool {
+    owners
+        .iter()
+        .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == run.metadata.uid.as_deref())
+}
+
+fn pending(run: &PipelineRun, reason: PipelineReason, message: String, now: &Time) -> PipelineRunStatus {
+    let mut status = run.status.clone().unwrap_or_default();
+    let unchanged = status.reason.as_deref() == Some(reason.as_str()) && status.message.as_deref() == Some(&message);
+    status.phase = Some(Phase::Pending);
+    status.reason = Some(reason.to_string());
+    status.message = Some(message.clone());
+    status.observed_generation = run.metadata.generation;
+    if !unchanged {
+        status.conditions = vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+            type_: minitask_api::CONDITION_SUCCEEDED.into(),
+            status: "Unknown".into(),
+            reason: reason.to_string(),
+            message,
+            last_transition_time: now.clone(),
+            observed_generation: None,
+        }];
+    }
+    status
+}
+
+async fn create_claim(
+    run: &PipelineRun,
+    claim: &PersistentVolumeClaim,
+    namespace: &str,
+    ctx: &PipelineContext,
+) -> Result<(), PipelineError> {
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
+    let params = PostParams {
+        field_manager: Some(MANAGER.into()),
+        ..PostParams::default()
+    };
+    match api.create(&params, claim).await {
+        Ok(_) => {
+            info!(claim = %claim.name_any(), "created claim");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(source) => Err(write_error(run, format!("creating claim {}", claim.name_any()))(source)),
+    }
+}
+
+/// Creates `child`; Some(name) when its name is taken by a TaskRun that
+/// is not the run's.
+async fn create_child(
+    run: &PipelineRun,
+    child: &TaskRun,
+    namespace: &str,
+    ctx: &PipelineContext,
+) -> Result<Option<String>, PipelineError> {
+    let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
+    let name = child.name_any();
+    let params = PostParams {
+        field_manager: Some(MANAGER.into()),
+        ..PostParams::default()
+    };
+    match api.create(&params, child).await {
+        Ok(_) => {
+            info!(taskrun = %name, "created TaskRun");
+            ctx.expect(ObjectRef::new(&name).within(namespace));
+            Ok(None)
+        }
+        // A previous controller (or this one, with a stale cache) made it:
+        // it is the run's only if its owner says so.
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            let existing = api
+                .get_opt(&name)
+                .await
+                .map_err(write_error(run, format!("reading TaskRun {name}")))?;
+            let ours = existing.is_some_and(|t| owned_by(t.owner_references(), run));
+            Ok((!ours).then_some(name))
+        }
+        Err(source) => Err(write_error(run, format!("creating TaskRun {name}"))(source)),
+    }
+}
+
+async fn cancel_child(
+    run: &PipelineRun,
+    name: &str,
+    namespace: &str,
+    ctx: &PipelineContext,
+) -> Result<(), PipelineError> {
+    let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = json!({"spec": {"cancelled": true}});
+    match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => {
+            info!(taskrun = %name, "cancelled TaskRun");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(source) => Err(write_error(run, format!("cancelling TaskRun {name}"))(source)),
+    }
+}
+
+async fn delete_stale(
+    run: &PipelineRun,
+    stale: &TaskRun,
+    namespace: &str,
+    ctx: &PipelineContext,
+) -> Result<(), PipelineError> {
+    let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: stale.uid(),
+            resource_version: None,
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&stale.name_any(), &params).await {
+        Ok(_) => {
+            info!(taskrun = %stale.name_any(), "deleted the TaskRun of an earlier PipelineRun of the same name");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+        Err(source) => Err(write_error(run, format!("deleting TaskRun {}", stale.name_any()))(
+            source,
+        )),
+    }
+}
+
+/// Deletes the claims a finished run made (unless it keeps them).
+async fn delete_claims(
+    run: &PipelineRun,
+    plan: &Plan,
+    namespace: &str,
+    ctx: &PipelineContext,
+) -> Result<(), PipelineError> {
+    let present = claims(run, namespace, ctx);
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
+    for name in plan.delete_claims.iter().filter(|n| present.contains(*n)) {
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => info!(claim = %name, "deleted the claim of a finished run"),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(source) => return Err(write_error(run, format!("deleting claim {name}"))(source)),
+        }
+    }
+    Ok(())
+}
+
+/// A finished run: its claims go (unless kept), a TaskRun still running
+/// is cancelled (a controller that died between the end's write and the
+/// cancel), and the run is deleted once its TTL has passed.
+async fn finished(
+    run: &PipelineRun,
+    namespace: &str,
+    children: &BTreeMap<String, TaskRun>,
+    ctx: &PipelineContext,
+    now: &Time,
+) -> Result<Action, PipelineError> {
+    let plan = Plan {
+        delete_claims: run
+            .spec
+            .workspaces
+            .iter()
+            .filter(|b| b.volume_claim_template.is_some() && !b.keep)
+            .map(|b| claim_name(&run.name_any(), &b.name))
+            .collect(),
+        ..Plan::default()
+    };
+    delete_claims(run, &plan, namespace, ctx).await?;
+    for child in children.values() {
+        if owned_by(child.owner_references(), run) && !child.phase().is_terminal() && !child.spec.cancelled {
+            cancel_child(run, &child.name_any(), namespace, ctx).await?;
+        }
+    }
+    let (Some(ttl), Some(done)) = (
+        run.spec.ttl_seconds_after_finished,
+        run.status.as_ref().and_then(|s| s.completion_time.as_ref()),
+    ) else {
+        return Ok(Action::await_change());
+    };
+    let left = done
+        .0
+        .as_second()
+        .saturating_add(ttl.max(0))
+        .saturating_sub(now.0.as_second());
+    if left > 0 {
+        return Ok(Action::requeue(Duration::from_secs(left as u64).min(RESYNC)));
+    }
+    let api: Api<PipelineRun> = Api::namespaced(ctx.client.clone(), namespace);
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: run.uid(),
+            resource_version: run.resource_version(),
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&run.name_any(), &params).await {
+        Ok(_) => info!("deleted a finished run (retention)"),
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+        Err(source) => return Err(write_error(run, "deleting the finished run")(source)),
+    }
+    Ok(Action::await_change())
+}
+
+/// Writes `status` (server-side apply, with the run's resourceVersion as
+/// a precondition) when it differs from the stored one and this replica
+/// holds the run's shard. True when it wrote.
+async fn write_if_changed(
+    run: &PipelineRun,
+    namespace: &str,
+    status: &PipelineRunStatus,
+    ctx: &PipelineContext,
+) -> Result<bool, PipelineError> {
+    if run.status.as_ref() == Some(status) || !ctx.holds(run) {
+        return Ok(false);
+    }
+    let api: Api<PipelineRun> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = json!({
+        "apiVersion": PipelineRun::api_version(&()),
+        "kind": PipelineRun::kind(&()),
+        "metadata": {"resourceVersion": run.resource_version()},
+        "status": status,
+    });
+    api.patch_status(
+        &run.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(write_error(run, "writing the status"))?;
+    info!(phase = ?status.phase, reason = status.reason.as_deref(), progress = status.progress.as_deref(), "status updated");
+    Ok(true)
+}
+
+async fn announce(run: &PipelineRun, before: &PipelineRunStatus, after: &PipelineRunStatus, ctx: &PipelineContext) {
+    if !before.phase.is_some_and(Phase::is_terminal) && after.phase.is_some_and(Phase::is_terminal) {
+        let reason = after.reason.clone().unwrap_or_default();
+        ctx.metrics
+            .pipelines_finished
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+    for a in announcements(before, after) {
+        if ctx.holds(run) {
+            ctx.publisher.publish(run, a).await;
+        }
+    }
+}
+
+/// Transient errors are retried after a pause; a stale write at once.
+pub fn error_policy(run: Arc<PipelineRun>, error: &PipelineError, ctx: Arc<PipelineContext>) -> Action {
+    ctx.metrics.failed(error.metric_label());
+    if let PipelineError::Write {
+        source: kube::Error::Api(e),
+        ..
+    } = error
+        && e.code == 409
+    {
+        return Action::requeue(Duration::from_secs(1));
+    }
+    warn!(pipelinerun = %run.name_any(), namespace = run.namespace().as_deref().unwrap_or_default(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}

@@ -1,0 +1,478 @@
+//! Wiring: watches with caches for TaskRuns, Pods (by label) and Tasks,
+//! feeding the TaskRun Controller; and for PipelineRuns, Pipelines and
+//! claims (by label), feeding the PipelineRun Controller, which the
+//! TaskRun watch also wakes when a PipelineRun's TaskRun changes.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
+use kube::{Api, Client, ResourceExt};
+use minitask_api::{LABEL_PIPELINERUN, LABEL_TASKRUN, Pipeline, PipelineRun, Task, TaskRun};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch};
+use tracing::{error, info, warn};
+
+use crate::pod::{MANAGER, PodOptions};
+use crate::runtime::cache::{self, CachedPod};
+use crate::runtime::children::Children;
+use crate::runtime::http::{Health, serve};
+use crate::runtime::leases::{LeaseConfig, Shards, elect};
+use crate::runtime::metrics::Metrics;
+use crate::runtime::pipeline_status::record_validity;
+use crate::runtime::pipelines::{self, PipelineContext, PipelineError};
+use crate::runtime::publisher::{Publisher, Reporter};
+use crate::runtime::reconcile::{Context, Error, error_policy, reconcile};
+use crate::runtime::task_status::record_step_count;
+use crate::status::retention::Finished;
+
+/// The default `--workers` (see the README's Performance section for why).
+pub const DEFAULT_WORKERS: u16 = 8;
+
+/// Objects per page of a watch's list. Each page is parsed whole before its
+/// objects are slimmed for the cache: kube's default of 500 pods made the
+/// list, not the cache, the peak of memory at startup.
+const LIST_PAGE: u32 = 100;
+
+/// How one controller process runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Watch one namespace, or all of them when None.
+    pub namespace: Option<String>,
+    pub pod_options: PodOptions,
+    /// How many shards the runs are split into.
+    pub shards: u32,
+    /// Compete for the shards' Leases; without, this replica works on all.
+    pub lease: Option<LeaseConfig>,
+    /// At most this many reconciles at once (never two of one run).
+    pub workers: u16,
+    /// Where to serve /metrics, /healthz and /readyz.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Keep only the newest N finished runs of each Task.
+    pub keep_finished_per_task: Option<usize>,
+    /// This replica's name in Events and Leases.
+    pub identity: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            namespace: None,
+            pod_options: PodOptions::default(),
+            shards: 1,
+            lease: None,
+            workers: DEFAULT_WORKERS,
+            metrics_addr: None,
+            keep_finished_per_task: None,
+            identity: MANAGER.into(),
+        }
+    }
+}
+
+/// Why the controller stopped on its own.
+#[derive(Debug, thiserror::Error)]
+#[error("the controller stopped although no shutdown was asked for; its watches ended")]
+pub struct Stopped;
+
+/// Runs the controller until `shutdown` completes, then finishes the
+/// reconciles in flight, releases its Leases and returns. Returns an error
+/// if it stops for any other reason, so that the process can exit non-zero
+/// and be restarted.
+pub async fn run(
+    client: Client,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Stopped> {
+    let (taskruns, tasks, pods) = apis(&client, config.namespace.as_deref());
+    let (run_store, run_writer) = reflector::store();
+    let (task_store, task_writer) = reflector::store();
+    let (pod_store, pod_writer) = reflector::store();
+
+    // The finished runs of each Task follow the watch; a run that falls
+    // beyond `--keep-finished-per-task` is sent to be looked at (and
+    // deleted by the replica holding its shard).
+    let finished = Arc::new(std::sync::Mutex::new(Finished::default()));
+    let (beyond_keep, beyond_keep_rx) = mpsc::unbounded_channel();
+    let (index, keep) = (finished.clone(), config.keep_finished_per_task);
+    let synced = Synced::default();
+    // Each PipelineRun's TaskRuns follow the watch too; a change wakes the
+    // PipelineRun.
+    let children = Arc::new(std::sync::Mutex::new(Children::default()));
+    let (wake_parent, woken_parents) = mpsc::unbounded_channel();
+    let child_index = children.clone();
+    let run_events = watcher(taskruns, watcher::Config::default().page_size(LIST_PAGE))
+        .default_backoff()
+        .modify(cache::run)
+        .reflect(run_writer)
+        .inspect_ok(synced.marker(0))
+        .inspect_ok(move |event| {
+            for parent in child_index.lock().unwrap_or_else(|e| e.into_inner()).apply(event) {
+                let _ = wake_parent.send(parent);
+            }
+            let Some(keep) = keep else { return };
+            let doomed = index.lock().unwrap_or_else(|e| e.into_inner()).apply(event, keep);
+            for run in doomed {
+                let _ = beyond_keep.send(run);
+            }
+        })
+        .applied_objects();
+    let woken_parents = receiver_stream(woken_parents);
+    let beyond_keep = receiver_stream(beyond_keep_rx);
+    // Each Task passes by once per change: record its step count then.
+    let counting_client = client.clone();
+    let task_events = watcher(tasks, watcher::Config::default().page_size(LIST_PAGE))
+        .default_backoff()
+        .modify(cache::task)
+        .reflect(task_writer)
+        .inspect_ok(synced.marker(1))
+        .applied_objects()
+        .and_then(move |task| {
+            let client = counting_client.clone();
+            async move {
+                record_step_count(&client, &task).await;
+                Ok(task)
+            }
+        });
+    // Only our pods: the label selector keeps the rest of the cluster's pods
+    // out of the watch and the cache.
+    let pod_config = watcher::Config::default().labels(LABEL_TASKRUN).page_size(LIST_PAGE);
+    let pod_events = watcher(pods, pod_config)
+        .default_backoff()
+        .reflect(pod_writer)
+        .inspect_ok(synced.marker(2))
+        .touched_objects();
+
+    let (pipelineruns, pipelines, claims) = pipeline_apis(&client, config.namespace.as_deref());
+    let (pipeline_store, pipeline_writer) = reflector::store();
+    let (plr_store, plr_writer) = reflector::store();
+    let (claim_store, claim_writer) = reflector::store();
+    // Each Pipeline passes by once per change: record whether it is valid.
+    let (validity_client, validity_tasks) = (client.clone(), task_store.clone());
+    let pipeline_events = watcher(pipelines, watcher::Config::default().page_size(LIST_PAGE))
+        .default_backoff()
+        .modify(cache::pipeline)
+        .reflect(pipeline_writer)
+        .inspect_ok(synced.marker(3))
+        .applied_objects()
+        .and_then(move |pipeline| {
+            let (client, tasks) = (validity_client.clone(), validity_tasks.clone());
+            async move {
+                record_validity(&client, &tasks, &pipeline).await;
+                Ok(pipeline)
+            }
+        });
+    let plr_events = watcher(pipelineruns, watcher::Config::default().page_size(LIST_PAGE))
+        .default_backoff()
+        .modify(cache::pipeline_run)
+        .reflect(plr_writer)
+        .inspect_ok(synced.marker(4))
+        .applied_objects();
+    // Only the claims PipelineRuns made: the label keeps the rest out.
+    let claim_config = watcher::Config::default()
+        .labels(LABEL_PIPELINERUN)
+        .page_size(LIST_PAGE);
+    let claim_events = watcher(claims, claim_config)
+        .default_backoff()
+        .reflect(claim_writer)
+        .inspect_ok(synced.marker(5))
+        .touched_objects();
+
+    let metrics = Arc::new(Metrics::default());
+    let shards = match &config.lease {
+        Some(_) => Shards::elected(config.shards),
+        None => Shards::all(config.shards),
+    };
+    let reporter = Reporter {
+        controller: MANAGER.into(),
+        instance: config.identity.clone(),
+    };
+    let (publisher, publishing) = Publisher::start(client.clone(), reporter);
+    let pipeline_ctx = Arc::new(PipelineContext::new(
+        client.clone(),
+        pipeline_store.clone(),
+        task_store.clone(),
+        run_store.clone(),
+        claim_store,
+        children,
+        shards.clone(),
+        metrics.clone(),
+        publisher.clone(),
+    ));
+    let mut context = Context::new(
+        client.clone(),
+        pod_store.clone(),
+        task_store.clone(),
+        config.pod_options,
+    );
+    context.shards = shards.clone();
+    context.metrics = metrics.clone();
+    context.publisher = publisher;
+    context.keep_finished_per_task = config.keep_finished_per_task;
+    context.finished = finished;
+    let ctx = Arc::new(context);
+    // Tasks that must not outlive this function, even when it is dropped
+    // mid-way (a crashed replica must stop renewing its Leases).
+    let mut tasks_of_this_run = AbortOnDrop(Vec::new());
+    let problem_of = shards.clone();
+    let probed = synced.clone();
+    let health = Arc::new(Health {
+        metrics: metrics.clone(),
+        ready: Box::new(move || probed.all()),
+        problem: Box::new(move || problem_of.problem()),
+    });
+    if let Some(addr) = config.metrics_addr {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => tasks_of_this_run.0.push(tokio::spawn(serve(listener, health.clone()))),
+            Err(e) => warn!(%addr, %e, "cannot serve metrics and probes"),
+        }
+    }
+    // Winning a shard looks at every run again; those of other shards
+    // return at once.
+    let (won, _) = broadcast::channel(4);
+    let (won_runs, won_pipelines) = (won.subscribe(), won.subscribe());
+    let (stop, stopped) = watch::channel(false);
+    let election = config.lease.clone().map(|lease| {
+        info!(shards = config.shards, identity = %lease.identity, namespace = %lease.namespace, "competing for the shard leases");
+        tokio::spawn(elect(client.clone(), lease, shards, won, metrics.clone(), stopped))
+    });
+    let mut election = AbortOnDrop(election.into_iter().collect());
+
+    let waiting_runs = run_store.clone();
+    let waiting_pipelineruns = plr_store.clone();
+    let asked = Arc::new(AtomicBool::new(false));
+    let shutdown = {
+        let asked = asked.clone();
+        async move {
+            shutdown.await;
+            asked.store(true, Ordering::SeqCst);
+        }
+    }
+    .shared();
+    info!(
+        namespace = config.namespace.as_deref().unwrap_or("<all>"),
+        "starting controller"
+    );
+    let taskruns = Controller::for_stream(run_events, run_store)
+        .with_config(controller::Config::default().concurrency(config.workers.max(1)))
+        .owns_stream(pod_events)
+        .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
+        .reconcile_all_on(broadcast_stream(won_runs))
+        .reconcile_on(beyond_keep)
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            {
+                let synced = synced.clone();
+                move |run, ctx: Arc<Context>| {
+                    let synced = synced.clone();
+                    async move {
+                        // Until every cache holds a full list, a missing pod or
+                        // Task would be a false alarm: look again shortly.
+                        if !synced.all() {
+                            return Ok(Action::requeue(Duration::from_millis(500)));
+                        }
+                        let started = std::time::Instant::now();
+                        let key = format!("{}/{}", run.namespace().unwrap_or_default(), run.name_any());
+                        // A panic is a bug; it must not end the controller for
+                        // every other run (kube-runtime would end its stream).
+                        let result = match AssertUnwindSafe(reconcile(run, ctx.clone())).catch_unwind().await {
+                            Ok(result) => result,
+                            Err(panic) => Err(Error::Panicked {
+                                run: key,
+                                message: panic_message(panic.as_ref()),
+                            }),
+                        };
+                        ctx.metrics.reconciled(result.is_ok(), started.elapsed().as_secs_f64());
+                        result
+                    }
+                }
+            },
+            error_policy,
+            ctx,
+        )
+        .for_each(|_| futures::future::ready(()));
+    let pipelineruns = Controller::for_stream(plr_events, plr_store)
+        .with_config(controller::Config::default().concurrency(config.workers.max(1)))
+        .owns_stream(claim_events)
+        .watches_stream(pipeline_events, move |pipeline| {
+            pipelineruns_waiting_for(&waiting_pipelineruns, &pipeline)
+        })
+        .reconcile_all_on(broadcast_stream(won_pipelines))
+        .reconcile_on(woken_parents)
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |run, ctx: Arc<PipelineContext>| {
+                let synced = synced.clone();
+                async move {
+                    if !synced.all() {
+                        return Ok(Action::requeue(Duration::from_millis(500)));
+                    }
+                    let key = format!("{}/{}", run.namespace().unwrap_or_default(), run.name_any());
+                    match AssertUnwindSafe(pipelines::reconcile(run, ctx)).catch_unwind().await {
+                        Ok(result) => result,
+                        Err(panic) => Err(PipelineError::Panicked {
+                            run: key,
+                            message: panic_message(panic.as_ref()),
+                        }),
+                    }
+                }
+            },
+            pipelines::error_policy,
+            pipeline_ctx,
+        )
+        .for_each(|_| futures::future::ready(()));
+    futures::future::join(taskruns, pipelineruns).await;
+    // No reconcile runs any more: now the shards can go to another replica,
+    // and the Events of the last reconciles are created.
+    let _ = stop.send(true);
+    if tokio::time::timeout(Duration::from_secs(5), publishing).await.is_err() {
+        warn!("some Events were not published within 5s of stopping");
+    }
+    for handle in election.0.drain(..) {
+        let _ = handle.await;
+    }
+    if !asked.load(Ordering::SeqCst) {
+        error!("the controller stopped although no shutdown was asked for");
+        return Err(Stopped);
+    }
+    info!("controller stopped");
+    Ok(())
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => text.to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "a panic without a message".into(),
+    }
+}
+
+/// Which watches have delivered their first full list (their stores hold
+/// it by then). Kept here rather than asked of `Store::wait_until_ready`:
+/// kube-runtime 4.2 wakes only the last of several tasks waiting on one
+/// store (its `DelayedInit` keeps one waker), so a second waiter, or a probe
+/// that polls it once, can leave the others (the Controller's own included)
+/// parked for good.
+#[derive(Clone, Default)]
+struct Synced(Arc<[AtomicBool; 6]>);
+
+impl Synced {
+    /// Marks watch `index` synced when its first list is done.
+    fn marker<K>(&self, index: usize) -> impl FnMut(&watcher::Event<K>) + use<K> {
+        let flags = self.0.clone();
+        move |event| {
+            if let watcher::Event::InitDone = event {
+                flags[index].store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn all(&self) -> bool {
+        self.0.iter().all(|f| f.load(Ordering::SeqCst))
+    }
+}
+
+/// Aborts its tasks when dropped.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
+        }
+    }
+}
+
+pub(crate) fn apis(client: &Client, namespace: Option<&str>) -> (Api<TaskRun>, Api<Task>, Api<CachedPod>) {
+    match namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+        ),
+    }
+}
+
+/// The PipelineRun and Pipeline and claim APIs, in one namespace or all.
+fn pipeline_apis(
+    client: &Client,
+    namespace: Option<&str>,
+) -> (Api<PipelineRun>, Api<Pipeline>, Api<PersistentVolumeClaim>) {
+    match namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+        ),
+    }
+}
+
+/// The items of a channel, as a stream.
+fn receiver_stream<T: Send + 'static>(rx: mpsc::UnboundedReceiver<T>) -> impl Stream<Item = T> + Send {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
+/// Each `()` of a broadcast, as a stream (a lag is a wake-up too).
+fn broadcast_stream(rx: broadcast::Receiver<()>) -> impl Stream<Item = ()> + Send {
+    futures::stream::unfold(rx, |mut rx| async move {
+        match rx.recv().await {
+            Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => Some(((), rx)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    })
+}
+
+/// The PipelineRuns that wait for `pipeline` (not started yet): a Pipeline
+/// that appears or changes wakes exactly those.
+fn pipelineruns_waiting_for(runs: &Store<PipelineRun>, pipeline: &Pipeline) -> Vec<ObjectRef<PipelineRun>> {
+    let namespace = pipeline.namespace();
+    runs.state()
+        .iter()
+        .filter(|run| run.namespace() == namespace && run.pipeline_name() == Some(pipeline.name_any().as_str()))
+        .filter(|run| run.status.as_ref().is_none_or(|s| s.pipeline_spec.is_none()))
+        .map(|run| ObjectRef::from_obj(run.as_ref()))
+        .collect()
+}
+
+/// The not-yet-started runs in `task`'s namespace that name it: a Task that
+/// appears (or changes) wakes exactly those.
+fn runs_waiting_for(runs: &Store<TaskRun>, task: &Task) -> Vec<ObjectRef<TaskRun>> {
+    let namespace = task.namespace();
+    runs.state()
+        .iter()
+        .filter(|run| run.namespace() == namespace && run.task_name() == Some(task.name_any().as_str()))
+        .filter(|run| run.status.as_ref().is_none_or(|s| s.pod_name.is_none()))
+        .map(|run| ObjectRef::from_obj(run.as_ref()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_caught_with_its_message() {
+        let caught = futures::executor::block_on(AssertUnwindSafe(async { panic!("boom {}", 1) }).catch_unwind());
+        assert_eq!(panic_message(caught.unwrap_err().as_ref()), "boom 1");
+        let caught = futures::executor::block_on(AssertUnwindSafe(async { panic!("static") }).catch_unwind());
+        assert_eq!(panic_message(caught.unwrap_err().as_ref()), "static");
+    }
+}

@@ -28,6 +28,20 @@ const ETCD_PEER_PORT: u16 = 12380;
 const VAR_DIR: &str = "/var/lib/minitask-local";
 const RUN_DIR: &str = "/run/minitask-local";
 const SOCKET: &str = "/run/minitask-local/containerd.sock";
+/// Where kube-controller-manager's host-path provisioner makes volumes (it
+/// is fixed upstream: `/tmp/hostpath_pv/<uuid>`).
+const HOSTPATH_DIR: &str = "/tmp/hostpath_pv";
+/// The default StorageClass, provisioned by that provisioner.
+const STORAGE_CLASS: &str = "apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local-hostpath
+  annotations:
+    storageclass.kubernetes.io/is-default-class: \"true\"
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+";
 /// Stopped in this order: the node before the control plane.
 const DAEMONS: [&str; 6] = [
     "kubelet",
@@ -134,6 +148,9 @@ pub fn up(root: &Path) -> anyhow::Result<()> {
         "--use-service-account-credentials=true".into(),
         "--leader-elect=false".into(),
         "--bind-address=127.0.0.1".into(),
+        // Claims (a PipelineRun's volumeClaimTemplate) get host-path
+        // volumes under HOSTPATH_DIR: the upstream way for one node.
+        "--enable-hostpath-provisioner=true".into(),
     ];
     daemons.start(
         "kube-controller-manager",
@@ -158,6 +175,7 @@ pub fn up(root: &Path) -> anyhow::Result<()> {
     ];
     daemons.start("kubelet", &bin.join("kubelet"), &kubelet_args)?;
     wait_node_ready(root).or_else(|e| daemons.check("kubelet").and(Err(e)))?;
+    storage_class(root)?;
     for daemon in DAEMONS {
         daemons.check(daemon)?;
     }
@@ -190,7 +208,7 @@ pub fn down(root: &Path) -> anyhow::Result<()> {
     let _ = cmd!(sh, "ip link delete {BRIDGE}").quiet().ignore_stderr().run();
     let rule = service_rule();
     let _ = cmd!(sh, "iptables -t nat -D {rule...}").quiet().ignore_stderr().run();
-    for dir in [VAR_DIR, RUN_DIR, "/var/lib/cni/networks/minitask"] {
+    for dir in [VAR_DIR, RUN_DIR, HOSTPATH_DIR, "/var/lib/cni/networks/minitask"] {
         let _ = std::fs::remove_dir_all(dir);
     }
     let _ = std::fs::remove_dir_all(&state);
@@ -220,6 +238,7 @@ fn leftovers(root: &Path) -> Vec<String> {
     let dirs = [
         VAR_DIR.to_string(),
         RUN_DIR.to_string(),
+        HOSTPATH_DIR.to_string(),
         state_dir(root).display().to_string(),
     ];
     left.extend(
@@ -502,6 +521,21 @@ fn wait_node_ready(root: &Path) -> anyhow::Result<()> {
         .run()
         .is_ok()
     })
+}
+
+/// The default StorageClass, so that claims bind: a PipelineRun's
+/// `volumeClaimTemplate` becomes a host-path volume on the node.
+fn storage_class(root: &Path) -> anyhow::Result<()> {
+    let path = state_dir(root).join("storage-class.yaml");
+    write(&path, STORAGE_CLASS)?;
+    let sh = Shell::new()?;
+    let kubeconfig = kubeconfig(root);
+    cmd!(sh, "kubectl --kubeconfig {kubeconfig} apply -f {path}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("creating the default StorageClass")?;
+    Ok(())
 }
 
 /// Pids of processes whose command line mentions `needle`.

@@ -174,7 +174,7 @@ pub struct Timeouts {
 #[x_kube(
     validation = Rule::new("[has(self.emptyDir), has(self.persistentVolumeClaim), has(self.volumeClaimTemplate), has(self.configMap), has(self.secret)].filter(x, x).size() == 1")
         .message("set exactly one of emptyDir, persistentVolumeClaim, volumeClaimTemplate, configMap or secret"),
-    validation = Rule::new("!self.keep || has(self.volumeClaimTemplate)")
+    validation = Rule::new("!has(self.keep) || !self.keep || has(self.volumeClaimTemplate)")
         .message("keep applies to a volumeClaimTemplate: other volumes are not made by the run"),
 )]
 #[serde(rename_all = "camelCase")]

@@ -13,7 +13,7 @@ use kube::api::{Api, ListParams};
 
 use crate::cluster::Target;
 use crate::refs::run_name;
-use crate::resolve::{find_run, run_names, task_names};
+use crate::resolve::{find_run, pipeline_names, pipelinerun_names, run_names, task_names};
 
 /// Cobra's directives.
 const NO_SPACE: u8 = 2;
@@ -65,10 +65,29 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
         return (subcommands(root, current), NO_FILES);
     }
     let names = match command.get_name() {
-        "start" if positionals == 0 => with_cluster(&target, |t| async move { task_names(&t).await }).await,
-        "logs" | "describe" | "cancel" | "delete" => {
-            with_cluster(&target, |t| async move { run_names(&t).await }).await
+        "start" if positionals == 0 => {
+            with_cluster(&target, |t| async move {
+                let mut names = task_names(&t).await?;
+                names.extend(pipeline_names(&t).await?.into_iter().map(|p| format!("pipeline/{p}")));
+                Ok(names)
+            })
+            .await
         }
+        "logs" | "describe" | "cancel" | "delete" => {
+            with_cluster(&target, |t| async move {
+                let mut names = run_names(&t).await?;
+                names.extend(
+                    pipelinerun_names(&t)
+                        .await?
+                        .into_iter()
+                        .map(|p| format!("pipelinerun/{p}")),
+                );
+                Ok(names)
+            })
+            .await
+        }
+        "list" if positionals == 0 => vec!["tasks".into(), "pipelines".into()],
+        "runs" if positionals == 0 => vec!["taskruns".into(), "pipelineruns".into()],
         "completion" => vec!["bash".into(), "zsh".into(), "fish".into()],
         _ => Vec::new(),
     };

@@ -11,12 +11,14 @@ use minitask_api::{ParamValue, StepState, Task, TaskRun};
 use crate::cluster::Cluster;
 use crate::errors;
 use crate::output::{Format, age, print, render, table};
+use crate::pipeline_show::{show_pipeline, show_pipelinerun};
 use crate::refs::{Kind, parse};
-use crate::resolve::{find_run, find_task, last_run};
+use crate::resolve::{AnyRun, find_any_run, find_pipeline, find_pipelinerun, find_run, find_task, last_run};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A TaskRun (NAME, taskrun/NAME) or a Task (task/NAME, or `task NAME`).
+    /// A run (NAME, taskrun/NAME, pipelinerun/NAME), a Task (task/NAME,
+    /// or `task NAME`) or a Pipeline (pipeline/NAME).
     #[arg(value_name = "NAME", num_args = 0..=2)]
     names: Vec<String>,
     /// The newest TaskRun (of --task when given).
@@ -45,12 +47,20 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<()> {
     match kind {
         Some(Kind::Task) => show_task(cluster, find_task(cluster, &name).await?, args.output).await,
         Some(Kind::TaskRun) => show_run(cluster, find_run(cluster, &name).await?, args.output).await,
-        // A bare name: a run of that name, else a Task of that name.
-        None => match find_run(cluster, &name).await {
-            Ok(run) => show_run(cluster, run, args.output).await,
+        Some(Kind::Pipeline) => show_pipeline(cluster, find_pipeline(cluster, &name).await?, args.output).await,
+        Some(Kind::PipelineRun) => {
+            show_pipelinerun(cluster, find_pipelinerun(cluster, &name).await?, args.output).await
+        }
+        // A bare name: a run of that name, else a Task, else a Pipeline.
+        None => match find_any_run(cluster, &name).await {
+            Ok(AnyRun::Task(run)) => show_run(cluster, *run, args.output).await,
+            Ok(AnyRun::Pipeline(run)) => show_pipelinerun(cluster, *run, args.output).await,
             Err(not_run) => match find_task(cluster, &name).await {
                 Ok(task) => show_task(cluster, task, args.output).await,
-                Err(_) => Err(not_run),
+                Err(_) => match find_pipeline(cluster, &name).await {
+                    Ok(pipeline) => show_pipeline(cluster, pipeline, args.output).await,
+                    Err(_) => Err(not_run),
+                },
             },
         },
     }
@@ -105,7 +115,7 @@ async fn show_task(cluster: &Cluster, task: Task, output: Option<Format>) -> any
 
 /// The Events about an object, oldest first (an empty list when they
 /// cannot be read: describe shows what it can).
-async fn events(cluster: &Cluster, kind: &str, name: &str) -> anyhow::Result<Vec<Event>> {
+pub async fn events(cluster: &Cluster, kind: &str, name: &str) -> anyhow::Result<Vec<Event>> {
     let api: Api<Event> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let selector = format!("involvedObject.kind={kind},involvedObject.name={name}");
     let mut events = match api.list(&ListParams::default().fields(&selector)).await {
@@ -328,7 +338,7 @@ pub fn describe_task(task: &Task, recent: &[TaskRun], now: Timestamp) -> String 
     out
 }
 
-fn event_rows(events: &[Event], now: Timestamp) -> String {
+pub fn event_rows(events: &[Event], now: Timestamp) -> String {
     let rows: Vec<Vec<String>> = events
         .iter()
         .rev()
@@ -347,7 +357,7 @@ fn event_rows(events: &[Event], now: Timestamp) -> String {
     indented(&["TYPE", "REASON", "AGE", "MESSAGE"], &rows)
 }
 
-fn show(value: &ParamValue) -> String {
+pub fn show(value: &ParamValue) -> String {
     match value {
         ParamValue::String(s) => s.clone(),
         other => serde_json::to_string(other).unwrap_or_default(),
@@ -355,7 +365,7 @@ fn show(value: &ParamValue) -> String {
 }
 
 /// A table indented by two spaces, or `  <none>`.
-fn indented(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub fn indented(headers: &[&str], rows: &[Vec<String>]) -> String {
     if rows.is_empty() {
         return "  <none>\n".into();
     }

@@ -6,7 +6,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use minitask_api::{Task, TaskRun};
+use minitask_api::{Pipeline, PipelineRun, Task, TaskRun};
 
 use crate::cluster::Cluster;
 use crate::errors;
@@ -15,6 +15,9 @@ use crate::refs::Kind;
 
 #[derive(clap::Args)]
 pub struct ListArgs {
+    /// What to list: tasks (the default) or pipelines.
+    #[arg(value_parser = ["tasks", "task", "pipelines", "pipeline", "pl"])]
+    kind: Option<String>,
     /// Tasks in every namespace.
     #[arg(short = 'A', long)]
     all_namespaces: bool,
@@ -29,6 +32,9 @@ pub struct ListArgs {
 
 #[derive(clap::Args)]
 pub struct RunsArgs {
+    /// What to list: taskruns (the default) or pipelineruns.
+    #[arg(value_parser = ["taskruns", "taskrun", "tr", "pipelineruns", "pipelinerun", "plr"])]
+    kind: Option<String>,
     /// TaskRuns in every namespace.
     #[arg(short = 'A', long)]
     all_namespaces: bool,
@@ -38,6 +44,9 @@ pub struct RunsArgs {
     /// Only runs of this Task.
     #[arg(long, value_name = "TASK")]
     task: Option<String>,
+    /// Only runs of this Pipeline (with pipelineruns).
+    #[arg(long, value_name = "PIPELINE")]
+    pipeline: Option<String>,
     /// At most this many runs, newest first (1 or more).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     limit: Option<u64>,
@@ -77,6 +86,9 @@ fn scope(cluster: &Cluster, all: bool) -> String {
 }
 
 pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
+    if matches!(args.kind.as_deref(), Some("pipelines" | "pipeline" | "pl")) {
+        return list_pipelines(cluster, args).await;
+    }
     let tasks: Api<Task> = api(cluster.client.clone(), &cluster.namespace, args.all_namespaces);
     let doing = format!("listing Tasks in {}", scope(cluster, args.all_namespaces));
     let mut items = tasks
@@ -131,6 +143,13 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
 }
 
 pub async fn runs(cluster: &Cluster, args: RunsArgs) -> anyhow::Result<()> {
+    if matches!(args.kind.as_deref(), Some("pipelineruns" | "pipelinerun" | "plr")) {
+        return pipelineruns(cluster, args).await;
+    }
+    anyhow::ensure!(
+        args.pipeline.is_none(),
+        "--pipeline lists pipelineruns: `kubectl task runs pipelineruns --pipeline NAME`"
+    );
     let runs: Api<TaskRun> = api(cluster.client.clone(), &cluster.namespace, args.all_namespaces);
     let doing = format!("listing taskruns in {}", scope(cluster, args.all_namespaces));
     let selector = params(&args.selector);
@@ -184,6 +203,94 @@ pub async fn runs(cluster: &Cluster, args: RunsArgs) -> anyhow::Result<()> {
         shown.rows(&[run], &headers, &wide, run_row, false)?;
     }
     Ok(())
+}
+
+async fn list_pipelines(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
+    let pipelines: Api<Pipeline> = api(cluster.client.clone(), &cluster.namespace, args.all_namespaces);
+    let doing = format!("listing Pipelines in {}", scope(cluster, args.all_namespaces));
+    let mut items = pipelines
+        .list(&params(&args.selector))
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
+        .items;
+    items.sort_by_key(|p| (p.namespace(), p.name_any()));
+    let now = Timestamp::now();
+    let shown = Shown {
+        kind: Kind::Pipeline,
+        plural: "Pipelines",
+        scope: scope(cluster, args.all_namespaces),
+        all_namespaces: args.all_namespaces,
+        output: args.output,
+    };
+    let headers = ["NAME", "TASKS", "PARAMS", "WORKSPACES", "VALID", "AGE", "DESCRIPTION"];
+    shown.print(&items, &headers, &[], |p| {
+        let names = |items: Vec<&str>| match items.is_empty() {
+            true => "<none>".to_string(),
+            false => items.join(","),
+        };
+        let spec = &p.spec;
+        let valid = p
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Valid"))
+            .map_or("?".to_string(), |c| c.status.clone());
+        vec![
+            p.name_any(),
+            (spec.tasks.len() + spec.finally.len()).to_string(),
+            names(spec.params.iter().map(|x| x.name.as_str()).collect()),
+            names(spec.workspaces.iter().map(|w| w.name.as_str()).collect()),
+            valid,
+            age(p.metadata.creation_timestamp.as_ref(), now),
+            spec.description
+                .clone()
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ]
+    })
+}
+
+async fn pipelineruns(cluster: &Cluster, args: RunsArgs) -> anyhow::Result<()> {
+    let runs: Api<PipelineRun> = api(cluster.client.clone(), &cluster.namespace, args.all_namespaces);
+    let doing = format!("listing pipelineruns in {}", scope(cluster, args.all_namespaces));
+    let mut items: Vec<PipelineRun> = runs
+        .list(&params(&args.selector))
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
+        .items
+        .into_iter()
+        .filter(|r| args.pipeline.as_deref().is_none_or(|p| r.pipeline_name() == Some(p)))
+        .collect();
+    newest_first(&mut items);
+    items.truncate(args.limit.map_or(usize::MAX, |l| l as usize));
+    let shown = Shown {
+        kind: Kind::PipelineRun,
+        plural: "PipelineRuns",
+        scope: scope(cluster, args.all_namespaces),
+        all_namespaces: args.all_namespaces,
+        output: args.output.clone(),
+    };
+    let headers = ["NAME", "PIPELINE", "STATUS", "REASON", "TASKS", "STARTED", "DURATION"];
+    let wide = ["MESSAGE"];
+    shown.print(&items, &headers, &wide, |r| {
+        let now = Timestamp::now();
+        let status = r.status.clone().unwrap_or_default();
+        vec![
+            r.name_any(),
+            r.pipeline_name().unwrap_or("<inline>").to_string(),
+            format!("{:?}", r.phase()),
+            status.reason.unwrap_or_default(),
+            status.progress.unwrap_or_else(|| "---".into()),
+            status
+                .start_time
+                .as_ref()
+                .map_or("---".into(), |t| format!("{} ago", age(Some(t), now))),
+            status.duration.unwrap_or_else(|| "---".into()),
+            status.message.unwrap_or_default(),
+        ]
+    })
 }
 
 fn run_row(r: &TaskRun) -> Vec<String> {
@@ -279,9 +386,9 @@ impl Shown {
 }
 
 /// Newest first, by creation time, then name.
-pub fn newest_first(runs: &mut [TaskRun]) {
+pub fn newest_first<K: kube::Resource>(runs: &mut [K]) {
     runs.sort_by(|a, b| {
-        let key = |r: &TaskRun| (r.metadata.creation_timestamp.clone(), r.name_any());
+        let key = |r: &K| (r.meta().creation_timestamp.clone(), r.name_any());
         key(b).cmp(&key(a))
     });
 }

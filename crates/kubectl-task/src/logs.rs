@@ -35,6 +35,8 @@ pub struct Options {
     pub no_color: bool,
     /// Log lines go to stderr (stdout holds `-o` output).
     pub to_stderr: bool,
+    /// The pipeline task the run is of: lines are prefixed `[task/step]`.
+    pub task: Option<String>,
 }
 
 /// How following a run ended.
@@ -349,7 +351,11 @@ impl Follower<'_> {
         index: usize,
         follow: bool,
     ) -> anyhow::Result<()> {
-        let prefix = prefix(step, index, self.options.no_color || self.options.to_stderr);
+        let label = match &self.options.task {
+            Some(task) => format!("{task}/{step}"),
+            None => step.to_string(),
+        };
+        let prefix = prefix(&label, index, self.options.no_color || self.options.to_stderr);
         let mut since: Option<Timestamp> = None;
         loop {
             let params = LogParams {

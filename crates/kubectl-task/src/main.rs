@@ -11,6 +11,9 @@ mod list;
 mod logs;
 mod manage;
 mod output;
+mod pipeline_logs;
+mod pipeline_show;
+mod pipeline_start;
 mod prompt;
 mod refs;
 mod resolve;
@@ -51,19 +54,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start a Task: create a TaskRun for it (and follow it with -f).
+    /// Start a Task or a Pipeline (pipeline/NAME): create a run of it
+    /// (and follow it with -f).
     Start(start::Args),
-    /// List the Tasks.
+    /// List the Tasks (or `list pipelines`).
     List(list::ListArgs),
-    /// List the TaskRuns, newest first (-w to watch them).
+    /// List the TaskRuns (or `runs pipelineruns`), newest first (-w to watch them).
     Runs(list::RunsArgs),
-    /// Show a TaskRun (or a Task): params, results, steps, events.
+    /// Show a run, a Task or a Pipeline: params, results, steps or tasks, events.
     Describe(describe::Args),
-    /// Print a TaskRun's logs: every attempt, every step in order.
+    /// Print a run's logs: every attempt, every step in order (of every
+    /// task, for pipelinerun/NAME).
     Logs(LogsArgs),
-    /// Cancel a running TaskRun; its pod and logs are kept.
+    /// Cancel a running run; its pods and logs are kept.
     Cancel(manage::CancelArgs),
-    /// Delete TaskRuns (never an unfinished one without --force).
+    /// Delete runs (never an unfinished one without --force).
     Delete(manage::DeleteArgs),
     /// Print a shell completion script for `kubectl-task`.
     Completion {
@@ -76,7 +81,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct LogsArgs {
-    /// The TaskRun (NAME or taskrun/NAME; not needed with --last).
+    /// The run (NAME, taskrun/NAME or pipelinerun/NAME; not needed with --last).
     #[arg(required_unless_present = "last")]
     run: Option<String>,
     /// Stream the logs until the run ends, waiting for steps to start and
@@ -164,18 +169,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outcome> {
-    let run = match &args.run {
-        Some(name) => resolve::find_run(cluster, &refs::run_name(name)?).await?,
-        None => resolve::last_run(cluster, args.task.as_deref()).await?,
-    };
     let options = logs::Options {
-        step: args.step,
+        step: args.step.clone(),
         follow: args.follow,
         timestamps: args.timestamps,
         tail: args.tail,
         attempt: args.attempt.map(|a| a as usize),
         no_color: args.no_color,
         to_stderr: false,
+        task: None,
+    };
+    let run = match &args.run {
+        Some(name) => match resolve::find_any_run(cluster, name).await? {
+            resolve::AnyRun::Task(run) => *run,
+            resolve::AnyRun::Pipeline(run) => return pipeline_logs::logs(cluster, *run, &options).await,
+        },
+        None => resolve::last_run(cluster, args.task.as_deref()).await?,
     };
     if let Some(attempt) = options.attempt {
         let attempts = run.status.as_ref().map_or(0, |s| s.retries_status.len() + 1);

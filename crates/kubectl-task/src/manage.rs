@@ -5,19 +5,19 @@ use std::io::{BufRead, Write};
 use anyhow::bail;
 use kube::ResourceExt;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use minitask_api::{LABEL_TASK, TaskRun, label_value};
+use minitask_api::{LABEL_TASK, PipelineRun, TaskRun, label_value};
 use serde_json::json;
 
 use crate::cluster::Cluster;
 use crate::errors;
 use crate::list::newest_first;
 use crate::output::print;
-use crate::refs::{Kind, run_name};
-use crate::resolve::{find_run, last_run, runs};
+use crate::refs::Kind;
+use crate::resolve::{AnyRun, find_any_run, last_run, pipelineruns, runs};
 
 #[derive(clap::Args)]
 pub struct CancelArgs {
-    /// The TaskRun to cancel (NAME or taskrun/NAME).
+    /// The run to cancel (NAME, taskrun/NAME or pipelinerun/NAME).
     #[arg(required_unless_present = "last")]
     run: Option<String>,
     /// The newest TaskRun (of --task when given).
@@ -31,7 +31,7 @@ pub struct CancelArgs {
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["runs", "task", "selector", "all"])))]
 pub struct DeleteArgs {
-    /// The TaskRuns to delete (NAME or taskrun/NAME).
+    /// The runs to delete (NAME, taskrun/NAME or pipelinerun/NAME).
     runs: Vec<String>,
     /// The finished runs of this Task (all of them, or all but --keep).
     #[arg(long, conflicts_with_all = ["runs", "all"], value_name = "TASK")]
@@ -55,7 +55,10 @@ pub struct DeleteArgs {
 
 pub async fn cancel(cluster: &Cluster, args: CancelArgs) -> anyhow::Result<()> {
     let run = match &args.run {
-        Some(name) => find_run(cluster, &run_name(name)?).await?,
+        Some(name) => match find_any_run(cluster, name).await? {
+            AnyRun::Task(run) => *run,
+            AnyRun::Pipeline(run) => return cancel_pipelinerun(cluster, *run).await,
+        },
         None => last_run(cluster, args.task.as_deref()).await?,
     };
     let name = run.name_any();
@@ -85,14 +88,78 @@ pub async fn cancel(cluster: &Cluster, args: CancelArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn cancel_pipelinerun(cluster: &Cluster, run: PipelineRun) -> anyhow::Result<()> {
+    let name = run.name_any();
+    if run.phase().is_terminal() {
+        bail!(
+            "pipelinerun {name} has already finished ({:?}); there is nothing to cancel",
+            run.phase()
+        );
+    }
+    if run.spec.cancelled {
+        print(&format!(
+            "{} is already being cancelled\n",
+            Kind::PipelineRun.qualified(&name)
+        ));
+        return Ok(());
+    }
+    let patch = json!({"spec": {"cancelled": true}});
+    let doing = format!("cancelling pipelinerun {name}");
+    pipelineruns(cluster)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?;
+    print(&format!("{} cancelled\n", Kind::PipelineRun.qualified(&name)));
+    eprintln!(
+        "its running TaskRuns are cancelled (their pods and logs are kept), tasks that have not started never start, and its finally tasks still run: `kubectl task logs -f pipelinerun/{name}`"
+    );
+    Ok(())
+}
+
+/// Deletes the named PipelineRuns (with their TaskRuns, pods and claims),
+/// never an unfinished one without --force.
+async fn delete_pipelineruns(cluster: &Cluster, doomed: Vec<PipelineRun>, args: &DeleteArgs) -> anyhow::Result<()> {
+    let running: Vec<String> = doomed
+        .iter()
+        .filter(|r| !r.phase().is_terminal())
+        .map(|r| r.name_any())
+        .collect();
+    if !args.force && !running.is_empty() {
+        bail!(
+            "not deleting, these runs have not finished: {}; cancel them first (kubectl task cancel pipelinerun/NAME) or pass --force",
+            running.join(", ")
+        );
+    }
+    for run in doomed {
+        let name = run.name_any();
+        let doing = format!("deleting pipelinerun {name}");
+        match pipelineruns(cluster).delete(&name, &DeleteParams::background()).await {
+            Ok(_) => print(&format!("{} deleted\n", Kind::PipelineRun.qualified(&name))),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(errors::api(&e, &doing, &cluster.server)),
+        }
+    }
+    Ok(())
+}
+
 pub async fn delete(cluster: &Cluster, args: DeleteArgs) -> anyhow::Result<()> {
     let api = runs(cluster);
     let by_name = !args.runs.is_empty();
     let mut doomed: Vec<TaskRun> = match by_name {
         true => {
             let mut found = Vec::new();
+            let mut pipelines = Vec::new();
             for name in &args.runs {
-                found.push(find_run(cluster, &run_name(name)?).await?);
+                match find_any_run(cluster, name).await? {
+                    AnyRun::Task(run) => found.push(*run),
+                    AnyRun::Pipeline(run) => pipelines.push(*run),
+                }
+            }
+            if !pipelines.is_empty() {
+                delete_pipelineruns(cluster, pipelines, &args).await?;
+                if found.is_empty() {
+                    return Ok(());
+                }
             }
             found
         }

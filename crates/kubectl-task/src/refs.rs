@@ -1,12 +1,15 @@
 //! Object names as kubectl writes them (`taskrun/x`, `tr/x`,
-//! `taskrun.minitask.dev/x`, `task/x`), so that `-o name` output can be
-//! piped back in, and "did you mean" for names that are almost right.
+//! `taskrun.minitask.dev/x`, `task/x`, `pipeline/x`, `plr/x`...), so that
+//! `-o name` output can be piped back in, and "did you mean" for names
+//! that are almost right.
 
 /// The kinds of object the plugin takes by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Task,
     TaskRun,
+    Pipeline,
+    PipelineRun,
 }
 
 impl Kind {
@@ -14,6 +17,8 @@ impl Kind {
         match self {
             Kind::Task => "task",
             Kind::TaskRun => "taskrun",
+            Kind::Pipeline => "pipeline",
+            Kind::PipelineRun => "pipelinerun",
         }
     }
 
@@ -35,7 +40,11 @@ pub fn parse(text: &str) -> anyhow::Result<(Option<Kind>, String)> {
     let kind = match kind.strip_suffix(".minitask.dev").unwrap_or(kind) {
         "taskrun" | "taskruns" | "tr" => Kind::TaskRun,
         "task" | "tasks" | "tsk" => Kind::Task,
-        other => anyhow::bail!("{text:?}: {other:?} is not a kind this plugin knows; use taskrun/NAME or task/NAME"),
+        "pipelinerun" | "pipelineruns" | "plr" => Kind::PipelineRun,
+        "pipeline" | "pipelines" | "pl" => Kind::Pipeline,
+        other => anyhow::bail!(
+            "{text:?}: {other:?} is not a kind this plugin knows; use task/, taskrun/, pipeline/ or pipelinerun/NAME"
+        ),
     };
     Ok((Some(kind), name.to_string()))
 }
@@ -46,6 +55,24 @@ pub fn run_name(text: &str) -> anyhow::Result<String> {
         (None | Some(Kind::TaskRun), name) => Ok(name),
         (Some(Kind::Task), name) => anyhow::bail!(
             "{text:?} is a Task; this command takes a TaskRun (list the runs of {name} with `kubectl task runs --task {name}`)"
+        ),
+        (Some(Kind::Pipeline), name) => anyhow::bail!(
+            "{text:?} is a Pipeline; this command takes a run (list the runs of {name} with `kubectl task runs pipelineruns --pipeline {name}`)"
+        ),
+        (Some(Kind::PipelineRun), _) => anyhow::bail!("{text:?} is a PipelineRun; this command takes a TaskRun"),
+    }
+}
+
+/// A run named for a command that takes either kind: `x` (whichever
+/// exists), `taskrun/x` or `pipelinerun/x`.
+pub fn any_run(text: &str) -> anyhow::Result<(Option<Kind>, String)> {
+    match parse(text)? {
+        (kind @ (None | Some(Kind::TaskRun | Kind::PipelineRun)), name) => Ok((kind, name)),
+        (Some(Kind::Task), name) => anyhow::bail!(
+            "{text:?} is a Task; this command takes a run (list the runs of {name} with `kubectl task runs --task {name}`)"
+        ),
+        (Some(Kind::Pipeline), name) => anyhow::bail!(
+            "{text:?} is a Pipeline; this command takes a run (list its runs with `kubectl task runs pipelineruns --pipeline {name}`)"
         ),
     }
 }
@@ -119,6 +146,25 @@ mod tests {
         );
         assert!(parse("taskrun/").is_err());
         assert_eq!(Kind::TaskRun.qualified("x"), "taskrun.minitask.dev/x");
+        for (text, kind) in [
+            ("pipeline/ci", Kind::Pipeline),
+            ("pl/ci", Kind::Pipeline),
+            ("pipelines.minitask.dev/ci", Kind::Pipeline),
+            ("pipelinerun/ci", Kind::PipelineRun),
+            ("plr/ci", Kind::PipelineRun),
+        ] {
+            assert_eq!(parse(text).unwrap(), (Some(kind), "ci".into()), "{text}");
+        }
+        assert_eq!(any_run("plr/ci-1").unwrap(), (Some(Kind::PipelineRun), "ci-1".into()));
+        assert_eq!(any_run("ci-1").unwrap(), (None, "ci-1".into()));
+        assert!(
+            any_run("pipeline/ci")
+                .unwrap_err()
+                .to_string()
+                .contains("is a Pipeline")
+        );
+        assert!(run_name("plr/x").unwrap_err().to_string().contains("is a PipelineRun"));
+        assert_eq!(Kind::PipelineRun.qualified("x"), "pipelinerun.minitask.dev/x");
     }
 
     #[test]

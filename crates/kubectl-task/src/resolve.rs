@@ -3,7 +3,7 @@
 
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use minitask_api::{LABEL_TASK, Task, TaskRun, label_value};
+use minitask_api::{LABEL_TASK, Pipeline, PipelineRun, Task, TaskRun, label_value};
 
 use crate::cluster::Cluster;
 use crate::errors;
@@ -31,6 +31,77 @@ pub async fn find_task(cluster: &Cluster, name: &str) -> anyhow::Result<Task> {
     let found = tasks(cluster).get_opt(name).await;
     let known = || async { task_names(cluster).await.unwrap_or_default() };
     found_or_suggest(cluster, found, name, "Task", "kubectl task list", known).await
+}
+
+pub fn pipelines(cluster: &Cluster) -> Api<Pipeline> {
+    Api::namespaced(cluster.client.clone(), &cluster.namespace)
+}
+
+pub fn pipelineruns(cluster: &Cluster) -> Api<PipelineRun> {
+    Api::namespaced(cluster.client.clone(), &cluster.namespace)
+}
+
+/// The Pipeline `name`, or an error that says what the person may have meant.
+pub async fn find_pipeline(cluster: &Cluster, name: &str) -> anyhow::Result<Pipeline> {
+    let found = pipelines(cluster).get_opt(name).await;
+    let known = || async { names(pipelines(cluster)).await.unwrap_or_default() };
+    found_or_suggest(cluster, found, name, "Pipeline", "kubectl task list pipelines", known).await
+}
+
+/// The PipelineRun `name`, or an error that says what the person may have meant.
+pub async fn find_pipelinerun(cluster: &Cluster, name: &str) -> anyhow::Result<PipelineRun> {
+    let found = pipelineruns(cluster).get_opt(name).await;
+    let known = || async { names(pipelineruns(cluster)).await.unwrap_or_default() };
+    found_or_suggest(
+        cluster,
+        found,
+        name,
+        "pipelinerun",
+        "kubectl task runs pipelineruns",
+        known,
+    )
+    .await
+}
+
+/// A run of either kind.
+pub enum AnyRun {
+    Task(Box<TaskRun>),
+    Pipeline(Box<PipelineRun>),
+}
+
+/// The run `text` names: `taskrun/x`, `pipelinerun/x`, or `x`, the
+/// TaskRun of that name or else the PipelineRun.
+pub async fn find_any_run(cluster: &Cluster, text: &str) -> anyhow::Result<AnyRun> {
+    use crate::refs::Kind;
+    match crate::refs::any_run(text)? {
+        (Some(Kind::PipelineRun), name) => Ok(AnyRun::Pipeline(Box::new(find_pipelinerun(cluster, &name).await?))),
+        (Some(_), name) => Ok(AnyRun::Task(Box::new(find_run(cluster, &name).await?))),
+        (None, name) => match find_run(cluster, &name).await {
+            Ok(run) => Ok(AnyRun::Task(Box::new(run))),
+            Err(not_taskrun) => match pipelineruns(cluster).get_opt(&name).await {
+                Ok(Some(run)) => Ok(AnyRun::Pipeline(Box::new(run))),
+                _ => Err(not_taskrun),
+            },
+        },
+    }
+}
+
+/// The names of the Pipelines in the namespace.
+pub async fn pipeline_names(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
+    names(pipelines(cluster)).await
+}
+
+/// The names of the PipelineRuns in the namespace.
+pub async fn pipelinerun_names(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
+    names(pipelineruns(cluster)).await
+}
+
+async fn names<K>(api: Api<K>) -> anyhow::Result<Vec<String>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let list = api.list_metadata(&ListParams::default()).await?;
+    Ok(list.items.iter().map(|r| r.name_any()).collect())
 }
 
 /// `found`, or an error naming the object, the namespace, close names and

@@ -5,7 +5,8 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-/// The run being followed, for the Ctrl-C hint.
+/// The run being followed, for the Ctrl-C hint: namespace, and the run as
+/// commands take it (`x` or `pipelinerun/x`).
 static FOLLOWING: Mutex<Option<(String, String)>> = Mutex::new(None);
 
 pub struct Spinner {
@@ -74,7 +75,11 @@ pub fn interrupted() -> String {
     };
     match followed {
         Some((namespace, name)) => format!(
-            "{clear}interrupted; taskrun {name} goes on. Follow it again with `kubectl task logs -f {name} -n {namespace}`, or cancel it with `kubectl task cancel {name} -n {namespace}`."
+            "{clear}interrupted; {} goes on. Follow it again with `kubectl task logs -f {name} -n {namespace}`, or cancel it with `kubectl task cancel {name} -n {namespace}`.",
+            match name.strip_prefix("pipelinerun/") {
+                Some(run) => format!("pipelinerun {run}"),
+                None => format!("taskrun {name}"),
+            }
         ),
         None => format!("{clear}interrupted"),
     }

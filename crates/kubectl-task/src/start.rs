@@ -13,76 +13,92 @@ use crate::errors;
 use crate::follow::{Outcome, follow, wait};
 use crate::output::{Format, print, render};
 use crate::refs::{Kind, run_name};
-use crate::resolve::{find_run, find_task, last_run, runs};
-use crate::{inputs, prompt};
+use crate::resolve::{find_pipeline, find_run, find_task, last_run, runs};
+use crate::{inputs, pipeline_start, prompt};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The name of the Task to run (or task/NAME).
-    task: String,
+    /// The Task to run (NAME or task/NAME), or a Pipeline (pipeline/NAME,
+    /// or a NAME that only a Pipeline has).
+    pub task: String,
     /// A param value, NAME=VALUE; an array param takes NAME=a,b,c.
     /// Repeat for each param.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
-    params: Vec<String>,
+    pub params: Vec<String>,
     /// A workspace binding: NAME=emptyDir, NAME=pvc:CLAIM,
     /// NAME=configmap:NAME or NAME=secret:NAME. Repeat for each workspace.
     #[arg(short = 'w', long = "workspace", value_name = "NAME=SOURCE")]
-    workspaces: Vec<String>,
+    pub workspaces: Vec<String>,
     /// The run's timeout, such as 10m or 1h30m (default 1h).
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
-    timeout: Option<String>,
+    pub timeout: Option<String>,
     /// How many times to run the Task again after a failed attempt (0-10).
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..=10))]
-    retries: Option<i32>,
+    pub retries: Option<i32>,
     /// Delete the run this long after it finished, such as 1h or 7d... as
     /// a duration (spec.ttlSecondsAfterFinished).
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
-    ttl: Option<String>,
+    pub ttl: Option<String>,
     /// The ServiceAccount the run's pod runs as.
     #[arg(long = "serviceaccount", visible_alias = "sa", value_name = "NAME")]
-    service_account: Option<String>,
+    pub service_account: Option<String>,
     /// Use the defaults of params not given with -p, without asking.
     #[arg(long)]
-    use_param_defaults: bool,
+    pub use_param_defaults: bool,
     /// Labels for the TaskRun, KEY=VALUE (comma-separated or repeated).
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
-    labels: Vec<String>,
+    pub labels: Vec<String>,
     /// The run's name prefix; a random suffix is added (default `<task>-run-`).
     #[arg(long, value_name = "PREFIX")]
-    prefix_name: Option<String>,
+    pub prefix_name: Option<String>,
     /// Run it again as the newest run of the Task ran: the same params,
     /// workspaces, ServiceAccount and timeout (flags given here win).
     #[arg(long, conflicts_with = "use_taskrun")]
-    last: bool,
+    pub last: bool,
     /// Run it again as this TaskRun ran (as --last, for a named run).
     #[arg(long, value_name = "RUN")]
-    use_taskrun: Option<String>,
+    pub use_taskrun: Option<String>,
     /// Follow the logs of every step, in order, until the run ends; the exit
     /// code is then the run's outcome.
     #[arg(short = 'f', long, visible_alias = "showlog", conflicts_with_all = ["wait", "dry_run"])]
-    follow: bool,
+    pub follow: bool,
     /// Wait until the run ends, without logs; the exit code is the outcome.
     #[arg(long, conflicts_with = "dry_run")]
-    wait: bool,
+    pub wait: bool,
     /// Print the TaskRun (YAML unless -o says otherwise) instead of creating it.
     #[arg(long)]
-    dry_run: bool,
+    pub dry_run: bool,
     /// Print the created TaskRun as name, yaml, json or jsonpath=...; with
     /// -f the logs then go to stderr, so that stdout stays that document.
     #[arg(short = 'o', long, value_parser = Format::parse)]
-    output: Option<Format>,
+    pub output: Option<Format>,
 }
 
 pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
-    let task_name = match crate::refs::parse(&args.task)? {
-        (None | Some(Kind::Task), name) => name,
+    let task = match crate::refs::parse(&args.task)? {
+        (Some(Kind::Task), name) => find_task(cluster, &name).await?,
+        (Some(Kind::Pipeline), name) => {
+            return pipeline_start::run(cluster, &args, find_pipeline(cluster, &name).await?).await;
+        }
+        // A bare name: the Task, or else a Pipeline of that name.
+        (None, name) => match find_task(cluster, &name).await {
+            Ok(task) => task,
+            Err(no_task) => match find_pipeline(cluster, &name).await {
+                Ok(pipeline) => return pipeline_start::run(cluster, &args, pipeline).await,
+                Err(_) => return Err(no_task),
+            },
+        },
         (Some(Kind::TaskRun), _) => anyhow::bail!(
             "{:?} is a TaskRun; start takes a Task (to run it again: --use-taskrun {})",
             args.task,
             run_name(&args.task)?
         ),
+        (Some(Kind::PipelineRun), name) => anyhow::bail!(
+            "{:?} is a PipelineRun; start takes a Task or a Pipeline (pipeline/NAME; see the run's with `kubectl task describe pipelinerun/{name}`)",
+            args.task
+        ),
     };
-    let task = find_task(cluster, &task_name).await?;
+    let task_name = task.name_any();
     let problems = minitask_api::undeclared(&task.spec);
     if !problems.is_empty() {
         anyhow::bail!(
@@ -204,7 +220,7 @@ fn taskrun(args: &Args, task: &Task, source: Option<&TaskRun>) -> anyhow::Result
 
 /// A duration flag, checked as the API server will: more than 0s and at
 /// most what a pod's deadline holds.
-fn timeout_flag(flag: &str, text: &str) -> anyhow::Result<(String, std::time::Duration)> {
+pub fn timeout_flag(flag: &str, text: &str) -> anyhow::Result<(String, std::time::Duration)> {
     if text.starts_with('-') {
         anyhow::bail!("{flag} {text}: a duration cannot be negative; use one such as 30s, 10m or 1h30m");
     }

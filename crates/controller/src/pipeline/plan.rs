@@ -440,7 +440,7 @@ impl Ctx<'_> {
             view.state = TaskState::Failed;
             view.reason = status.reason.clone();
             view.message = Some(format!(
-                "TaskRun {} failed: {}",
+                "TaskRun {}: {}",
                 bad.name_any(),
                 status.message.unwrap_or_default()
             ));
@@ -631,7 +631,14 @@ fn outcome(
         .all_tasks()
         .zip(views.iter().chain(finals))
         .filter(|(_, v)| v.state == TaskState::Failed)
-        .map(|(t, v)| format!("{} ({})", t.name, v.reason.clone().unwrap_or_default()))
+        .map(|(t, v)| {
+            let why = v.message.as_deref().map(|m| cut(m, 300)).unwrap_or_default();
+            format!(
+                "task {} failed ({}): {why}",
+                t.name,
+                v.reason.clone().unwrap_or_default()
+            )
+        })
         .collect();
     let ran_finally = match finals.len() {
         0 => String::new(),
@@ -648,10 +655,7 @@ fn outcome(
         ),
         _ if !failed.is_empty() => (
             PipelineReason::TaskFailed,
-            format!(
-                "{} failed: see `kubectl task describe` of their TaskRuns",
-                failed.join(", ")
-            ),
+            format!("{}; see `kubectl task describe` of its TaskRuns", failed.join("; ")),
         ),
         _ => {
             let skipped = views
@@ -666,6 +670,41 @@ fn outcome(
             };
             (PipelineReason::Succeeded, message)
         }
+    }
+}
+
+/// At most `max` bytes of `text`, cut on a character boundary.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// The status of a run whose Pipeline does not exist (yet): Pending, or
+/// Failed with reason Timeout once its pipeline timeout has passed (it
+/// counts from creation, pending included, as a TaskRun's does); and how
+/// long until that timeout.
+pub fn not_found(run: &PipelineRun, message: String, now: &Time) -> (PipelineRunStatus, Option<Duration>) {
+    let mut status = run.status.clone().unwrap_or_default();
+    status.observed_generation = run.metadata.generation;
+    let deadlines = Deadlines::of(run, &PipelineSpec::default(), &BTreeMap::new(), now);
+    match deadlines.pipeline_over(now) {
+        true => {
+            let message = format!("the run did not start within its timeout; it was still pending: {message}");
+            (
+                with_phase(status, Phase::Failed, PipelineReason::Timeout, message, now),
+                None,
+            )
+        }
+        false => (
+            with_phase(status, Phase::Pending, PipelineReason::PipelineNotFound, message, now),
+            deadlines.next(now),
+        ),
     }
 }
 

@@ -212,7 +212,10 @@ fn a_failure_starts_nothing_new_and_finally_runs_with_the_statuses() {
         (ended.status.phase, ended.status.reason.as_deref()),
         (Some(Phase::Failed), Some("TaskFailed"))
     );
-    assert!(ended.status.message.clone().unwrap().starts_with("a (Failed) failed"));
+    assert_eq!(
+        ended.status.message.as_deref(),
+        Some("task a failed (Failed): TaskRun p-a: its message; see `kubectl task describe` of its TaskRuns")
+    );
 }
 
 #[test]
@@ -431,4 +434,25 @@ fn a_deleted_taskrun_fails_a_running_task_and_changes_nothing_once_it_ended() {
     assert_eq!(state(&plan, "a"), (Failed, Some("TaskRunDeleted".into())));
     assert_eq!(state(&plan, "b").0, Succeeded, "the record stands");
     assert_eq!(plan.status.reason.as_deref(), Some("TaskFailed"));
+}
+
+#[test]
+fn a_run_whose_pipeline_never_appears_times_out() {
+    let timed = run_with(json!({"pipelineRef": {"name": "ci"}, "timeouts": {"pipeline": "1m"}}));
+    let (waiting, left) = not_found(&timed, "Pipeline \"ci\" not found".into(), &at(30));
+    assert_eq!(
+        (waiting.phase, waiting.reason.as_deref()),
+        (Some(Phase::Pending), Some("PipelineNotFound"))
+    );
+    assert_eq!(left, Some(Duration::from_secs(30)));
+    let (over, _) = not_found(&timed, "Pipeline \"ci\" not found".into(), &at(60));
+    assert_eq!(
+        (over.phase, over.reason.as_deref()),
+        (Some(Phase::Failed), Some("Timeout"))
+    );
+    assert!(
+        over.message
+            .unwrap()
+            .ends_with("it was still pending: Pipeline \"ci\" not found")
+    );
 }

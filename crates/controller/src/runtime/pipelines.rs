@@ -16,15 +16,13 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
-use minitask_api::{
-    Phase, Pipeline, PipelineReason, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, Task, TaskRun,
-};
+use minitask_api::{Phase, Pipeline, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, Task, TaskRun};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
 use crate::pipeline::child::claim_name;
 use crate::pipeline::events::announcements;
-use crate::pipeline::plan::{Inputs, Plan, plan};
+use crate::pipeline::plan::{Inputs, Plan, not_found, plan};
 use crate::pod::MANAGER;
 use crate::runtime::children::Children;
 use crate::runtime::expiring::Expiring;
@@ -162,9 +160,15 @@ pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Resu
         let message = format!(
             "Pipeline {name:?} not found in namespace {namespace:?}; create it (kubectl apply -f <pipeline>.yaml -n {namespace}) and the run starts"
         );
-        let status = pending(&run, PipelineReason::PipelineNotFound, message, &now);
-        write_if_changed(&run, &namespace, &status, &ctx).await?;
-        return Ok(Action::requeue(RESYNC));
+        let (status, left) = not_found(&run, message, &now);
+        if write_if_changed(&run, &namespace, &status, &ctx).await? {
+            announce(&run, &run.status.clone().unwrap_or_default(), &status, &ctx).await;
+        }
+        // The Pipeline's creation wakes the run; its timeout does not.
+        return Ok(match left {
+            Some(left) => Action::requeue(left.saturating_add(Duration::from_secs(1)).min(RESYNC)),
+            None => Action::await_change(),
+        });
     };
     let claims = claims(&run, &namespace, &ctx);
     let declared = |task: &PipelineTask| declared_results(task, &namespace, &ctx.tasks);
@@ -291,26 +295,6 @@ fn owned_by(owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerRefer
     owners
         .iter()
         .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == run.metadata.uid.as_deref())
-}
-
-fn pending(run: &PipelineRun, reason: PipelineReason, message: String, now: &Time) -> PipelineRunStatus {
-    let mut status = run.status.clone().unwrap_or_default();
-    let unchanged = status.reason.as_deref() == Some(reason.as_str()) && status.message.as_deref() == Some(&message);
-    status.phase = Some(Phase::Pending);
-    status.reason = Some(reason.to_string());
-    status.message = Some(message.clone());
-    status.observed_generation = run.metadata.generation;
-    if !unchanged {
-        status.conditions = vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-            type_: minitask_api::CONDITION_SUCCEEDED.into(),
-            status: "Unknown".into(),
-            reason: reason.to_string(),
-            message,
-            last_transition_time: now.clone(),
-            observed_generation: None,
-        }];
-    }
-    status
 }
 
 async fn create_claim(

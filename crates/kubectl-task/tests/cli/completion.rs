@@ -124,6 +124,6 @@ fn zsh_and_fish_scripts_ask_the_same_program() {
     let out = plugin(&["__complete", "sta"], &ControlPlane::shared().kubeconfig);
     assert_eq!(
         text(&out.stdout),
-        "start\tStart a Task: create a TaskRun for it (and follow it with -f)\n:4\n"
+        "start\tStart a Task or a Pipeline (pipeline/NAME): create a run of it (and follow it with -f)\n:4\n"
     );
 }

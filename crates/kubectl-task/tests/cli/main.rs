@@ -8,6 +8,7 @@ mod completion;
 mod conventions;
 mod errors;
 mod follow;
+mod pipelines;
 mod start;
 
 use k8s_openapi::api::core::v1::Namespace;

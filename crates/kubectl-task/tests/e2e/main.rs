@@ -11,6 +11,8 @@ use serde_json::json;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod pipelines;
+
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-task");
 
 /// A namespace for one test, deleted when the test ends.

@@ -1,0 +1,224 @@
+//! `kubectl task` with Pipelines: start (params, workspaces, a claim
+//! template), list, runs, describe, logs, cancel and delete, in kubectl's
+//! `kind/name` forms.
+
+use crate::{error, ok, task_in, text, world};
+use kube::Client;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use minitask_api::{Pipeline, PipelineRun};
+use serde_json::{Value, json};
+
+async fn create_pipeline(client: &Client, ns: &str, name: &str, spec: Value) {
+    let pipeline: Pipeline = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "Pipeline", "metadata": {"name": name}, "spec": spec,
+    }))
+    .unwrap();
+    Api::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &pipeline)
+        .await
+        .unwrap();
+}
+
+fn ci() -> Value {
+    json!({
+        "description": "Builds and tests.",
+        "params": [{"name": "repo"}, {"name": "ref", "default": "main"}],
+        "workspaces": [{"name": "src"}],
+        "tasks": [
+            {"name": "fetch", "taskRef": {"name": "git"}, "workspaces": [{"name": "out", "workspace": "src"}]},
+            {"name": "test", "taskRef": {"name": "t"}, "runAfter": ["fetch"]},
+        ],
+        "finally": [{"name": "report", "taskRef": {"name": "t"}}],
+    })
+}
+
+async fn pipelineruns(client: &Client, ns: &str) -> Vec<PipelineRun> {
+    Api::<PipelineRun>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+}
+
+#[tokio::test]
+async fn start_makes_a_pipelinerun_with_params_and_a_claim_template() {
+    let (client, ns) = world("cli-pl-start").await;
+    create_pipeline(&client, &ns, "ci", ci()).await;
+    let out = task_in(
+        &ns,
+        &[
+            "start",
+            "pipeline/ci",
+            "-p",
+            "repo=git://x",
+            "-w",
+            "src=volumeClaimTemplate:2Gi",
+            "--timeout",
+            "20m",
+        ],
+    );
+    let stdout = ok(&out);
+    assert!(stdout.starts_with("pipelinerun.minitask.dev/ci-run-"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("kubectl task logs -f pipelinerun/ci-run-"),
+        "{}",
+        text(&out.stderr)
+    );
+    let runs = pipelineruns(&client, &ns).await;
+    let run = &runs[0];
+    assert_eq!(run.spec.pipeline_ref.as_ref().unwrap().name, "ci");
+    assert_eq!(run.spec.params[0].name, "repo");
+    assert_eq!(run.spec.timeouts.as_ref().unwrap().pipeline.as_deref(), Some("20m"));
+    let template = run.spec.workspaces[0].volume_claim_template.as_ref().unwrap();
+    let storage = &template.spec.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"];
+    assert_eq!(storage.0, "2Gi");
+    assert_eq!(run.metadata.labels.as_ref().unwrap()["minitask.dev/pipeline"], "ci");
+
+    // A bare name that only a Pipeline has starts it too; --dry-run creates nothing.
+    let dry = ok(&task_in(
+        &ns,
+        &["start", "ci", "-p", "repo=r", "-w", "src=pvc:shared", "--dry-run"],
+    ));
+    assert!(
+        dry.contains("kind: PipelineRun") && dry.contains("claimName: shared"),
+        "{dry}"
+    );
+    assert_eq!(pipelineruns(&client, &ns).await.len(), 1);
+}
+
+#[tokio::test]
+async fn start_refuses_what_the_pipeline_cannot_take() {
+    let (client, ns) = world("cli-pl-refuse").await;
+    create_pipeline(&client, &ns, "ci", ci()).await;
+    let stderr = error(&task_in(
+        &ns,
+        &["start", "pipeline/ci", "-p", "repo=x", "-p", "colour=red"],
+    ));
+    assert!(stderr.contains("unknown param \"colour\""), "{stderr}");
+    let stderr = error(&task_in(&ns, &["start", "pipeline/ci", "-p", "repo=x"]));
+    assert!(
+        stderr.contains("workspace \"src\" is required: give it with -w src=volumeClaimTemplate:1Gi"),
+        "{stderr}"
+    );
+    let stderr = error(&task_in(
+        &ns,
+        &[
+            "start",
+            "pipeline/ci",
+            "-p",
+            "repo=x",
+            "-w",
+            "src=emptyDir",
+            "--retries",
+            "2",
+        ],
+    ));
+    assert!(stderr.contains("--retries applies to Tasks"), "{stderr}");
+    let stderr = error(&task_in(&ns, &["start", "pipeline/cj"]));
+    assert!(
+        stderr.contains("Pipeline \"cj\" not found") && stderr.contains("did you mean \"ci\""),
+        "{stderr}"
+    );
+
+    // The controller found it invalid: say why, create nothing.
+    let status = json!({"status": {"conditions": [{"type": "Valid", "status": "False", "reason": "Invalid",
+        "message": "tasks a → b → a form a cycle", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    Api::<Pipeline>::namespaced(client.clone(), &ns)
+        .patch_status("ci", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let stderr = error(&task_in(
+        &ns,
+        &["start", "pipeline/ci", "-p", "repo=x", "-w", "src=emptyDir"],
+    ));
+    assert!(
+        stderr.contains("Pipeline ci cannot run: tasks a → b → a form a cycle"),
+        "{stderr}"
+    );
+    assert!(pipelineruns(&client, &ns).await.is_empty());
+}
+
+#[tokio::test]
+async fn pipelines_and_their_runs_are_listed_described_cancelled_and_deleted() {
+    let (client, ns) = world("cli-pl-show").await;
+    create_pipeline(&client, &ns, "ci", ci()).await;
+    let list = ok(&task_in(&ns, &["list", "pipelines"]));
+    let header: Vec<&str> = list.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "TASKS", "PARAMS", "WORKSPACES", "VALID", "AGE", "DESCRIPTION"]
+    );
+    assert!(
+        list.lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .take(4)
+            .eq(["ci", "3", "repo,ref", "src"]),
+        "{list}"
+    );
+
+    let run: PipelineRun = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun", "metadata": {"name": "ci-1", "labels": {"minitask.dev/pipeline": "ci"}},
+        "spec": {"pipelineRef": {"name": "ci"}, "params": [{"name": "repo", "value": "git://x"}], "workspaces": [{"name": "src", "emptyDir": {}}]},
+    }))
+    .unwrap();
+    let api = Api::<PipelineRun>::namespaced(client.clone(), &ns);
+    api.create(&PostParams::default(), &run).await.unwrap();
+    let status = json!({"status": {"phase": "Running", "reason": "Running", "message": "running: fetch", "progress": "0/3",
+        "pipelineSpec": ci(),
+        "tasks": [{"name": "fetch", "taskRuns": ["ci-1-fetch"], "state": "Running"},
+                  {"name": "test", "state": "Pending", "message": "waiting for fetch"},
+                  {"name": "report", "state": "Pending", "finally": true, "message": "waiting for every task to end"}]}});
+    api.patch_status("ci-1", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+
+    let runs = ok(&task_in(&ns, &["runs", "pipelineruns"]));
+    let header: Vec<&str> = runs.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "PIPELINE", "STATUS", "REASON", "TASKS", "STARTED", "DURATION"]
+    );
+    assert!(
+        runs.lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .take(5)
+            .eq(["ci-1", "ci", "Running", "Running", "0/3"]),
+        "{runs}"
+    );
+    let names = ok(&task_in(&ns, &["runs", "plr", "-o", "name"]));
+    assert_eq!(names.trim(), "pipelinerun.minitask.dev/ci-1");
+
+    let describe = ok(&task_in(&ns, &["describe", "pipelinerun/ci-1"]));
+    assert!(describe.contains("Pipeline:  ci"), "{describe}");
+    assert!(describe.contains("test     Pending   -          fetch"), "{describe}");
+    assert!(
+        describe.contains("report   Pending   -          (finally)"),
+        "{describe}"
+    );
+    let same = ok(&task_in(&ns, &["describe", "ci-1"]));
+    assert_eq!(
+        same.lines().next(),
+        describe.lines().next(),
+        "a bare name finds the PipelineRun"
+    );
+    let pipeline = ok(&task_in(&ns, &["describe", "pipeline/ci"]));
+    assert!(
+        pipeline.contains("Start it with `kubectl task start pipeline/ci`"),
+        "{pipeline}"
+    );
+
+    let logs = task_in(&ns, &["logs", "plr/ci-1"]);
+    assert!(logs.status.success(), "{}", text(&logs.stderr));
+
+    let stderr = error(&task_in(&ns, &["delete", "pipelinerun/ci-1"]));
+    assert!(stderr.contains("have not finished: ci-1"), "{stderr}");
+    let cancelled = ok(&task_in(&ns, &["cancel", "pipelinerun/ci-1"]));
+    assert_eq!(cancelled.trim(), "pipelinerun.minitask.dev/ci-1 cancelled");
+    assert!(api.get("ci-1").await.unwrap().spec.cancelled);
+    let deleted = ok(&task_in(&ns, &["delete", "pipelinerun/ci-1", "--force"]));
+    assert_eq!(deleted.trim(), "pipelinerun.minitask.dev/ci-1 deleted");
+}

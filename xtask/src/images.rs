@@ -1,6 +1,7 @@
 //! `cargo xtask image`: the images mini-task needs, built without Docker.
 //!
-//! - the controller: its static binary alone, running as uid 65532, as on
+//! - the controller: its static binary and the launcher's (which its pods
+//!   copy, see `crates/launcher`) alone, running as uid 65532, as on
 //!   distroless `static-debian12:nonroot` (see the Dockerfile, which builds
 //!   the same image with Docker);
 //! - `busybox` and the pod sandbox (`pause`) image for the local cluster,
@@ -18,6 +19,9 @@ const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// Shared with the Dockerfile, which a test holds to the same values.
 const STATIC_RUSTFLAGS: &str = "-C target-feature=+crt-static";
 const CONTROLLER_PATH: &str = "/minitask-controller";
+/// Where pods find the launcher in the controller's image:
+/// `minitask_launcher::IMAGE_LAUNCHER`.
+const LAUNCHER_PATH: &str = "/minitask-launcher";
 const NONROOT: &str = "65532:65532";
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -34,13 +38,19 @@ pub fn controller(root: &Path) -> anyhow::Result<PathBuf> {
     let _static = sh.push_env("RUSTFLAGS", STATIC_RUSTFLAGS);
     cmd!(
         sh,
-        "cargo build --release --locked -p minitask-controller --target {TARGET}"
+        "cargo build --release --locked -p minitask-controller -p minitask-launcher --target {TARGET}"
     )
     .run()?;
-    let binary = root.join(format!("target/{TARGET}/release/minitask-controller"));
+    let binary = |name: &str| read(&root.join(format!("target/{TARGET}/release/{name}")));
+    let mut entries = with_base(Entry::file(
+        &CONTROLLER_PATH[1..],
+        0o755,
+        binary("minitask-controller")?,
+    ));
+    entries.push(Entry::file(&LAUNCHER_PATH[1..], 0o755, binary("minitask-launcher")?));
     let image = Image {
         name: CONTROLLER_IMAGE.into(),
-        entries: with_base(Entry::file(&CONTROLLER_PATH[1..], 0o755, read(&binary)?)),
+        entries,
         config: Config {
             entrypoint: vec![CONTROLLER_PATH.into()],
             cmd: vec![],
@@ -146,6 +156,8 @@ mod tests {
             format!("RUSTFLAGS=\"{STATIC_RUSTFLAGS}\""),
             format!("--target {TARGET}"),
             format!("release/minitask-controller {CONTROLLER_PATH}"),
+            format!("release/minitask-launcher {LAUNCHER_PATH}"),
+            "-p minitask-launcher".to_string(),
             format!("USER {NONROOT}"),
             format!("ENTRYPOINT [\"{CONTROLLER_PATH}\"]"),
             "distroless/static".to_string(),

@@ -42,7 +42,9 @@ pub use pipelinerun::{
 pub use reason::Reason;
 pub use references::undeclared;
 pub use task::{OnError, Step, Task, TaskSpec, TaskStatus};
-pub use taskrun::{AttemptStatus, Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus};
+pub use taskrun::{
+    AttemptStatus, DEFAULT_DEBUG_TIMEOUT, DebugSpec, Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus,
+};
 pub use template::{PodTemplate, StepTemplate};
 pub use workspace::{WorkspaceBinding, WorkspaceDeclaration};
 

@@ -18,6 +18,11 @@ pub enum Reason {
     Succeeded,
     /// Failed: a step exited non-zero.
     StepFailed,
+    /// Failed: a step went over its own `timeout` and was stopped.
+    StepTimeout,
+    /// Running: a step failed and waits for a debugger (`spec.debug`):
+    /// `kubectl task debug` opens a shell in it.
+    Debugging,
     /// Failed: the run went over `spec.timeout`, counted from its creation.
     Timeout,
     /// Failed: `spec.cancelled` was set.
@@ -65,13 +70,15 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order the API documents them.
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 23] = [
         Reason::TaskNotFound,
         Reason::Pending,
         Reason::Running,
         Reason::Retrying,
         Reason::Succeeded,
         Reason::StepFailed,
+        Reason::StepTimeout,
+        Reason::Debugging,
         Reason::Timeout,
         Reason::Cancelled,
         Reason::ImagePullFailed,
@@ -97,6 +104,8 @@ impl Reason {
             Reason::Retrying => "Retrying",
             Reason::Succeeded => "Succeeded",
             Reason::StepFailed => "StepFailed",
+            Reason::StepTimeout => "StepTimeout",
+            Reason::Debugging => "Debugging",
             Reason::Timeout => "Timeout",
             Reason::Cancelled => "Cancelled",
             Reason::ImagePullFailed => "ImagePullFailed",
@@ -145,6 +154,8 @@ mod tests {
                 | Reason::Retrying
                 | Reason::Succeeded
                 | Reason::StepFailed
+                | Reason::StepTimeout
+                | Reason::Debugging
                 | Reason::Timeout
                 | Reason::Cancelled
                 | Reason::ImagePullFailed

@@ -139,10 +139,18 @@ pub struct Step {
 
     /// What a failure of this step does: `stopAndFail` (the default) stops
     /// the run and fails it; `continue` records the exit code in the step's
-    /// state and runs the next step, as if it had succeeded. `continue`
-    /// needs `/bin/sh` in the step's image.
+    /// state and runs the next step, as if it had succeeded.
     #[serde(default, skip_serializing_if = "OnError::is_default")]
     pub on_error: OnError,
+
+    /// The longest this step may run, as a duration such as `30s` or `5m`
+    /// (more than 0s). Past it the step is stopped (SIGTERM, then SIGKILL 5s
+    /// later) and the run fails with reason `StepTimeout`; with
+    /// `onError: continue` the next step runs. The run's `spec.timeout`
+    /// applies in any case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 40), regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"))]
+    pub timeout: Option<String>,
 }
 
 /// What a step's failure does to the run.

@@ -56,6 +56,7 @@ use crate::{Param, PodTemplate, TaskRunResult, TaskSpec, WorkspaceBinding};
     validation = fixed("taskRef"),
     validation = fixed("taskSpec"),
     validation = fixed("timeout"),
+    validation = fixed("debug"),
     validation = fixed("serviceAccountName"),
     validation = fixed("params"),
     validation = fixed("workspaces"),
@@ -122,6 +123,11 @@ pub struct TaskRunSpec {
     #[schemars(range(min = 0, max = 10))]
     pub retries: i32,
 
+    /// Debugging: `onFailure: true` keeps a failed step's container for
+    /// `kubectl task debug`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug: Option<DebugSpec>,
+
     /// Scheduling and security settings for the run's pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_template: Option<Box<PodTemplate>>,
@@ -134,6 +140,29 @@ pub struct TaskRunSpec {
     #[schemars(range(min = 0))]
     pub ttl_seconds_after_finished: Option<i64>,
 }
+
+/// How a run waits for a debugger.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DebugSpec {
+    /// When a step fails, its container keeps running (with its
+    /// environment and the workspace as the step left them) until `kubectl
+    /// task debug <run>` has opened a shell in it and the shell exits,
+    /// `kubectl task debug <run> --continue` ends the wait, or `timeout`
+    /// passes. The run's reason is `Debugging` meanwhile; then it fails as
+    /// the step did.
+    #[serde(default)]
+    pub on_failure: bool,
+
+    /// The longest a failed step waits for a debugger, such as `30m`;
+    /// `15m` when unset. The wait counts toward the run's `spec.timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 40), regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"))]
+    pub timeout: Option<String>,
+}
+
+/// How long a failed step waits for a debugger when `debug.timeout` is unset.
+pub const DEFAULT_DEBUG_TIMEOUT: &str = "15m";
 
 const IMMUTABLE: &str = "only spec.cancelled can change after creation: start a new TaskRun instead";
 
@@ -160,6 +189,7 @@ impl Default for TaskRunSpec {
             params: Vec::new(),
             workspaces: Vec::new(),
             retries: 0,
+            debug: None,
             pod_template: None,
             ttl_seconds_after_finished: None,
         }
@@ -212,7 +242,7 @@ pub struct TaskRunStatus {
 
     /// A CamelCase word that says why the run is in its phase, for machines:
     /// TaskNotFound, Pending, Running, Retrying, Succeeded, StepFailed,
-    /// Timeout, Cancelled, ImagePullFailed, ContainerCreationFailed,
+    /// StepTimeout, Debugging, Timeout, Cancelled, ImagePullFailed, ContainerCreationFailed,
     /// PodFailed, PodDeleted, PodEvicted, NodeLost, PodConflict,
     /// PodCreationFailed, InvalidParams, InvalidWorkspaces, InvalidTaskSpec,
     /// ResultsTooLarge, ResultsFailed.
@@ -257,7 +287,8 @@ pub struct TaskRunStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_spec: Option<Box<TaskSpec>>,
 
-    /// The Task's results, once the run has succeeded.
+    /// The Task's results, once the run has ended: all of them when it
+    /// succeeded, and what the steps wrote before a step failed otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<TaskRunResult>,
 

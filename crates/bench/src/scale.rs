@@ -32,16 +32,19 @@ pub async fn idle(runs: usize, empty_kib: Option<u64>) -> anyhow::Result<(Row, u
                 let pod = pod_api.create(&PostParams::default(), &pod).await?;
                 // As a real kubelet writes it: the runtime's IDs, the
                 // node's addresses, every condition.
-                let container = |name: &str| {
+                let container = |name: &str, message: Option<&str>| {
                     let id = format!("containerd://{:064x}", i as u128 * 1000 + name.len() as u128);
                     json!({"name": name, "image": "docker.io/library/busybox:latest",
                            "imageID": format!("docker.io/library/busybox@sha256:{:064x}", 7), "ready": false, "restartCount": 0, "started": false,
                            "containerID": id,
-                           "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now, "containerID": id}}})
+                           "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now, "containerID": id, "message": message}}})
                 };
+                // Each step's launcher leaves its record, the reporter its report.
+                let record = "minitask-step succeeded 0 1800000000000 1800000001000\n";
                 let condition = |type_: &str, status: &str| json!({"type": type_, "status": status, "lastProbeTime": null, "lastTransitionTime": now, "reason": "PodCompleted"});
-                let steps: Vec<_> = spec.steps.iter().map(|s| container(&format!("step-{}", s.name))).collect();
-                let pod_status = json!({"status": {"phase": "Succeeded", "initContainerStatuses": steps, "containerStatuses": [container("minitask-results")],
+                let mut containers: Vec<_> = spec.steps.iter().map(|s| container(&format!("step-{}", s.name), Some(record))).collect();
+                containers.push(container("minitask-results", Some("minitask-results ok 13\nversion 5\n1.0.0\n")));
+                let pod_status = json!({"status": {"phase": "Succeeded", "initContainerStatuses": [container("minitask-prepare", None)], "containerStatuses": containers,
                     "hostIP": "10.0.0.2", "hostIPs": [{"ip": "10.0.0.2"}], "podIP": "10.244.0.17", "podIPs": [{"ip": "10.244.0.17"}],
                     "qosClass": "BestEffort", "startTime": now,
                     "conditions": [condition("PodReadyToStartContainers", "False"), condition("Initialized", "True"), condition("Ready", "False"),

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, PostParams};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, LogParams, PostParams};
 use kube::{Client, ResourceExt};
 use minitask_api::{Phase, TaskRun};
 use serde_json::json;
@@ -16,8 +16,12 @@ const NOTE: &str = "cut -d' ' -f1 /proc/uptime >> $(workspaces.times.path)/t";
 const REPORT: &str = "head -n1 $(workspaces.times.path)/t | tr -d '\\n' > $(results.first.path); tail -n1 $(workspaces.times.path)/t | tr -d '\\n' > $(results.last.path)";
 
 /// Seconds from the first step's note to the last one's: 20 steps (19
-/// hand-offs), then one container running the same 20 notes.
-pub async fn handoff() -> anyhow::Result<(f64, f64)> {
+/// hand-offs), then one container running the same 20 notes; then, in a
+/// plain pod of 20 containers that each note the time as they start, the
+/// first start to the last: what the kubelet alone takes to start 20
+/// containers (it starts a pod's containers one at a time), the floor of
+/// any design with a container per step.
+pub async fn handoff() -> anyhow::Result<(f64, f64, f64)> {
     let client = Client::try_default().await?;
     let ns = format!("bench-steps-{}", std::process::id());
     let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
@@ -68,8 +72,47 @@ pub async fn handoff() -> anyhow::Result<(f64, f64)> {
         };
         spans.push(value("last")? - value("first")?);
     }
+    let floor = start_spread(&client, &ns).await?;
     let _ = Api::<Namespace>::all(client)
         .delete(&ns, &DeleteParams::background())
         .await;
-    Ok((spans[0], spans[1]))
+    Ok((spans[0], spans[1], floor))
+}
+
+/// Seconds between the first and the last start of 20 containers of one
+/// plain pod, each printing the node's uptime as it starts.
+async fn start_spread(client: &Client, ns: &str) -> anyhow::Result<f64> {
+    let containers: Vec<serde_json::Value> = (1..=20)
+        .map(|i| {
+            json!({"name": format!("c{i}"), "image": "busybox", "imagePullPolicy": "IfNotPresent",
+                        "command": ["sh", "-c", "cut -d' ' -f1 /proc/uptime"]})
+        })
+        .collect();
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "containers"},
+        "spec": {"restartPolicy": "Never", "containers": containers},
+    }))?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    pods.create(&PostParams::default(), &pod).await?;
+    for _ in 0..600 {
+        let phase = pods.get("containers").await?.status.and_then(|s| s.phase);
+        match phase.as_deref() {
+            Some("Succeeded") => break,
+            Some("Failed") => anyhow::bail!("pod {ns}/containers failed; see kubectl describe pod containers -n {ns}"),
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    let mut starts = Vec::new();
+    for i in 1..=20 {
+        let params = LogParams {
+            container: Some(format!("c{i}")),
+            ..LogParams::default()
+        };
+        let log = pods.logs("containers", &params).await?;
+        starts.push(log.trim().parse::<f64>()?);
+    }
+    let (first, last) = starts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), t| (a.min(*t), b.max(*t)));
+    Ok(last - first)
 }

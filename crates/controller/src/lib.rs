@@ -18,7 +18,7 @@ mod fixtures;
 #[cfg(test)]
 mod properties;
 
-pub use pod::{DEFAULT_SHELL_IMAGE, PodOptions, build_pod};
+pub use pod::{DEFAULT_LAUNCHER_IMAGE, PodOptions, build_pod};
 pub use runtime::leases::LeaseConfig;
 pub use runtime::poll::run as poll;
 pub use runtime::reconcile::{Context, reconcile};

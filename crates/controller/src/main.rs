@@ -8,7 +8,7 @@ use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use minitask_api::parse_duration;
 use minitask_controller::{Config, LeaseConfig, PodOptions};
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -28,10 +28,12 @@ struct Args {
     /// Never); the Kubernetes default when unset.
     #[arg(long, value_parser = ["Always", "IfNotPresent", "Never"])]
     image_pull_policy: Option<String>,
-    /// The image of the container that reports a Task's results after its
-    /// last step; it needs `/bin/sh`, `cat` and `wc`.
-    #[arg(long, default_value = minitask_controller::DEFAULT_SHELL_IMAGE)]
-    shell_image: String,
+    /// The image that holds `/minitask-launcher`, which every run's pod
+    /// copies in to run its steps and report their results: the
+    /// controller's own image (read from its own pod) when unset. Set it
+    /// when the runs' namespaces cannot pull the controller's image.
+    #[arg(long, env = "MINITASK_LAUNCHER_IMAGE")]
+    launcher_image: Option<String>,
     /// How long a step's image may fail to pull (ErrImagePull,
     /// ImagePullBackOff) before the run fails with reason ImagePullFailed.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
@@ -101,11 +103,16 @@ async fn controller() -> anyhow::Result<()> {
     }
     let client = client(&args).await?;
     let identity = args.identity.clone().unwrap_or_else(hostname);
+    let launcher_image = match args.launcher_image.clone() {
+        Some(image) => image,
+        None => own_image(&client, &args.lease_namespace).await?,
+    };
+    info!(%launcher_image, "the runs' pods copy the launcher from this image");
     let config = Config {
         namespace: args.namespace,
         pod_options: PodOptions {
             image_pull_policy: args.image_pull_policy,
-            shell_image: args.shell_image,
+            launcher_image,
             image_pull_grace: args.image_pull_grace_period,
         },
         shards: args.shards,
@@ -160,6 +167,30 @@ async fn client(args: &Args) -> anyhow::Result<Client> {
         None => kube::Config::infer().await?,
     };
     Ok(Client::try_from(config)?)
+}
+
+/// The image of the container this controller runs in, read from its own
+/// pod (`POD_NAME` in `namespace`, as the Deployment sets them). Outside a
+/// cluster, the image `cargo xtask image` builds.
+async fn own_image(client: &Client, namespace: &str) -> anyhow::Result<String> {
+    let Ok(name) = std::env::var("POD_NAME") else {
+        let image = minitask_controller::DEFAULT_LAUNCHER_IMAGE;
+        warn!(
+            "POD_NAME is not set, so this controller cannot read its own image; the runs' pods use {image}: pass --launcher-image to choose"
+        );
+        return Ok(image.to_string());
+    };
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client.clone(), namespace);
+    let pod = pods.get(&name).await.map_err(|e| {
+        anyhow::anyhow!("cannot read this controller's own pod {namespace}/{name} to find its image ({e}); pass --launcher-image IMAGE (the controller's image)")
+    })?;
+    let containers = pod.spec.map(|s| s.containers).unwrap_or_default();
+    let own = containers
+        .iter()
+        .find(|c| c.name == "controller")
+        .or(containers.first())
+        .and_then(|c| c.image.clone());
+    own.ok_or_else(|| anyhow::anyhow!("pod {namespace}/{name} names no image; pass --launcher-image IMAGE"))
 }
 
 fn hostname() -> String {

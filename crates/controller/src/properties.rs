@@ -75,18 +75,35 @@ fn container_state() -> impl Strategy<Value = Option<ContainerState>> {
             running: Some(ContainerStateRunning { started_at }),
             ..ContainerState::default()
         })),
-        (any::<i32>(), ".{0,200}", time.clone(), time).prop_map(|(exit_code, message, started_at, finished_at)| {
-            Some(ContainerState {
-                terminated: Some(ContainerStateTerminated {
-                    exit_code,
-                    message: Some(message),
-                    started_at,
-                    finished_at,
-                    ..ContainerStateTerminated::default()
-                }),
-                ..ContainerState::default()
-            })
-        }),
+        // A launcher's record, whole or cut, or anything else.
+        (
+            any::<i32>(),
+            prop_oneof![
+                ".{0,200}",
+                (
+                    "(succeeded|failed|continued|timed-out|skipped|stopped|x)",
+                    any::<i32>(),
+                    any::<u64>(),
+                    any::<u64>(),
+                    ".{0,30}"
+                )
+                    .prop_map(|(state, code, a, b, m)| format!("minitask-step {state} {code} {a} {b}\n{m}")),
+            ],
+            time.clone(),
+            time,
+        )
+            .prop_map(|(exit_code, message, started_at, finished_at)| {
+                Some(ContainerState {
+                    terminated: Some(ContainerStateTerminated {
+                        exit_code,
+                        message: Some(message),
+                        started_at,
+                        finished_at,
+                        ..ContainerStateTerminated::default()
+                    }),
+                    ..ContainerState::default()
+                })
+            }),
     ]
 }
 
@@ -213,22 +230,29 @@ proptest! {
         deleted in proptest::option::of(-100i64..100),
         reason in proptest::option::of(prop_oneof![Just("Evicted".to_string()), Just("DeadlineExceeded".to_string()), ".{0,10}"]),
         log in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..50)),
+        ready in proptest::collection::vec(any::<bool>(), 3),
+        prepare in container_state(),
+        debug in any::<bool>(),
     ) {
         let mut spec = task(&["a", "b"]);
         spec.results = vec![ResultSpec { name: "x".into(), description: None }];
-        let mut pod: Pod = build_pod(&spec, &taskrun("r", "t"), 0, &PodOptions::default()).unwrap();
+        let mut run = taskrun("r", "t");
+        run.spec.debug = debug.then_some(minitask_api::DebugSpec { on_failure: true, timeout: None });
+        let mut pod: Pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
         let names = ["step-a", "step-b", "minitask-results"];
         let statuses: Vec<ContainerStatus> = names
             .iter()
             .zip(states)
-            .map(|(name, state)| ContainerStatus { name: name.to_string(), state, ..ContainerStatus::default() })
+            .zip(ready)
+            .map(|((name, state), ready)| ContainerStatus { name: name.to_string(), state, ready, ..ContainerStatus::default() })
             .collect();
+        let prepared = ContainerStatus { name: crate::pod::launcher::PREPARE.into(), state: prepare, ..ContainerStatus::default() };
         pod.metadata.deletion_timestamp = deleted.map(at);
         pod.status = Some(PodStatus {
             phase: Some(phase.into()),
             reason,
-            init_container_statuses: Some(statuses[..2].to_vec()),
-            container_statuses: Some(statuses[2..].to_vec()),
+            init_container_statuses: Some(vec![prepared]),
+            container_statuses: Some(statuses),
             conditions: disrupted.then(|| vec![PodCondition {
                 type_: "DisruptionTarget".into(),
                 status: "True".into(),
@@ -263,17 +287,23 @@ proptest! {
         reason in proptest::option::of(prop_oneof![Just("Evicted".to_string()), Just("DeadlineExceeded".to_string()), ".{0,10}"]),
         started in proptest::option::of((-5i64..5000).prop_map(at)),
         now in 0i64..6000,
+        ready in proptest::collection::vec(any::<bool>(), 3),
+        prepare in container_state(),
+        debug in any::<bool>(),
     ) {
         let mut spec = task(&["a", "b"]);
         spec.results = vec![ResultSpec { name: "x".into(), description: None }];
-        let run = taskrun("r", "t");
+        let mut run = taskrun("r", "t");
+        run.spec.debug = debug.then_some(minitask_api::DebugSpec { on_failure: true, timeout: None });
+        let prepared = ContainerStatus { name: crate::pod::launcher::PREPARE.into(), state: prepare, ..ContainerStatus::default() };
         let mut pod: Pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
         let names = ["step-a", "step-b", "minitask-results"];
         let statuses: Vec<ContainerStatus> = names
             .iter()
             .zip(states)
             .zip(pulls)
-            .map(|((name, state), pull)| {
+            .zip(ready)
+            .map(|(((name, state), pull), ready)| {
                 let state = match pull {
                     Some(reason) => Some(ContainerState {
                         waiting: Some(ContainerStateWaiting { reason: Some(reason.into()), message: Some("m".into()) }),
@@ -285,6 +315,7 @@ proptest! {
                     name: name.to_string(),
                     image: format!("registry.example/{name}:1"),
                     image_id: "sha256:abc".into(),
+                    ready,
                     state,
                     ..ContainerStatus::default()
                 }
@@ -299,8 +330,8 @@ proptest! {
             phase: Some(phase.into()),
             reason,
             start_time: started,
-            init_container_statuses: Some(statuses[..2].to_vec()),
-            container_statuses: Some(statuses[2..].to_vec()),
+            init_container_statuses: Some(vec![prepared]),
+            container_statuses: Some(statuses),
             conditions: Some(conditions.into_iter().map(|(type_, status, message)| PodCondition {
                 type_: type_.into(),
                 status: status.into(),

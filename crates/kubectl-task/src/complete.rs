@@ -86,6 +86,7 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
             })
             .await
         }
+        "debug" if positionals == 0 => with_cluster(&target, |t| async move { run_names(&t).await }).await,
         "list" if positionals == 0 => vec!["tasks".into(), "pipelines".into()],
         "runs" if positionals == 0 => vec!["taskruns".into(), "pipelineruns".into()],
         "completion" => vec!["bash".into(), "zsh".into(), "fish".into()],

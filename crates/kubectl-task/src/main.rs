@@ -2,6 +2,7 @@
 
 mod cluster;
 mod complete;
+mod debug;
 mod describe;
 mod errors;
 mod follow;
@@ -66,6 +67,9 @@ enum Command {
     /// Print a run's logs: every attempt, every step in order (of every
     /// task, for pipelinerun/NAME).
     Logs(LogsArgs),
+    /// Open a shell in the failed step of a run started with --debug, which
+    /// waits for you; --continue lets the run fail.
+    Debug(debug::Args),
     /// Cancel a running run; its pods and logs are kept.
     Cancel(manage::CancelArgs),
     /// Delete runs (never an unfinished one without --force).
@@ -161,6 +165,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Runs(args) => list::runs(&cluster, args).await?,
         Command::Describe(args) => describe::run(&cluster, args).await?,
         Command::Logs(args) => return logs(&cluster, args).await,
+        Command::Debug(args) => debug::run(&cluster, target, args).await?,
         Command::Cancel(args) => manage::cancel(&cluster, args).await?,
         Command::Delete(args) => manage::delete(&cluster, args).await?,
         Command::Completion { .. } | Command::Version => {}

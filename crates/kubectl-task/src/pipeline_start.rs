@@ -45,6 +45,10 @@ pub async fn run(cluster: &Cluster, args: &Args, pipeline: Pipeline) -> anyhow::
             "{flag} applies to Tasks; pipeline/{name} sets retries per task in the Pipeline"
         );
     }
+    anyhow::ensure!(
+        !args.debug,
+        "--debug applies to Tasks; to debug a task of pipeline/{name}, start its Task with `kubectl task start TASK --debug`"
+    );
     let run = pipelinerun(args, &pipeline)?;
     if args.dry_run {
         let shown = Kind::PipelineRun.qualified(&run.metadata.generate_name.clone().unwrap_or_default());

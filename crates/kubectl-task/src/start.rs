@@ -42,6 +42,13 @@ pub struct Args {
     /// The ServiceAccount the run's pod runs as.
     #[arg(long = "serviceaccount", visible_alias = "sa", value_name = "NAME")]
     pub service_account: Option<String>,
+    /// A failed step waits (15m, or --debug-timeout) for `kubectl task
+    /// debug RUN` before the run fails (spec.debug.onFailure).
+    #[arg(long)]
+    pub debug: bool,
+    /// With --debug: how long a failed step waits, such as 30m.
+    #[arg(long, requires = "debug", value_name = "DURATION", allow_hyphen_values = true)]
+    pub debug_timeout: Option<String>,
     /// Use the defaults of params not given with -p, without asking.
     #[arg(long)]
     pub use_param_defaults: bool,
@@ -204,6 +211,15 @@ fn taskrun(args: &Args, task: &Task, source: Option<&TaskRun>) -> anyhow::Result
         .service_account
         .clone()
         .or(source.and_then(|s| s.spec.service_account_name.clone()));
+    if args.debug {
+        run.spec.debug = Some(minitask_api::DebugSpec {
+            on_failure: true,
+            timeout: match &args.debug_timeout {
+                Some(t) => Some(timeout_flag("--debug-timeout", t)?.0),
+                None => None,
+            },
+        });
+    }
     run.spec.timeout = match (&args.timeout, source) {
         (Some(timeout), _) => timeout_flag("--timeout", timeout)?.0,
         (None, Some(source)) => source.spec.timeout.clone(),

@@ -17,6 +17,10 @@ pub enum BuildError {
     NoImage(String),
     #[error("spec.timeout: {0}")]
     Timeout(String),
+    #[error("step {0:?}: timeout: {1}")]
+    StepTimeout(String, String),
+    #[error("{0}")]
+    Debug(String),
     #[error("the TaskRun has no {0} yet; it is created by the API server")]
     Metadata(&'static str),
     #[error("{}", .0.join("; "))]

@@ -1,10 +1,10 @@
 //! Building the Pod that runs a TaskRun: a pure function of its inputs.
 //!
-//! Steps run strictly in order because all but the last are init
-//! containers, which the kubelet runs one at a time, each only after the one
-//! before exited 0; the last step is the pod's only container. With
-//! `restartPolicy: Never` the first failing step fails the pod and the steps
-//! after it never start.
+//! Every step is a regular container running under the launcher (see
+//! `launcher.rs`): all start together, and each waits for the one before
+//! to end, so a step hands over in milliseconds instead of the second a
+//! kubelet takes to notice that an init container exited. A failing step
+//! makes the launchers after it end without running theirs.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -19,12 +19,16 @@ use minitask_api::{
     ANNOTATION_TASK_SPEC, LABEL_TASK, LABEL_TASKRUN, MAX_TIMEOUT, OnError, Step, TaskRun, TaskSpec, label_value,
     parse_duration,
 };
+use minitask_launcher::args::{Program, ReportArgs, StepArgs};
+use minitask_launcher::{BIN_VOLUME, RESULTS_DIR, RESULTS_VOLUME, RUN_VOLUME, SCRIPTS_DIR, SCRIPTS_VOLUME};
 
 mod error;
+pub(crate) mod launcher;
 pub(crate) mod names;
 pub(crate) mod params;
 mod paths;
 pub(crate) mod resolve;
+pub(crate) mod resources;
 pub(crate) mod results;
 pub(crate) mod script;
 pub(crate) mod substitute;
@@ -34,31 +38,32 @@ pub(crate) mod workspaces;
 pub use error::BuildError;
 pub use paths::WORKSPACE_DIR;
 
+use crate::pod::launcher::{debug_wait, prepare, reporter, step_command, step_mounts};
 use crate::pod::names::{pod_name, step_container};
 use crate::pod::resolve::{resolve_steps, vars};
-use crate::pod::results::{RESULTS_DIR, RESULTS_VOLUME, reporter};
-use crate::pod::script::{SCRIPTS_DIR, continue_on_error, script_command};
+use crate::pod::results::{MAX_RESULTS, message_budget};
 
 const WORKSPACE_VOLUME: &str = "workspace";
-const SCRIPTS_VOLUME: &str = "minitask-scripts";
 const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGER: &str = "minitask-controller";
 /// How long the kubelet waits for a step to stop after SIGTERM (cancel,
-/// timeout, eviction) before it kills it. Scripts run as PID 1, which
-/// ignores SIGTERM unless it traps it, so this is how long a cancel takes;
-/// Kubernetes' 30 s default made every cancel feel stuck.
+/// timeout, eviction) before it kills it. The launcher passes SIGTERM on
+/// to the step; a step that ignores it is killed after this. Kubernetes'
+/// 30 s default made every cancel feel stuck.
 /// `podTemplate.terminationGracePeriodSeconds` changes it.
 pub const DEFAULT_GRACE_SECONDS: i64 = 10;
-/// The image of the container that reports results (it needs `/bin/sh`).
-pub const DEFAULT_SHELL_IMAGE: &str = "busybox:1.37";
+/// The image the launcher is copied from, and that reports results, when
+/// the controller is not told (`--launcher-image`) and cannot read its own
+/// pod: the controller's image as `cargo xtask image` tags it.
+pub const DEFAULT_LAUNCHER_IMAGE: &str = "minitask-controller:dev";
 
 /// Cluster-wide choices for the pods the controller builds.
 #[derive(Clone, Debug)]
 pub struct PodOptions {
-    /// `imagePullPolicy` of every step; the Kubernetes default when None.
+    /// `imagePullPolicy` of every container; the Kubernetes default when None.
     pub image_pull_policy: Option<String>,
-    /// The image that reports results after the last step.
-    pub shell_image: String,
+    /// The image that holds the launcher: the controller's own.
+    pub launcher_image: String,
     /// How long an image pull may keep failing before the run fails.
     pub image_pull_grace: Duration,
 }
@@ -71,7 +76,7 @@ impl Default for PodOptions {
     fn default() -> Self {
         PodOptions {
             image_pull_policy: None,
-            shell_image: DEFAULT_SHELL_IMAGE.into(),
+            launcher_image: DEFAULT_LAUNCHER_IMAGE.into(),
             image_pull_grace: DEFAULT_IMAGE_PULL_GRACE,
         }
     }
@@ -107,11 +112,22 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
     let vars = vars(task, run, &values, &workspaces);
     let steps = resolve_steps(task, &vars)?;
 
+    let debug = match &run.spec.debug {
+        Some(d) if d.on_failure => Some(debug_wait(d.timeout.as_deref()).map_err(BuildError::Debug)?),
+        _ => None,
+    };
+
     let mut mounts = vec![
         mount(WORKSPACE_VOLUME, WORKSPACE_DIR),
         mount(SCRIPTS_VOLUME, SCRIPTS_DIR),
     ];
-    let mut volumes = vec![empty_dir(WORKSPACE_VOLUME), empty_dir(SCRIPTS_VOLUME)];
+    mounts.extend(step_mounts());
+    let mut volumes = vec![
+        empty_dir(WORKSPACE_VOLUME),
+        empty_dir(SCRIPTS_VOLUME),
+        empty_dir(BIN_VOLUME),
+        empty_dir(RUN_VOLUME),
+    ];
     if !task.results.is_empty() {
         mounts.push(mount(RESULTS_VOLUME, RESULTS_DIR));
         volumes.push(empty_dir(RESULTS_VOLUME));
@@ -120,24 +136,36 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
         mounts.push(volume_mount);
         volumes.push(volume);
     }
-    let param_env = params::env_vars(&values);
-    let mut containers = steps
-        .iter()
-        .map(|s| container(s, options, &mounts, &param_env))
-        .collect::<Result<Vec<_>, _>>()?;
     let template = run.spec.pod_template.clone().unwrap_or_default();
-    // Steps run as init containers, one after another; the last container
-    // is the pod's main one: the last step, or the results reporter.
-    if !task.results.is_empty() {
+    let added_security = added_container_security(template.security_context.as_ref());
+    let has_reporter = !task.results.is_empty() || debug.is_some();
+    // The kubelet shares its termination message budget among all of the
+    // pod's containers: the steps, the reporter and the init container.
+    let budget = message_budget(steps.len() + usize::from(has_reporter) + 1);
+    let param_env = params::env_vars(&values);
+    let step = |(index, s): (usize, &Step)| container(s, index, budget, debug, options, &mounts, &param_env);
+    let mut containers = steps.iter().enumerate().map(step).collect::<Result<Vec<_>, _>>()?;
+    resources::share_requests(&mut containers);
+    if has_reporter {
+        let report = ReportArgs {
+            steps: steps.len(),
+            budget,
+            max: MAX_RESULTS,
+            names: task.results.iter().map(|r| r.name.clone()).collect(),
+        };
         containers.push(reporter(
-            &task.results,
-            containers.len() + 1,
-            &options.shell_image,
+            report,
+            debug.is_some(),
+            &options.launcher_image,
             options.image_pull_policy.clone(),
-            added_container_security(template.security_context.as_ref()),
+            added_security.clone(),
         ));
     }
-    let main = containers.pop().expect("there is at least one step");
+    let init = prepare(
+        &options.launcher_image,
+        options.image_pull_policy.clone(),
+        added_security,
+    );
 
     let task_label = run.task_name().unwrap_or(name);
     let labels = BTreeMap::from([
@@ -159,8 +187,8 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
         },
         spec: Some(PodSpec {
             restart_policy: Some("Never".into()),
-            init_containers: (!containers.is_empty()).then_some(containers),
-            containers: vec![main],
+            init_containers: Some(vec![init]),
+            containers,
             volumes: Some(volumes),
             service_account_name: run.spec.service_account_name.clone(),
             // The kubelet stops the pod once the run is over its timeout;
@@ -185,19 +213,40 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
 
 fn container(
     step: &Step,
+    index: usize,
+    budget: usize,
+    debug: Option<Duration>,
     options: &PodOptions,
     mounts: &[VolumeMount],
     param_env: &[EnvVar],
 ) -> Result<Container, BuildError> {
-    let (command, args) = match (&step.script, &step.command) {
-        (Some(script), None) => script_command(&step.name, script),
-        (None, Some(command)) => (command.clone(), step.args.clone().unwrap_or_default()),
+    let program = match (&step.script, &step.command) {
+        (Some(script), None) => Program::Script(script.clone()),
+        (None, Some(command)) => Program::Command(command.iter().chain(step.args.iter().flatten()).cloned().collect()),
         _ => return Err(BuildError::StepCommand(step.name.clone())),
     };
-    let (command, args) = match step.on_error {
-        OnError::Continue => continue_on_error(&step.name, command, args),
-        OnError::StopAndFail => (command, args),
+    let timeout = match step.timeout.as_deref() {
+        None => None,
+        Some(text) => match parse_duration(text) {
+            Ok(d) if !d.is_zero() && d <= MAX_TIMEOUT => Some(d),
+            Ok(_) => {
+                return Err(BuildError::StepTimeout(
+                    step.name.clone(),
+                    format!("{text:?} must be more than 0s"),
+                ));
+            }
+            Err(why) => return Err(BuildError::StepTimeout(step.name.clone(), why)),
+        },
     };
+    let (command, args) = step_command(StepArgs {
+        index,
+        name: step.name.clone(),
+        keep_going: step.on_error == OnError::Continue,
+        timeout,
+        debug,
+        budget,
+        program,
+    });
     // Params first, so the step's own env can use or override them.
     let env: Vec<EnvVar> = param_env.iter().chain(step.env.iter().flatten()).cloned().collect();
     Ok(Container {
@@ -205,7 +254,7 @@ fn container(
         image: step.image.clone(),
         image_pull_policy: options.image_pull_policy.clone(),
         command: Some(command),
-        args: (!args.is_empty()).then_some(args),
+        args: Some(args),
         env: (!env.is_empty()).then_some(env),
         working_dir: Some(step.working_dir.clone().unwrap_or_else(|| WORKSPACE_DIR.into())),
         resources: step.resources.clone(),

@@ -1,76 +1,35 @@
-//! Results: steps write files into a volume shared by the pod; after the
-//! last step, one small container (the "reporter") reads them and reports
-//! them.
+//! Results: steps write files into a volume shared by the pod; once the
+//! steps have ended (also after one failed), the launcher's reporter reads
+//! them and reports them (see `minitask_launcher::report`).
 //!
 //! Where the report goes. The kubelet keeps at most 12 KiB of termination
 //! messages per pod, split evenly between its containers (and at most
-//! 4 KiB per container): 20 steps and the reporter leave 585 bytes each, and
-//! an admission webhook that injects containers shrinks that further. So
-//! the reporter always prints the report on its standard output (its log),
-//! and also writes it into its termination message when it fits the budget
-//! the controller computed from the pod's container count. The termination
-//! message starts with a header that says how long the report is, so a
-//! message cut by the kubelet (or one that only holds the header) is seen
-//! for what it is, and the controller reads the report from the log
-//! instead: one GET, once, only for large reports or pods with many
-//! containers. Small reports cost no API call at all.
+//! 4 KiB per container): 20 steps, the reporter and the init container
+//! leave 558 bytes each, and an admission webhook that injects containers
+//! shrinks that further. So the reporter always prints the report on its
+//! standard output (its log), and also writes it into its termination
+//! message when it fits the budget the controller computed from the pod's
+//! container count. The termination message starts with a header that
+//! says how long the report is, so a message cut by the kubelet (or one
+//! that only holds the header) is seen for what it is, and the controller
+//! reads the report from the log instead: one GET, once, only for large
+//! reports or pods with many containers. Small reports cost no API call.
 //!
 //! Everything here is parsed as untrusted input: a pod with the run's owner
 //! reference can be made by anyone who can create pods in the namespace.
 
-use k8s_openapi::api::core::v1::{Container, SecurityContext, VolumeMount};
-use minitask_api::{Reason, ResultSpec, TaskRunResult};
+use minitask_api::{Reason, TaskRunResult};
+use minitask_launcher::RESULTS_DIR;
+use minitask_launcher::report::MAGIC;
 
-use crate::pod::script::escape;
+pub use crate::pod::launcher::REPORTER;
 
-/// Where steps write results: `$(results.<name>.path)` is `RESULTS_DIR/<name>`.
-pub const RESULTS_DIR: &str = "/minitask/results";
-pub const RESULTS_VOLUME: &str = "minitask-results";
-/// The reporter's container name; not a step, so not `step-`.
-pub const REPORTER: &str = "minitask-results";
 /// The most a run may report: all result values together, in bytes.
 pub const MAX_RESULTS: usize = 8192;
 /// What the kubelet keeps of one container's termination message, and of
 /// all of a pod's together.
 const MAX_MESSAGE: usize = 4096;
 const MAX_POD_MESSAGES: usize = 12288;
-/// The first word of the reporter's termination message.
-const MAGIC: &str = "minitask-results";
-
-/// `$0` = "report", `$1` = the termination message budget, `$2` = the most
-/// bytes all results may hold, `$3...` = result names. The report is, per
-/// result that exists, `<name> <size>\n<bytes>\n` ("ok"), or when the
-/// values are over the limit only `<name> <size>\n` ("too-large", exit 1).
-/// It goes to standard output, and after a header `minitask-results <kind>
-/// <report bytes>\n` to the termination message, whole if it fits the
-/// budget, otherwise the header alone. Names are DNS-safe ASCII, so `${#}`
-/// counts bytes. Nothing goes to stderr, which would mix into the log.
-const REPORT: &str = r#"exec 2>/dev/null
-budget=$1 max=$2
-shift 2
-cd /minitask/results || exit 1
-total=0 ok=0 big=0
-for name; do
-  [ -f "$name" ] || continue
-  size=$(($(wc -c < "$name"))) || exit 1
-  total=$((total + size))
-  ok=$((ok + ${#name} + ${#size} + size + 3))
-  big=$((big + ${#name} + ${#size} + 2))
-done
-if [ "$total" -le "$max" ]; then
-  kind=ok body=$ok
-  report() { for name; do [ -f "$name" ] || continue; printf '%s %s\n' "$name" "$(($(wc -c < "$name")))"; cat "$name"; printf '\n'; done; }
-else
-  kind=too-large body=$big
-  report() { for name; do [ -f "$name" ] && printf '%s %s\n' "$name" "$(($(wc -c < "$name")))"; done; }
-fi
-report "$@"
-if [ $((19 + ${#kind} + ${#body} + body)) -le "$budget" ]; then
-  { printf 'minitask-results %s %s\n' "$kind" "$body"; report "$@"; } > /dev/termination-log
-else
-  printf 'minitask-results %s %s\n' "$kind" "$body" > /dev/termination-log
-fi
-[ "$kind" = ok ]"#;
 
 /// The path a step writes result `name` to.
 pub fn result_path(name: &str) -> String {
@@ -81,40 +40,6 @@ pub fn result_path(name: &str) -> String {
 /// `containers` containers, as the kubelet computes it.
 pub fn message_budget(containers: usize) -> usize {
     (MAX_POD_MESSAGES / containers.max(1)).min(MAX_MESSAGE)
-}
-
-/// The container that reports `results` after the last step, in a pod of
-/// `containers` containers (itself included).
-pub fn reporter(
-    results: &[ResultSpec],
-    containers: usize,
-    shell_image: &str,
-    pull_policy: Option<String>,
-    security: SecurityContext,
-) -> Container {
-    let args = [
-        "report".to_string(),
-        message_budget(containers).to_string(),
-        MAX_RESULTS.to_string(),
-    ]
-    .into_iter()
-    .chain(results.iter().map(|r| r.name.clone()))
-    .collect();
-    Container {
-        name: REPORTER.into(),
-        image: Some(shell_image.into()),
-        image_pull_policy: pull_policy,
-        command: Some(vec!["/bin/sh".into(), "-c".into(), escape(REPORT)]),
-        args: Some(args),
-        volume_mounts: Some(vec![VolumeMount {
-            name: RESULTS_VOLUME.into(),
-            mount_path: RESULTS_DIR.into(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        }]),
-        security_context: Some(security),
-        ..Container::default()
-    }
 }
 
 /// Why results could not be reported: the run's reason and message.
@@ -245,7 +170,7 @@ fn malformed(why: impl std::fmt::Display) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pod::script::kubelet_expand;
+    use minitask_launcher::report::{Found, render};
 
     fn result(name: &str, value: &str) -> TaskRunResult {
         TaskRunResult {
@@ -328,6 +253,31 @@ mod tests {
         }
     }
 
+    /// What the launcher writes, the controller reads back.
+    #[test]
+    fn the_launchers_reports_parse_back() {
+        let found = [
+            ("digest".to_string(), Found::Value(b"sha:abc".to_vec())),
+            ("lines".to_string(), Found::Value(b"two\nlines\n".to_vec())),
+        ];
+        let report = render(&found, 4096);
+        let want = vec![result("digest", "sha:abc"), result("lines", "two\nlines\n")];
+        assert_eq!(
+            from_message(std::str::from_utf8(&report.message).unwrap()),
+            Report::Read(Ok(want.clone()))
+        );
+        let small = render(&found, 30);
+        let Report::InLog(header) = from_message(std::str::from_utf8(&small.message).unwrap()) else {
+            panic!("a report over the budget is in the log")
+        };
+        assert_eq!(from_log(header, &small.log), Ok(want));
+        let large = render(&[("log".to_string(), Found::Size(9000))], 4096);
+        let Report::Read(Err((reason, _))) = from_message(std::str::from_utf8(&large.message).unwrap()) else {
+            panic!("too large")
+        };
+        assert_eq!(reason, Reason::ResultsTooLarge);
+    }
+
     #[test]
     fn the_budget_is_the_kubelets_share_per_container() {
         assert_eq!(message_budget(1), 4096);
@@ -335,19 +285,5 @@ mod tests {
         assert_eq!(message_budget(4), 3072);
         assert_eq!(message_budget(21), 585);
         assert_eq!(message_budget(0), 4096);
-    }
-
-    #[test]
-    fn the_reporter_reads_the_declared_results() {
-        let results = [ResultSpec {
-            name: "digest".into(),
-            description: None,
-        }];
-        let c = reporter(&results, 21, "busybox:1.37", None, SecurityContext::default());
-        assert_eq!(c.args.unwrap(), ["report", "585", "8192", "digest"]);
-        let command = c.command.unwrap();
-        assert_eq!(kubelet_expand(&command[2], |_| None), REPORT);
-        assert!(REPORT.contains(RESULTS_DIR) && REPORT.contains(MAGIC));
-        assert_eq!(c.volume_mounts.unwrap()[0].read_only, Some(true));
     }
 }

@@ -2,54 +2,8 @@
 //!
 //! Kubernetes rewrites a container's `command`, `args` and env values: it
 //! expands `$(VAR)` and turns `$$` into `$`. A script is carried in `args`
-//! with every `$` doubled, which that rewrite undoes exactly, so the shell
-//! receives the script as written.
-
-/// Where step scripts are written, in a volume private to the controller.
-pub const SCRIPTS_DIR: &str = "/minitask/scripts";
-
-/// Run by `/bin/sh -c` with `$0` = step name and `$1` = script. It writes
-/// the script to a file and runs it: through its `#!` line when it has one,
-/// otherwise with `/bin/sh -e`, stopping at the first failing command (as
-/// Tekton does).
-const LAUNCHER: &str = r#"script="/minitask/scripts/$0"
-printf '%s' "$1" > "$script" && chmod 0755 "$script" || exit 1
-case "$1" in
-'#!'*) exec "$script" ;;
-*) exec /bin/sh -e "$script" ;;
-esac"#;
-
-/// The `command` and `args` of a container that runs `script` for `step`.
-pub fn script_command(step: &str, script: &str) -> (Vec<String>, Vec<String>) {
-    let command = vec!["/bin/sh".to_string(), "-c".to_string(), escape(LAUNCHER)];
-    let args = vec![escape(step), escape(script)];
-    (command, args)
-}
-
-/// What a step with `onError: continue` writes to its termination message
-/// when its command failed, followed by the exit code.
-pub const CONTINUED: &str = "minitask: continued after exit code ";
-
-/// Run by `/bin/sh -c` with `$0` = step name and the step's own command in
-/// `$1...`: runs it, passes SIGTERM on (the shell is PID 1, which ignores
-/// it), and exits 0 whatever it returned, so the next step starts. A failure
-/// is recorded in the termination message for the controller.
-const CONTINUE: &str = r#""$@" &
-child=$!
-trap 'kill -TERM "$child" 2>/dev/null' TERM INT
-while :; do
-  wait "$child"; code=$?
-  kill -0 "$child" 2>/dev/null || break
-done
-[ "$code" -eq 0 ] || printf 'minitask: continued after exit code %d' "$code" > /dev/termination-log
-exit 0"#;
-
-/// `command` + `args` wrapped so that a failure lets the run go on.
-pub fn continue_on_error(step: &str, command: Vec<String>, args: Vec<String>) -> (Vec<String>, Vec<String>) {
-    let wrapper = vec!["/bin/sh".to_string(), "-c".to_string(), escape(CONTINUE)];
-    let inner = std::iter::once(escape(step)).chain(command).chain(args).collect();
-    (wrapper, inner)
-}
+//! with every `$` doubled, which that rewrite undoes exactly, so the
+//! launcher receives the script as written.
 
 /// Protects `text` from Kubernetes' `$(VAR)` expansion: every `$` becomes
 /// `$$`, which the kubelet turns back into a single `$`.
@@ -144,29 +98,5 @@ mod tests {
         for script in scripts {
             assert_eq!(kubelet_expand(&escape(script), env), script);
         }
-    }
-
-    #[test]
-    fn the_launcher_itself_survives_expansion() {
-        let (command, args) = script_command("build", "echo $(HOME)");
-        assert_eq!(command[..2], ["/bin/sh", "-c"]);
-        assert_eq!(kubelet_expand(&command[2], env), LAUNCHER);
-        assert_eq!(kubelet_expand(&args[0], env), "build");
-        assert_eq!(kubelet_expand(&args[1], env), "echo $(HOME)");
-    }
-
-    #[test]
-    fn the_continue_wrapper_runs_the_step_command_as_its_arguments() {
-        let (command, args) = script_command("build", "exit 3");
-        let (wrapper, inner) = continue_on_error("build", command.clone(), args.clone());
-        assert_eq!(kubelet_expand(&wrapper[2], env), CONTINUE);
-        assert!(CONTINUE.contains(CONTINUED.trim_end()));
-        assert_eq!(inner[0], "build");
-        assert_eq!(inner[1..], [command, args].concat()[..]);
-    }
-
-    #[test]
-    fn the_launcher_writes_into_the_scripts_volume() {
-        assert!(LAUNCHER.contains(SCRIPTS_DIR));
     }
 }

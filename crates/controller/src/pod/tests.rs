@@ -13,43 +13,51 @@ fn build(spec: &TaskSpec) -> Pod {
 
 fn step_names(pod: &Pod) -> Vec<String> {
     let spec = pod.spec.as_ref().unwrap();
-    let init = spec.init_containers.iter().flatten();
-    init.chain(&spec.containers).map(|c| c.name.clone()).collect()
+    spec.containers.iter().map(|c| c.name.clone()).collect()
+}
+
+/// The script a step's launcher gets, after the kubelet's `$(VAR)` expansion.
+fn script_of(c: &Container) -> String {
+    let args = c.args.clone().unwrap();
+    assert_eq!(args[args.len() - 2], "--script", "{}", c.name);
+    kubelet_expand(args.last().unwrap(), |_| None)
+}
+
+/// The launcher's arguments of a step, as it reads them.
+fn launcher_args(c: &Container) -> StepArgs {
+    let mut args = c.args.clone().unwrap();
+    let last = args.len() - 1;
+    args[last] = kubelet_expand(&args[last], |_| None);
+    match minitask_launcher::args::parse(&args).unwrap() {
+        minitask_launcher::args::Mode::Step(step) => step,
+        other => panic!("{}: not a step: {other:?}", c.name),
+    }
 }
 
 #[test]
-fn steps_run_in_order_as_init_containers_then_the_last_container() {
-    struct Case {
-        steps: &'static [&'static str],
-        init: usize,
-    }
-    let cases = [
-        Case {
-            steps: &["only"],
-            init: 0,
-        },
-        Case {
-            steps: &["a", "b"],
-            init: 1,
-        },
-        Case {
-            steps: &["fetch", "build", "test", "push"],
-            init: 3,
-        },
-    ];
-    for case in cases {
-        let pod = build(&task(case.steps));
-        let want: Vec<String> = case.steps.iter().map(|s| format!("step-{s}")).collect();
-        assert_eq!(step_names(&pod), want);
-        let spec = pod.spec.unwrap();
-        assert_eq!(
-            spec.init_containers.map_or(0, |c| c.len()),
-            case.init,
-            "{:?}",
-            case.steps
-        );
-        assert_eq!(spec.containers.len(), 1);
+fn every_step_is_a_container_under_the_launcher_in_order() {
+    for steps in [&["only"][..], &["a", "b"], &["fetch", "build", "test", "push"]] {
+        let pod = build(&task(steps));
+        let want: Vec<String> = steps.iter().map(|s| format!("step-{s}")).collect();
+        assert_eq!(step_names(&pod), want, "no results, no reporter");
+        let spec = pod.spec.clone().unwrap();
+        let init = spec.init_containers.unwrap();
+        assert_eq!(init.len(), 1, "{steps:?}");
+        assert_eq!(init[0].name, launcher::PREPARE);
+        assert_eq!(init[0].image.as_deref(), Some(DEFAULT_LAUNCHER_IMAGE));
+        assert_eq!(init[0].command.clone().unwrap(), [minitask_launcher::IMAGE_LAUNCHER]);
         assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
+        for (index, c) in spec.containers.iter().enumerate() {
+            assert_eq!(c.command.clone().unwrap(), [minitask_launcher::LAUNCHER]);
+            let args = launcher_args(c);
+            assert_eq!((args.index, args.name.as_str()), (index, steps[index]));
+            assert!(!args.keep_going && args.timeout.is_none() && args.debug.is_none());
+            let mounts = c.volume_mounts.clone().unwrap();
+            for path in [minitask_launcher::BIN_DIR, minitask_launcher::RUN_DIR] {
+                assert!(mounts.iter().any(|m| m.mount_path == path), "{}: {path}", c.name);
+            }
+        }
+        assert!(launcher::is_launcher_pod(&pod));
     }
 }
 
@@ -102,12 +110,7 @@ fn every_step_shares_the_workspace_and_starts_in_it() {
     spec.steps[1].working_dir = Some("/src".into());
     let pod = build(&spec);
     let podspec = pod.spec.unwrap();
-    let containers: Vec<_> = podspec
-        .init_containers
-        .iter()
-        .flatten()
-        .chain(&podspec.containers)
-        .collect();
+    let containers: Vec<_> = podspec.containers.iter().collect();
     for c in &containers {
         let mounts = c.volume_mounts.as_ref().unwrap();
         assert!(
@@ -125,17 +128,16 @@ fn every_step_shares_the_workspace_and_starts_in_it() {
 }
 
 #[test]
-fn scripts_reach_the_shell_byte_for_byte() {
+fn scripts_reach_the_launcher_byte_for_byte() {
     let script = "#!/bin/sh\necho \"$(HOME)\" '$$' \"it's\"\ncat <<'EOF'\n$HOME $(PATH)\nEOF\n";
     let mut spec = task(&["a"]);
     spec.steps[0].script = Some(script.into());
     let container = build(&spec).spec.unwrap().containers.remove(0);
-    let args = container.args.unwrap();
-    // What the kubelet hands the shell after its own $(VAR) expansion.
+    let args = container.args.clone().unwrap();
+    // What the kubelet hands the launcher after its own $(VAR) expansion.
     let env = |name: &str| (name == "HOME" || name == "PATH").then(|| "EXPANDED".to_string());
-    assert_eq!(kubelet_expand(&args[1], env), script);
-    assert_eq!(kubelet_expand(&args[0], env), "a");
-    assert_eq!(container.command.unwrap()[..2], ["/bin/sh", "-c"]);
+    assert_eq!(kubelet_expand(args.last().unwrap(), env), script);
+    assert_eq!(launcher_args(&container).program, Program::Script(script.into()));
 }
 
 #[test]
@@ -149,10 +151,11 @@ fn command_steps_keep_command_and_args_as_written() {
         ..Step::default()
     };
     let container = build(&spec).spec.unwrap().containers.remove(0);
-    assert_eq!(container.command.unwrap(), ["echo"]);
+    let args = container.args.unwrap();
+    let at = args.iter().position(|a| a == "--").unwrap();
     assert_eq!(
-        container.args.unwrap(),
-        ["$(HOME)"],
+        args[at + 1..],
+        ["echo", "$(HOME)"],
         "Kubernetes expansion applies to commands, as documented"
     );
 }
@@ -296,10 +299,11 @@ fn params_are_substituted_and_given_as_environment_variables() {
         },
     ];
     let pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
-    let c = &containers(&pod)[0];
+    let c = &pod.spec.clone().unwrap().containers[0];
     assert_eq!(c.image.as_deref(), Some("alpine:3.20"));
-    assert_eq!(c.command.clone().unwrap(), ["ls", "a", "$$(HOME)"]);
-    assert_eq!(c.args.clone().unwrap(), ["--who=world"]);
+    let args = c.args.clone().unwrap();
+    let at = args.iter().position(|a| a == "--").unwrap();
+    assert_eq!(args[at + 1..], ["ls", "a", "$$(HOME)", "--who=world"]);
     assert_eq!(c.working_dir.as_deref(), Some("/src/r"));
     let env: Vec<(String, String)> = c
         .env
@@ -328,10 +332,9 @@ fn a_script_gets_params_as_raw_text() {
         value: ParamValue::String("x; rm -rf $HOME".into()),
     }];
     let pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
-    let args = containers(&pod)[0].args.clone().unwrap();
     // Raw text: the shell sees a second command. The docs say to use
     // "$PARAM_WHO" instead; this test pins the documented behaviour.
-    assert_eq!(kubelet_expand(&args[1], |_| None), "echo x; rm -rf $HOME");
+    assert_eq!(script_of(&pod.spec.unwrap().containers[0]), "echo x; rm -rf $HOME");
 }
 
 #[test]
@@ -400,13 +403,12 @@ fn workspaces_are_mounted_in_every_step() {
         secret: None,
     }];
     let pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
-    for c in containers(&pod) {
+    for c in pod.spec.clone().unwrap().containers {
         let mounts = c.volume_mounts.unwrap();
         let ws = mounts.iter().find(|m| m.name == "ws-0").expect("mounted");
         assert_eq!((ws.mount_path.as_str(), ws.read_only), ("/workspace/src", Some(true)));
     }
-    let args = containers(&pod)[1].args.clone().unwrap();
-    assert_eq!(kubelet_expand(&args[1], |_| None), "ls /workspace/src");
+    assert_eq!(script_of(&pod.spec.clone().unwrap().containers[1]), "ls /workspace/src");
     let volumes = pod.spec.unwrap().volumes.unwrap();
     assert!(volumes.iter().any(|v| v.name == "ws-0" && v.empty_dir.is_some()));
 }
@@ -420,19 +422,20 @@ fn results_add_a_reporter_after_the_last_step() {
     }];
     spec.steps[0].script = Some("printf x > $(results.digest.path)".into());
     let options = PodOptions {
-        shell_image: "shell:1".into(),
+        launcher_image: "launcher:1".into(),
         ..PodOptions::default()
     };
     let pod = build_pod(&spec, &taskrun("r", "t"), 0, &options).unwrap();
     assert_eq!(step_names(&pod), ["step-a", "step-b", "minitask-results"]);
     let all = containers(&pod);
-    assert_eq!(all[2].image.as_deref(), Some("shell:1"));
-    let args = all[0].args.clone().unwrap();
-    assert_eq!(
-        kubelet_expand(&args[1], |_| None),
-        "printf x > /minitask/results/digest"
-    );
-    assert!(all.iter().all(|c| {
+    assert_eq!(all[0].image.as_deref(), Some("launcher:1"), "the launcher's copy");
+    assert_eq!(all[3].image.as_deref(), Some("launcher:1"));
+    assert_eq!(all[3].readiness_probe, None, "no debugging, no probe");
+    let report = all[3].args.clone().unwrap();
+    assert_eq!(report[..3], ["report", "--steps", "2"]);
+    assert_eq!(report.last().map(String::as_str), Some("digest"));
+    assert_eq!(script_of(&all[1]), "printf x > /minitask/results/digest");
+    assert!(all[1..].iter().all(|c| {
         let mounts = c.volume_mounts.clone().unwrap();
         mounts.iter().any(|m| m.mount_path == "/minitask/results")
     }));
@@ -440,15 +443,58 @@ fn results_add_a_reporter_after_the_last_step() {
 }
 
 #[test]
-fn on_error_continue_wraps_the_step() {
+fn on_error_continue_and_a_step_timeout_reach_the_launcher() {
     let mut spec = task(&["a", "b"]);
     spec.steps[0].on_error = OnError::Continue;
-    let pod = build(&spec);
-    let all = containers(&pod);
-    let (wrapped, plain) = (&all[0], &all[1]);
-    assert!(kubelet_expand(&wrapped.command.clone().unwrap()[2], |_| None).contains("minitask: continued"));
-    assert_eq!(wrapped.args.clone().unwrap()[..2], ["a", "/bin/sh"]);
-    assert!(!kubelet_expand(&plain.command.clone().unwrap()[2], |_| None).contains("continued"));
+    spec.steps[1].timeout = Some("1m30s".into());
+    let all = build(&spec).spec.unwrap().containers;
+    let (first, second) = (launcher_args(&all[0]), launcher_args(&all[1]));
+    assert!(first.keep_going && first.timeout.is_none());
+    assert!(!second.keep_going);
+    assert_eq!(second.timeout, Some(Duration::from_secs(90)));
+
+    for bad in ["0s", "soon"] {
+        spec.steps[1].timeout = Some(bad.into());
+        let err = build_pod(&spec, &taskrun("r", "t"), 0, &PodOptions::default()).unwrap_err();
+        assert_eq!(err.reason(), Reason::InvalidTaskSpec, "{bad}");
+        assert!(err.to_string().starts_with("step \"b\": timeout: "), "{err}");
+    }
+}
+
+#[test]
+fn debugging_on_failure_adds_a_probed_reporter_and_tells_every_step() {
+    let mut run = taskrun("r", "t");
+    run.spec.debug = Some(minitask_api::DebugSpec {
+        on_failure: true,
+        timeout: Some("2m".into()),
+    });
+    let pod = build_pod(&task(&["a", "b"]), &run, 0, &PodOptions::default()).unwrap();
+    assert_eq!(step_names(&pod), ["step-a", "step-b", launcher::REPORTER]);
+    let all = pod.spec.clone().unwrap().containers;
+    for c in &all[..2] {
+        assert_eq!(launcher_args(c).debug, Some(Duration::from_secs(120)));
+    }
+    let probe = all[2].readiness_probe.clone().expect("a readiness probe");
+    assert_eq!(probe.exec.unwrap().command.unwrap()[1], "probe");
+
+    run.spec.debug.as_mut().unwrap().timeout = None;
+    let pod = build_pod(&task(&["a"]), &run, 0, &PodOptions::default()).unwrap();
+    assert_eq!(
+        launcher_args(&pod.spec.unwrap().containers[0]).debug,
+        Some(Duration::from_secs(15 * 60))
+    );
+
+    run.spec.debug.as_mut().unwrap().on_failure = false;
+    let pod = build_pod(&task(&["a"]), &run, 0, &PodOptions::default()).unwrap();
+    assert_eq!(step_names(&pod), ["step-a"], "not debugging");
+
+    run.spec.debug = Some(minitask_api::DebugSpec {
+        on_failure: true,
+        timeout: Some("0s".into()),
+    });
+    let err = build_pod(&task(&["a"]), &run, 0, &PodOptions::default()).unwrap_err();
+    assert_eq!(err.reason(), Reason::InvalidTaskSpec);
+    assert!(err.to_string().contains("spec.debug.timeout"), "{err}");
 }
 
 #[test]
@@ -468,7 +514,7 @@ fn templates_shape_the_steps_and_the_pod() {
     }));
     let pod = build_pod(&spec, &run, 2, &PodOptions::default()).unwrap();
     assert_eq!(pod.metadata.name.as_deref(), Some("r-pod-retry2"));
-    assert_eq!(containers(&pod)[0].image.as_deref(), Some("alpine"));
+    assert_eq!(containers(&pod)[1].image.as_deref(), Some("alpine"));
     let podspec = pod.spec.unwrap();
     assert_eq!(podspec.node_selector.unwrap()["disk"], "ssd");
     assert_eq!(podspec.priority_class_name.as_deref(), Some("batch"));
@@ -476,14 +522,16 @@ fn templates_shape_the_steps_and_the_pod() {
 }
 
 #[test]
-fn the_reporter_passes_pod_security_restricted_and_runs_as_the_pods_user() {
+fn the_launchers_containers_pass_pod_security_restricted_and_runs_as_the_pods_user() {
     use k8s_openapi::api::core::v1::PodSecurityContext;
     let mut spec = task(&["a"]);
     spec.results = vec![ResultSpec {
         name: "digest".into(),
         description: None,
     }];
-    let reporter = |run: &TaskRun| containers(&build_pod(&spec, run, 0, &PodOptions::default()).unwrap())[1].clone();
+    let reporter = |run: &TaskRun| containers(&build_pod(&spec, run, 0, &PodOptions::default()).unwrap())[2].clone();
+    let prepare = containers(&build_pod(&spec, &taskrun("r", "t"), 0, &PodOptions::default()).unwrap())[0].clone();
+    assert_eq!(prepare.security_context, reporter(&taskrun("r", "t")).security_context);
     let security = reporter(&taskrun("r", "t")).security_context.unwrap();
     assert_eq!(security.allow_privilege_escalation, Some(false));
     assert_eq!(security.capabilities.unwrap().drop.unwrap(), ["ALL"]);
@@ -522,10 +570,10 @@ fn a_steps_security_context_comes_from_it_or_the_template() {
         ..StepTemplate::default()
     });
     spec.steps[1].security_context = Some(locked(2000));
-    let all = containers(&build(&spec));
+    let all = build(&spec).spec.unwrap().containers;
     assert_eq!(all[0].security_context, Some(locked(1000)));
     assert_eq!(all[1].security_context, Some(locked(2000)));
-    assert_eq!(containers(&build(&task(&["a"])))[0].security_context, None);
+    assert_eq!(build(&task(&["a"])).spec.unwrap().containers[0].security_context, None);
 }
 
 #[test]

@@ -15,7 +15,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::{Container, ContainerState, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus, Probe,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::{Resource, ResourceExt};
 use minitask_api::{
@@ -45,8 +47,13 @@ struct Spec {
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 struct Named {
     name: String,
+    /// Whether it has one (the reporter of a run that waits for a
+    /// debugger); what it runs is never read.
+    #[serde(default)]
+    readiness_probe: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -71,12 +78,13 @@ struct Condition {
     message: Option<String>,
 }
 
-/// A container's status: its name, image and state.
+/// A container's status: its name, image, readiness and state.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 struct ContainerInfo {
     name: String,
     image: String,
+    ready: bool,
     state: Option<ContainerState>,
 }
 
@@ -199,6 +207,7 @@ impl CachedPod {
                 .iter()
                 .map(|n| Container {
                     name: n.name.clone(),
+                    readiness_probe: n.readiness_probe.map(|_| Probe::default()),
                     ..Container::default()
                 })
                 .collect()
@@ -209,6 +218,7 @@ impl CachedPod {
                 .map(|c| ContainerStatus {
                     name: c.name.clone(),
                     image: c.image.clone(),
+                    ready: c.ready,
                     state: c.state.clone(),
                     ..ContainerStatus::default()
                 })

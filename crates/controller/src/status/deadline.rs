@@ -10,8 +10,8 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use minitask_api::{Phase, Reason, TaskRun, TaskRunStatus, parse_duration};
 
+use crate::pod::launcher::{PREPARE, REPORTER};
 use crate::pod::names::step_of_container;
-use crate::pod::results::REPORTER;
 
 /// Why `run`, whose status is now `status`, must be stopped at `now`.
 pub fn stop_reason(run: &TaskRun, status: &TaskRunStatus, now: &Time) -> Option<(Reason, String)> {
@@ -77,28 +77,34 @@ const CREATE_RETRYING: [&str; 5] = [
     "PreStartHookError",
 ];
 
-/// Checks the containers of `pod` that wait to start, at `now`. A container
-/// starts waiting when the one before it ended (or when the pod started,
-/// for the first one); a pull or creation that has failed for longer than
-/// `grace` since then fails the run, and so does a pull that can never
-/// succeed. A step's failure is retryable (ImagePullFailed,
-/// ContainerCreationFailed); the results reporter's is not (ResultsFailed),
-/// since every step has succeeded by then.
+/// Checks the containers of `pod` that wait to start, at `now`. An init
+/// container starts waiting when the one before it ended (or when the pod
+/// started, for the first one), the others when the last init container
+/// ended; a pull or creation that has failed for longer than `grace` since
+/// then fails the run, and so does a pull that can never succeed. A step's
+/// failure is retryable (ImagePullFailed, ContainerCreationFailed); the
+/// results reporter's is not (ResultsFailed): the steps run beside it, so
+/// they may have run already.
 pub fn starting(pod: &Pod, now: &Time, grace: Duration) -> Starting {
     let Some(status) = &pod.status else {
         return Starting::Fine;
     };
-    let statuses: Vec<&ContainerStatus> = status
+    // Init containers run one after another; the others start together
+    // once the last init container has ended.
+    let statuses: Vec<(bool, &ContainerStatus)> = status
         .init_container_statuses
         .iter()
         .flatten()
-        .chain(status.container_statuses.iter().flatten())
+        .map(|s| (true, s))
+        .chain(status.container_statuses.iter().flatten().map(|s| (false, s)))
         .collect();
     let mut since = status.start_time.clone().or(pod.metadata.creation_timestamp.clone());
-    for container in statuses {
+    for (init, container) in statuses {
         let state = container.state.clone().unwrap_or_default();
         if let Some(terminated) = &state.terminated {
-            since = terminated.finished_at.clone().or(since);
+            if init {
+                since = terminated.finished_at.clone().or(since);
+            }
             continue;
         }
         let Some(waiting) = state.waiting else { continue };
@@ -149,10 +155,11 @@ pub fn starting(pod: &Pod, now: &Time, grace: Duration) -> Starting {
                 ),
             ),
         };
+        if [PREPARE, REPORTER].contains(&container.name.as_str()) {
+            message.push_str("; this is the launcher image, the controller's --launcher-image");
+        }
         if container.name == REPORTER {
-            message = format!(
-                "every step succeeded, but the results could not be reported: {message}; the reporter's image is the controller's --shell-image"
-            );
+            let message = format!("the results cannot be reported: {message}");
             return Starting::Failed(Reason::ResultsFailed, message);
         }
         return Starting::Failed(reason, message);
@@ -354,13 +361,13 @@ mod tests {
                 ),
             ),
             (
-                "the reporter's image is not a reason to run the steps again",
+                "the reporter's image is not a reason to run the steps again, and says where it comes from",
                 pulling(&[("step-a", None, Some(5)), ("minitask-results", Some("InvalidImageName"), None)]),
                 6,
                 Starting::Failed(
                     Reason::ResultsFailed,
                     format!(
-                        "every step succeeded, but the results could not be reported: {}; the reporter's image is the controller's --shell-image",
+                        "the results cannot be reported: {}; this is the launcher image, the controller's --launcher-image",
                         pull_failed("container \"minitask-results\"", "minitask-results:1", "", "InvalidImageName")
                     ),
                 ),

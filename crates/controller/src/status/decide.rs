@@ -204,11 +204,15 @@ fn observe(f: &Facts, pod: &Pod) -> TaskRunStatus {
     match f.reporter_log {
         Some(Log::Read(log)) => project_status(&previous, Some(pod), Some(log), f.now),
         Some(Log::Gone(why)) => {
+            let ended = project_status(&previous, Some(pod), None, f.now);
+            // A run that failed anyway keeps its reason, without results.
+            if ended.phase == Some(Phase::Failed) {
+                return ended;
+            }
             let message = format!(
                 "every step succeeded, but the results could not be read from the log of container {REPORTER} of pod {}: {why}",
                 pod.name_any()
             );
-            let ended = project_status(&previous, Some(pod), None, f.now);
             with_outcome(&ended, Phase::Failed, Reason::ResultsFailed, message, f.now)
         }
         None => project_status(&previous, Some(pod), None, f.now),

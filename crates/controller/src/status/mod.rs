@@ -7,7 +7,7 @@
 //! phase alone: a sidecar injected into the pod (a service mesh proxy) keeps
 //! the pod running after the last step, and the run must end anyway.
 
-use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use minitask_api::{CONDITION_SUCCEEDED, Phase, Reason, StepState, TaskRunResult, TaskRunStatus, format_duration};
 
@@ -18,18 +18,15 @@ pub(crate) mod events;
 pub(crate) mod refusal;
 pub(crate) mod retention;
 pub(crate) mod retry;
+pub(crate) mod steps;
 pub(crate) mod stop;
 
-use crate::pod::names::step_of_container;
+use crate::pod::launcher::debugger_awaited;
 use crate::pod::results::{REPORTER, Report, from_log, from_message};
-use crate::pod::script::CONTINUED;
 use crate::status::disruption::disruption;
+use crate::status::steps::step_states;
+pub use crate::status::steps::{CONTINUED_REASON, STOPPED_REASON, TIMED_OUT_REASON, TURN_REASON};
 
-/// `terminated.reason` of a step that failed with `onError: continue`.
-pub const CONTINUED_REASON: &str = "Continued";
-/// `terminated.reason` of a step that was running when the run ended for
-/// another reason (cancelled, timed out, evicted...).
-pub const STOPPED_REASON: &str = "Stopped";
 /// The exit code recorded for a stopped step: what the kubelet reports for
 /// a container it kills. The step's real end is in the pod, kept for its logs.
 pub const STOPPED_EXIT_CODE: i32 = 137;
@@ -178,7 +175,22 @@ fn classify(
         .iter()
         .find_map(|s| Some((s, s.terminated.as_ref().filter(|t| !succeeded(t))?)))
     {
-        return failed(Reason::StepFailed, step_failure(pod, step, terminated));
+        let reason = match terminated.reason.as_deref() {
+            Some(TIMED_OUT_REASON) => Reason::StepTimeout,
+            _ => Reason::StepFailed,
+        };
+        let message = step_failure(pod, step, terminated);
+        // The reporter reports what the steps wrote before the failure,
+        // once the failed step's launcher has left its marker (a step
+        // killed without a record left none: nothing to wait for).
+        return match (has_reporter && has_record(pod, &step.container), reporter_state(pod)) {
+            (true, Some(_)) => (Phase::Failed, reason, message, results_after_failure(pod, reporter_log)),
+            (true, None) if reporter_running(pod) => {
+                let message = format!("{message}; reporting the results written before it");
+                (Phase::Running, Reason::Running, message, Vec::new())
+            }
+            _ => failed(reason, message),
+        };
     }
     if status.phase.as_deref() == Some("Failed") {
         let why = status.reason.clone().unwrap_or_else(|| "unknown reason".into());
@@ -194,6 +206,14 @@ fn classify(
         return running(format!("all {total} steps ended; reporting their results"));
     }
     if let Some((index, step)) = steps.iter().enumerate().find(|(_, s)| s.running.is_some()) {
+        if debugger_awaited(pod) {
+            return (
+                Phase::Running,
+                Reason::Debugging,
+                debugging(pod, &step.name),
+                Vec::new(),
+            );
+        }
         return running(format!("step {:?} is running ({} of {total})", step.name, index + 1));
     }
     let started = steps.iter().any(|s| s.terminated.is_some());
@@ -242,12 +262,68 @@ fn finish(pod: &Pod, steps: &[StepState], reporter_log: Option<&[u8]>) -> (Phase
     }
 }
 
+/// The results of a run whose step failed: what the reporter found, or
+/// none when it could not report (the failure says what matters).
+fn results_after_failure(pod: &Pod, reporter_log: Option<&[u8]>) -> Vec<TaskRunResult> {
+    let read = match (from_message(reporter_message(pod).unwrap_or_default()), reporter_log) {
+        (Report::Read(read), _) => read,
+        (Report::InLog(header), Some(log)) => from_log(header, log),
+        (Report::InLog(_), None) => return Vec::new(),
+    };
+    read.unwrap_or_default()
+}
+
+/// Whether the launcher of `container` left its record: the step ended by
+/// itself, and left its marker for the ones after it.
+fn has_record(pod: &Pod, container: &str) -> bool {
+    container_status(pod, container)
+        .and_then(|s| s.state.as_ref()?.terminated.as_ref()?.message.as_deref())
+        .and_then(minitask_launcher::record::Record::parse)
+        .is_some()
+}
+
+fn reporter_running(pod: &Pod) -> bool {
+    container_status(pod, REPORTER).is_some_and(|s| s.state.as_ref().is_some_and(|s| s.running.is_some()))
+}
+
+fn container_status<'a>(pod: &'a Pod, name: &str) -> Option<&'a k8s_openapi::api::core::v1::ContainerStatus> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    statuses.iter().find(|s| s.name == name)
+}
+
+/// What a run that waits for a debugger says.
+fn debugging(pod: &Pod, step: &str) -> String {
+    let run = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map_or("<run>", |o| o.name.as_str());
+    format!(
+        "step {step:?} failed and waits for a debugger: `kubectl task debug {run}` opens a shell in its container (the run fails when it exits), `kubectl task debug {run} --continue` lets the run fail now"
+    )
+}
+
 /// A step that exited 0, or failed and was let through (onError: continue).
 fn succeeded(terminated: &ContainerStateTerminated) -> bool {
     terminated.exit_code == 0 || terminated.reason.as_deref() == Some(CONTINUED_REASON)
 }
 
 fn step_failure(pod: &Pod, step: &StepState, terminated: &ContainerStateTerminated) -> String {
+    let see = format!(
+        "; see its output with `kubectl logs {} -c {}`",
+        pod.metadata.name.as_deref().unwrap_or_default(),
+        step.container
+    );
+    if terminated.reason.as_deref() == Some(TIMED_OUT_REASON) {
+        let what = terminated.message.as_deref().unwrap_or("went over its timeout");
+        let what = cut(what.trim(), MAX_STEP_MESSAGE);
+        return format!(
+            "step {:?} {what} and was stopped (exit code {}){see}",
+            step.name, terminated.exit_code
+        );
+    }
     let mut message = format!("step {:?} failed with exit code {}", step.name, terminated.exit_code);
     let why = terminated.reason.as_deref().filter(|r| *r != "Error");
     let detail = terminated
@@ -262,11 +338,7 @@ fn step_failure(pod: &Pod, step: &StepState, terminated: &ContainerStateTerminat
         (None, Some(detail)) => message.push_str(&format!(" ({detail})")),
         (None, None) => {}
     }
-    message.push_str(&format!(
-        "; see its output with `kubectl logs {} -c {}`",
-        pod.metadata.name.as_deref().unwrap_or_default(),
-        step.container
-    ));
+    message.push_str(&see);
     message
 }
 
@@ -332,76 +404,13 @@ fn waiting_problem(step: &StepState) -> Option<String> {
     let reason = waiting
         .reason
         .as_deref()
-        .filter(|r| !["PodInitializing", "ContainerCreating"].contains(r))?;
+        .filter(|r| !["PodInitializing", "ContainerCreating", TURN_REASON].contains(r))?;
     let detail = waiting.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
     Some(format!("step {:?} is waiting: {reason}{detail}", step.name))
 }
 
-/// The steps in the order the pod runs them, with their container states.
-fn step_states(pod: &Pod) -> Vec<StepState> {
-    let (Some(spec), status) = (&pod.spec, pod.status.clone().unwrap_or_default()) else {
-        return Vec::new();
-    };
-    let statuses: Vec<ContainerStatus> = status
-        .init_container_statuses
-        .into_iter()
-        .flatten()
-        .chain(status.container_statuses.into_iter().flatten())
-        .collect();
-    let containers: Vec<&Container> = spec.init_containers.iter().flatten().chain(&spec.containers).collect();
-    containers
-        .into_iter()
-        .filter_map(|c| step_of_container(&c.name).map(|step| (step, c)))
-        .map(|(step, c)| {
-            let state = statuses
-                .iter()
-                .find(|s| s.name == c.name)
-                .and_then(|s| s.state.clone())
-                .unwrap_or_default();
-            StepState {
-                name: step.to_string(),
-                container: c.name.clone(),
-                waiting: state.waiting,
-                running: state.running.map(|mut r| {
-                    r.started_at = r.started_at.filter(is_set);
-                    r
-                }),
-                terminated: state.terminated.map(continued).map(|mut t| {
-                    t.started_at = t.started_at.filter(is_set);
-                    t.finished_at = t.finished_at.filter(is_set);
-                    t
-                }),
-            }
-        })
-        .collect()
-}
-
-/// The kubelet writes the zero time (1970) for a container that never
-/// started; that is no time at all.
-fn is_set(time: &Time) -> bool {
-    time.0.as_second() > 0
-}
-
-/// A step with `onError: continue` exits 0 and reports its real exit code
-/// in its termination message; show that code.
-fn continued(mut terminated: ContainerStateTerminated) -> ContainerStateTerminated {
-    let code = terminated
-        .message
-        .as_deref()
-        .and_then(|m| m.strip_prefix(CONTINUED))
-        .and_then(|code| code.trim().parse().ok());
-    if let (0, Some(code)) = (terminated.exit_code, code) {
-        terminated.exit_code = code;
-        terminated.reason = Some(CONTINUED_REASON.into());
-        terminated.message = None;
-    }
-    terminated
-}
-
 fn reporter_state(pod: &Pod) -> Option<&ContainerStateTerminated> {
-    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
-    let reporter = statuses.iter().find(|s| s.name == REPORTER)?;
-    reporter.state.as_ref()?.terminated.as_ref()
+    container_status(pod, REPORTER)?.state.as_ref()?.terminated.as_ref()
 }
 
 /// The termination message of the results reporter, once it has ended.

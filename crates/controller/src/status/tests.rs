@@ -2,9 +2,11 @@ use super::*;
 use crate::fixtures::{task, taskrun};
 use crate::pod::{PodOptions, build_pod};
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, PodCondition, PodStatus,
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+    PodCondition, PodStatus,
 };
 use k8s_openapi::jiff::Timestamp;
+use minitask_launcher::record::{Record, State};
 
 fn at(second: i64) -> Time {
     Time(Timestamp::from_second(1_800_000_000 + second).unwrap())
@@ -16,10 +18,39 @@ enum Step {
     Unreported,
     Waiting(&'static str),
     Running(i64),
+    /// Ended with the launcher's record of this state.
+    Ended(State, i32, i64, i64),
+    /// Ended with exit code 0 or 1 (succeeded or failed), as its launcher
+    /// records it.
     Exited(i32, i64, i64),
+    /// Ended without a record: killed (out of memory, evicted).
+    Killed(i32, i64, i64),
+}
+
+fn record(state: State, code: i32, started: i64, finished: i64) -> String {
+    let ms = |t: i64| (1_800_000_000 + t) as u64 * 1000;
+    Record {
+        state,
+        exit_code: code,
+        started_ms: ms(started),
+        finished_ms: ms(finished),
+        message: String::new(),
+    }
+    .encode(4096)
 }
 
 fn container_status(name: &str, step: &Step) -> Option<ContainerStatus> {
+    let terminated = |code: i32, started: i64, finished: i64, message: Option<String>| ContainerState {
+        terminated: Some(ContainerStateTerminated {
+            exit_code: code,
+            reason: Some(if code == 0 { "Completed" } else { "Error" }.into()),
+            message,
+            started_at: Some(at(started)),
+            finished_at: Some(at(finished)),
+            ..ContainerStateTerminated::default()
+        }),
+        ..ContainerState::default()
+    };
     let state = match step {
         Step::Unreported => return None,
         Step::Waiting(reason) => ContainerState {
@@ -35,16 +66,29 @@ fn container_status(name: &str, step: &Step) -> Option<ContainerStatus> {
             }),
             ..ContainerState::default()
         },
-        Step::Exited(code, started, finished) => ContainerState {
-            terminated: Some(ContainerStateTerminated {
-                exit_code: *code,
-                reason: Some(if *code == 0 { "Completed" } else { "Error" }.into()),
-                started_at: Some(at(*started)),
-                finished_at: Some(at(*finished)),
-                ..ContainerStateTerminated::default()
-            }),
-            ..ContainerState::default()
-        },
+        Step::Ended(state, code, started, finished) => {
+            let exit = if state.lets_next_run() || *state == State::Skipped {
+                0
+            } else {
+                *code
+            };
+            terminated(
+                exit,
+                *started,
+                *finished,
+                Some(record(*state, *code, *started, *finished)),
+            )
+        }
+        Step::Exited(code, started, finished) => {
+            let state = if *code == 0 { State::Succeeded } else { State::Failed };
+            terminated(
+                *code,
+                *started,
+                *finished,
+                Some(record(state, *code, *started, *finished)),
+            )
+        }
+        Step::Killed(code, started, finished) => terminated(*code, *started, *finished, None),
     };
     Some(ContainerStatus {
         name: name.into(),
@@ -53,7 +97,8 @@ fn container_status(name: &str, step: &Step) -> Option<ContainerStatus> {
     })
 }
 
-/// A pod for steps a, b, c in `phase`, each step reporting as given.
+/// A pod for steps a, b, c in `phase`, each step reporting as given; its
+/// init container has copied the launcher.
 fn pod(phase: &str, steps: [Step; 3]) -> Pod {
     let mut pod = build_pod(&task(&["a", "b", "c"]), &taskrun("r", "t"), 0, &PodOptions::default()).unwrap();
     pod.metadata.creation_timestamp = Some(at(0));
@@ -62,11 +107,12 @@ fn pod(phase: &str, steps: [Step; 3]) -> Pod {
         .zip(&steps)
         .filter_map(|(n, s)| container_status(n, s))
         .collect();
-    let (init, main): (Vec<_>, Vec<_>) = statuses.into_iter().partition(|s| s.name != "step-c");
+    let prepared = !matches!(steps[0], Step::Unreported);
+    let prepare = prepared.then(|| container_status(crate::pod::launcher::PREPARE, &Step::Killed(0, 0, 0)));
     pod.status = Some(PodStatus {
         phase: Some(phase.into()),
-        init_container_statuses: Some(init),
-        container_statuses: Some(main),
+        init_container_statuses: prepare.flatten().map(|p| vec![p]),
+        container_statuses: Some(statuses),
         ..PodStatus::default()
     });
     pod
@@ -401,24 +447,13 @@ fn start_time_falls_back_to_the_pod_creation() {
     assert_eq!(got.start_time, Some(at(0)));
 }
 
-fn set_message(pod: &mut Pod, container: &str, message: &str) {
-    let status = pod.status.as_mut().unwrap();
-    let all = status
-        .init_container_statuses
-        .iter_mut()
-        .flatten()
-        .chain(status.container_statuses.iter_mut().flatten());
-    for s in all.filter(|s| s.name == container) {
-        let t = s.state.as_mut().unwrap().terminated.as_mut().unwrap();
-        t.message = Some(message.into());
-    }
-}
-
 #[test]
 fn a_step_that_continued_shows_its_exit_code_and_the_run_goes_on() {
     use Step::*;
-    let mut succeeded = pod("Succeeded", [Exited(0, 1, 2), Exited(0, 2, 3), Exited(0, 3, 4)]);
-    set_message(&mut succeeded, "step-a", "minitask: continued after exit code 3");
+    let succeeded = pod(
+        "Succeeded",
+        [Ended(State::Continued, 3, 1, 2), Exited(0, 2, 3), Exited(0, 3, 4)],
+    );
     let status = project(&started(), Some(&succeeded), &at(9));
     assert_eq!(status.phase, Some(Phase::Succeeded));
     assert_eq!(
@@ -428,8 +463,10 @@ fn a_step_that_continued_shows_its_exit_code_and_the_run_goes_on() {
     let a = status.steps[0].terminated.as_ref().unwrap();
     assert_eq!((a.exit_code, a.reason.as_deref()), (3, Some(CONTINUED_REASON)));
 
-    let mut failed = pod("Failed", [Exited(0, 1, 2), Exited(0, 2, 3), Exited(1, 3, 4)]);
-    set_message(&mut failed, "step-a", "minitask: continued after exit code 3");
+    let failed = pod(
+        "Failed",
+        [Ended(State::Continued, 3, 1, 2), Exited(0, 2, 3), Exited(1, 3, 4)],
+    );
     let status = project(&started(), Some(&failed), &at(9));
     assert_eq!(status.reason.as_deref(), Some("StepFailed"));
     assert!(
@@ -443,27 +480,182 @@ fn a_step_that_continued_shows_its_exit_code_and_the_run_goes_on() {
 /// A pod for steps a, b, c and the results reporter, all steps done; the
 /// reporter exited with `code` and termination message `message`.
 fn with_reporter(phase: &str, code: i32, message: &str) -> Pod {
+    let steps = [Step::Exited(0, 1, 2), Step::Exited(0, 2, 3), Step::Exited(0, 3, 4)];
+    reporting(phase, steps, Step::Killed(code, 4, 5), Some(message))
+}
+
+/// A pod for steps a, b, c with result `digest`, each step and the
+/// reporter reporting as given (the reporter's termination message
+/// replaced by `message`).
+fn reporting(phase: &str, steps: [Step; 3], reporter: Step, message: Option<&str>) -> Pod {
     let mut spec = task(&["a", "b", "c"]);
     spec.results = vec![minitask_api::ResultSpec {
         name: "digest".into(),
         description: None,
     }];
     let mut pod = build_pod(&spec, &taskrun("r", "t"), 0, &PodOptions::default()).unwrap();
-    let steps: Vec<_> = ["step-a", "step-b", "step-c"]
+    let mut statuses: Vec<_> = ["step-a", "step-b", "step-c"]
         .iter()
-        .zip([(1, 2), (2, 3), (3, 4)])
-        .filter_map(|(n, (a, b))| container_status(n, &Step::Exited(0, a, b)))
+        .zip(&steps)
+        .filter_map(|(n, s)| container_status(n, s))
         .collect();
-    let mut reporter = container_status(REPORTER, &Step::Exited(code, 4, 5)).unwrap();
-    let t = reporter.state.as_mut().unwrap().terminated.as_mut().unwrap();
-    t.message = Some(message.into());
+    let mut reporter = container_status(REPORTER, &reporter);
+    if let Some(t) = reporter.as_mut().and_then(|r| r.state.as_mut()?.terminated.as_mut()) {
+        t.message = message.map(String::from);
+    }
+    statuses.extend(reporter);
     pod.status = Some(PodStatus {
         phase: Some(phase.into()),
-        init_container_statuses: Some(steps),
-        container_statuses: Some(vec![reporter]),
+        init_container_statuses: container_status(crate::pod::launcher::PREPARE, &Step::Killed(0, 0, 0))
+            .map(|p| vec![p]),
+        container_statuses: Some(statuses),
         ..PodStatus::default()
     });
     pod
+}
+
+#[test]
+fn a_step_over_its_timeout_fails_the_run_with_step_timeout_and_the_rest_do_not_run() {
+    use Step::*;
+    let p = pod(
+        "Failed",
+        [
+            Exited(0, 1, 2),
+            Ended(State::TimedOut, 143, 2, 32),
+            Ended(State::Skipped, 0, 32, 32),
+        ],
+    );
+    let mut p = p;
+    let b = p.status.as_mut().unwrap().container_statuses.as_mut().unwrap()[1].clone();
+    let mut record = Record::parse(b.state.unwrap().terminated.unwrap().message.as_deref().unwrap()).unwrap();
+    record.message = "went over its timeout of 30s".into();
+    let statuses = p.status.as_mut().unwrap().container_statuses.as_mut().unwrap();
+    statuses[1].state.as_mut().unwrap().terminated.as_mut().unwrap().message = Some(record.encode(4096));
+    let got = project(&started(), Some(&p), &at(40));
+    assert_eq!(got.phase, Some(Phase::Failed));
+    assert_eq!(got.reason.as_deref(), Some("StepTimeout"));
+    assert_eq!(
+        got.message.as_deref(),
+        Some(
+            "step \"b\" went over its timeout of 30s and was stopped (exit code 143); see its output with `kubectl logs r-pod -c step-b`"
+        )
+    );
+    let b = got.steps[1].terminated.as_ref().unwrap();
+    assert_eq!((b.exit_code, b.reason.as_deref()), (143, Some(TIMED_OUT_REASON)));
+    let c = &got.steps[2];
+    assert!(c.terminated.is_none() && c.running.is_none(), "never ran: {c:?}");
+}
+
+#[test]
+fn steps_after_a_failure_never_run_and_steps_wait_for_their_turn() {
+    use Step::*;
+    let waiting = project(
+        &started(),
+        Some(&pod("Running", [Running(1), Running(1), Running(1)])),
+        &at(2),
+    );
+    assert!(waiting.steps[0].running.is_some());
+    for later in &waiting.steps[1..] {
+        let reason = later.waiting.as_ref().and_then(|w| w.reason.as_deref());
+        assert_eq!(reason, Some(TURN_REASON), "{later:?}");
+    }
+    assert_eq!(waiting.message.as_deref(), Some("step \"a\" is running (1 of 3)"));
+
+    let failed = project(
+        &started(),
+        Some(&pod(
+            "Failed",
+            [
+                Exited(1, 1, 2),
+                Ended(State::Skipped, 0, 2, 2),
+                Ended(State::Skipped, 0, 2, 2),
+            ],
+        )),
+        &at(3),
+    );
+    assert_eq!(failed.reason.as_deref(), Some("StepFailed"));
+    assert!(
+        failed.steps[1..]
+            .iter()
+            .all(|s| s.terminated.is_none() && s.running.is_none())
+    );
+}
+
+#[test]
+fn results_written_before_a_failure_are_reported() {
+    use Step::*;
+    let steps = [Exited(0, 1, 2), Exited(1, 2, 3), Ended(State::Skipped, 0, 3, 3)];
+    let reporting_now = project(
+        &started(),
+        Some(&reporting("Running", steps.clone(), Running(1), None)),
+        &at(4),
+    );
+    assert_eq!(reporting_now.phase, Some(Phase::Running), "waits for the report");
+    assert!(
+        reporting_now
+            .message
+            .unwrap()
+            .ends_with("; reporting the results written before it")
+    );
+
+    let reported = reporting(
+        "Failed",
+        steps,
+        Killed(0, 1, 4),
+        Some("minitask-results ok 13\ndigest 3\nabc\n"),
+    );
+    let got = project(&started(), Some(&reported), &at(5));
+    assert_eq!(got.reason.as_deref(), Some("StepFailed"));
+    assert!(got.message.unwrap().starts_with("step \"b\" failed with exit code 1"));
+    let results: Vec<(String, String)> = got.results.into_iter().map(|r| (r.name, r.value)).collect();
+    assert_eq!(results, [("digest".to_string(), "abc".to_string())]);
+
+    // Killed without a record: no marker, so no report to wait for.
+    let killed = [Exited(0, 1, 2), Killed(137, 2, 3), Running(1)];
+    let got = project(&started(), Some(&reporting("Failed", killed, Running(1), None)), &at(5));
+    assert_eq!(
+        (got.phase, got.reason.as_deref()),
+        (Some(Phase::Failed), Some("StepFailed"))
+    );
+}
+
+#[test]
+fn a_failed_step_waiting_for_a_debugger_says_how_to_debug_it() {
+    use Step::*;
+    let mut run = taskrun("r", "t");
+    run.spec.debug = Some(minitask_api::DebugSpec {
+        on_failure: true,
+        timeout: None,
+    });
+    let mut p = build_pod(&task(&["a", "b", "c"]), &run, 0, &PodOptions::default()).unwrap();
+    let mut statuses: Vec<_> = [
+        ("step-a", Exited(0, 1, 2)),
+        ("step-b", Running(1)),
+        ("step-c", Running(1)),
+        (REPORTER, Running(1)),
+    ]
+    .iter()
+    .filter_map(|(n, s)| container_status(n, s))
+    .collect();
+    statuses[3].ready = true;
+    p.status = Some(PodStatus {
+        phase: Some("Running".into()),
+        container_statuses: Some(statuses),
+        ..PodStatus::default()
+    });
+    let got = project(&started(), Some(&p), &at(5));
+    assert_eq!(
+        (got.phase, got.reason.as_deref()),
+        (Some(Phase::Running), Some("Debugging"))
+    );
+    assert_eq!(
+        got.message.as_deref(),
+        Some(
+            "step \"b\" failed and waits for a debugger: `kubectl task debug r` opens a shell in its container (the run fails when it exits), `kubectl task debug r --continue` lets the run fail now"
+        )
+    );
+    p.status.as_mut().unwrap().container_statuses.as_mut().unwrap()[3].ready = false;
+    assert_eq!(project(&started(), Some(&p), &at(5)).reason.as_deref(), Some("Running"));
 }
 
 #[test]
@@ -553,9 +745,10 @@ fn an_ended_run_leaves_no_step_running_or_waiting() {
         (b.exit_code, b.reason.as_deref()),
         (STOPPED_EXIT_CODE, Some(STOPPED_REASON))
     );
+    // Its launcher started it when step a ended, not when its container did.
     assert_eq!(
         (b.started_at.clone(), b.finished_at.clone()),
-        (Some(at(3)), Some(at(20)))
+        (Some(at(2)), Some(at(20)))
     );
     assert_eq!(b.message.as_deref(), Some("stopped when the run ended (Cancelled)"));
     let c = &cancelled.steps[2];
@@ -569,15 +762,9 @@ fn an_ended_run_leaves_no_step_running_or_waiting() {
 #[test]
 fn a_step_that_could_not_start_says_why_and_has_no_start_time() {
     use Step::*;
-    let mut p = pod(
-        "Failed",
-        [Exited(0, 1, 2), Exited(128, 0, 0), Waiting("PodInitializing")],
-    );
+    let mut p = pod("Failed", [Exited(0, 1, 2), Killed(128, 0, 0), Killed(0, 1, 3)]);
     let status = p.status.as_mut().unwrap();
-    let b = status.init_container_statuses.as_mut().unwrap()[1]
-        .state
-        .as_mut()
-        .unwrap();
+    let b = status.container_statuses.as_mut().unwrap()[1].state.as_mut().unwrap();
     let t = b.terminated.as_mut().unwrap();
     t.reason = Some("StartError".into());
     t.message = Some("exec: \"nosuchbinary\": executable file not found in $PATH".into());
@@ -611,8 +798,8 @@ fn a_disrupted_pod_fails_the_run_with_its_cause() {
     assert_eq!(got.reason.as_deref(), Some("PodEvicted"));
     // Killed by the eviction, not failed: the step's exit code does not
     // make it a StepFailed.
-    let steps = p.status.as_mut().unwrap().init_container_statuses.as_mut().unwrap();
-    steps[1] = container_status("step-b", &Exited(143, 3, 8)).unwrap();
+    let steps = p.status.as_mut().unwrap().container_statuses.as_mut().unwrap();
+    steps[1] = container_status("step-b", &Killed(143, 3, 8)).unwrap();
     p.status.as_mut().unwrap().phase = Some("Failed".into());
     assert_eq!(
         project(&started(), Some(&p), &at(9)).reason.as_deref(),

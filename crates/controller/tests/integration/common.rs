@@ -9,6 +9,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use minitask_api::{Phase, Task, TaskRun, TaskRunStatus};
 use minitask_controller::{Config, PodOptions};
+use minitask_launcher::record::{Record, State};
 use minitask_testenv::{CONTROLLER_USER, ControlPlane, eventually};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -238,31 +239,36 @@ impl World {
             .expect("bind the pod");
     }
 
-    /// Plays the kubelet: writes the pod's phase and the state of each step
-    /// container (init containers first, as the pod lists them). The pod is
-    /// bound to a node first, as a kubelet only sees bound pods.
+    /// Plays the kubelet: writes the pod's phase and the state of each of
+    /// its containers (the steps, then the reporter), after the launcher's
+    /// init container has ended. A step that exits leaves its launcher's
+    /// record, as the launcher does. The pod is bound to a node first, as
+    /// a kubelet only sees bound pods.
     pub async fn kubelet(&self, pod: &Pod, phase: &str, states: &[StepState]) {
         self.bind(pod).await;
         let spec = pod.spec.as_ref().expect("pod spec");
-        let names: Vec<String> = spec
+        let status = |name: &str, state: &StepState| {
+            json!({
+                "name": name, "image": "busybox", "imageID": "", "ready": matches!(state, StepState::Running),
+                "restartCount": 0, "state": state.json(name.starts_with("step-")),
+            })
+        };
+        let all: Vec<Value> = spec
+            .containers
+            .iter()
+            .zip(states)
+            .map(|(c, s)| status(&c.name, s))
+            .collect();
+        let prepared: Vec<Value> = spec
             .init_containers
             .iter()
             .flatten()
-            .chain(&spec.containers)
-            .map(|c| c.name.clone())
+            .map(|c| status(&c.name, &StepState::Exited(0)))
             .collect();
-        let status = |name: &String, state: &StepState| {
-            json!({
-                "name": name, "image": "busybox", "imageID": "", "ready": matches!(state, StepState::Running),
-                "restartCount": 0, "state": state.json(),
-            })
-        };
-        let all: Vec<Value> = names.iter().zip(states).map(|(n, s)| status(n, s)).collect();
-        let init_count = spec.init_containers.as_ref().map_or(0, Vec::len);
         let patch = json!({"status": {
             "phase": phase,
-            "initContainerStatuses": all[..init_count.min(all.len())],
-            "containerStatuses": all[init_count.min(all.len())..],
+            "initContainerStatuses": prepared,
+            "containerStatuses": all,
         }});
         self.pods()
             .patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
@@ -293,11 +299,11 @@ pub enum StepState {
 }
 
 impl StepState {
-    fn json(&self) -> Value {
+    /// The state as JSON; a step's exit comes with its launcher's record.
+    fn json(&self, step: bool) -> Value {
         // Seconds, as the kubelet writes them.
-        let now = &k8s_openapi::jiff::Timestamp::from_second(k8s_openapi::jiff::Timestamp::now().as_second())
-            .unwrap()
-            .to_string();
+        let second = k8s_openapi::jiff::Timestamp::now().as_second();
+        let now = &k8s_openapi::jiff::Timestamp::from_second(second).unwrap().to_string();
         match self {
             StepState::Waiting => json!({"waiting": {"reason": "PodInitializing"}}),
             StepState::PullFailing => {
@@ -306,7 +312,18 @@ impl StepState {
             StepState::Running => json!({"running": {"startedAt": now}}),
             StepState::Exited(code) => {
                 let reason = if *code == 0 { "Completed" } else { "Error" };
-                json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": now, "finishedAt": now}})
+                let record = step.then(|| {
+                    let ms = second as u64 * 1000;
+                    Record {
+                        state: if *code == 0 { State::Succeeded } else { State::Failed },
+                        exit_code: *code,
+                        started_ms: ms,
+                        finished_ms: ms,
+                        message: String::new(),
+                    }
+                    .encode(4096)
+                });
+                json!({"terminated": {"exitCode": code, "reason": reason, "message": record, "startedAt": now, "finishedAt": now}})
             }
             StepState::Reported(code, message) => json!({"terminated": {
                 "exitCode": code, "message": message, "startedAt": now, "finishedAt": now,

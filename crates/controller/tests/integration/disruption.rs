@@ -98,7 +98,7 @@ async fn a_sidecar_does_not_keep_a_run_running_and_is_stopped_with_the_pod() {
                        "state": {"running": {"startedAt": now}}});
     w.pod_status(
         "r-pod",
-        json!({"phase": "Running", "initContainerStatuses": [exited("step-a")], "containerStatuses": [exited("step-b"), proxy]}),
+        json!({"phase": "Running", "initContainerStatuses": [exited("minitask-prepare")], "containerStatuses": [exited("step-a"), exited("step-b"), proxy]}),
     )
     .await;
     let done = w.phase("r", Phase::Succeeded).await;
@@ -151,16 +151,18 @@ async fn a_reporter_that_cannot_start_is_not_a_reason_to_run_the_steps_again() {
     w.bind(&pod).await;
     w.pod_status(
         "r-pod",
-        json!({"phase": "Pending",
-            "initContainerStatuses": [{"name": "step-a", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
+        json!({"phase": "Running",
+            "initContainerStatuses": [{"name": "minitask-prepare", "image": "minitask-controller:dev", "imageID": "", "ready": false, "restartCount": 0,
                 "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
-            "containerStatuses": [{"name": "minitask-results", "image": "bad image", "imageID": "", "ready": false, "restartCount": 0,
+            "containerStatuses": [{"name": "step-a", "image": "busybox", "imageID": "", "ready": true, "restartCount": 0,
+                "state": {"running": {}}},
+                {"name": "minitask-results", "image": "bad image", "imageID": "", "ready": false, "restartCount": 0,
                 "state": {"waiting": {"reason": "InvalidImageName", "message": "invalid reference format"}}}]}),
     )
     .await;
     let failed = w.phase("r", Phase::Failed).await;
     assert_eq!(failed.reason.as_deref(), Some("ResultsFailed"));
-    assert!(failed.message.unwrap().contains("--shell-image"));
+    assert!(failed.message.unwrap().contains("--launcher-image"));
     assert!(failed.retries_status.is_empty(), "the steps are not run again");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(w.pod_count().await, 1);

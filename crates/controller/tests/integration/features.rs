@@ -73,7 +73,9 @@ async fn params_workspaces_and_the_pod_template_reach_the_pod() {
     let spec = pod.spec.unwrap();
     let step = &spec.containers[0];
     assert_eq!(step.image.as_deref(), Some("busybox"));
-    assert_eq!(step.command.clone().unwrap(), ["make", "-j2", "-k", "all"]);
+    let args = step.args.clone().unwrap();
+    let at = args.iter().position(|a| a == "--").expect("a command step");
+    assert_eq!(args[at + 1..], ["make", "-j2", "-k", "all"]);
     assert_eq!(step.working_dir.as_deref(), Some("/workspace/src"));
     let env: Vec<String> = step.env.clone().unwrap().into_iter().map(|e| e.name).collect();
     assert_eq!(env, ["PARAM_FLAGS", "PARAM_TARGET", "CI"]);

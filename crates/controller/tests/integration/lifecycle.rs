@@ -18,8 +18,9 @@ async fn a_run_goes_pending_running_succeeded_with_one_pod() {
     let pod = w.pod("hello-1").await;
     let spec = pod.spec.clone().unwrap();
     assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
-    assert_eq!(spec.init_containers.as_ref().unwrap()[0].name, "step-greet");
-    assert_eq!(spec.containers[0].name, "step-bye");
+    assert_eq!(spec.init_containers.as_ref().unwrap()[0].name, "minitask-prepare");
+    assert_eq!(spec.containers[0].name, "step-greet");
+    assert_eq!(spec.containers[1].name, "step-bye");
     assert_eq!(pod.labels()[LABEL_TASKRUN], "hello-1");
     assert_eq!(pod.labels()[LABEL_TASK], "hello");
     let owner = &pod.owner_references()[0];
@@ -34,10 +35,12 @@ async fn a_run_goes_pending_running_succeeded_with_one_pod() {
     assert!(pending.start_time.is_some());
     assert_eq!(pending.task_spec.as_ref().unwrap().steps.len(), 2);
 
-    w.kubelet(&pod, "Pending", &[Running, Waiting]).await;
+    // Both containers run; the second step's launcher waits for the first.
+    w.kubelet(&pod, "Running", &[Running, Running]).await;
     let running = w.phase("hello-1", Phase::Running).await;
     assert!(running.steps[0].running.is_some(), "{:?}", running.steps);
-    assert!(running.steps[1].waiting.is_some());
+    let waiting = running.steps[1].waiting.as_ref().expect("the second step waits");
+    assert_eq!(waiting.reason.as_deref(), Some("WaitingForPreviousStep"));
     assert_eq!(running.conditions[0].status, "Unknown");
 
     w.kubelet(&pod, "Succeeded", &[Exited(0), Exited(0)]).await;

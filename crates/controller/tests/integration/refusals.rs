@@ -97,7 +97,7 @@ async fn pod_security_restricted_fails_a_non_compliant_run_at_once_and_admits_a_
     )
     .await;
     let pod = w.pod("compliant").await;
-    let reporter = pod.spec.unwrap().containers[0].clone();
+    let reporter = pod.spec.unwrap().containers[2].clone();
     assert_eq!(reporter.name, "minitask-results");
     assert_eq!(
         reporter.security_context.unwrap().allow_privilege_escalation,

@@ -11,6 +11,7 @@ use serde_json::json;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod launcher;
 mod pipelines;
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-task");
@@ -69,6 +70,19 @@ impl Namespaced {
             String::from_utf8_lossy(&out.stderr)
         );
         stdout
+    }
+
+    /// `kubectl exec` of `command` in a container of `pod`.
+    fn exec(&self, pod: &str, container: &str, command: &[&str]) -> String {
+        let mut args = vec!["exec", pod, "-n", &self.ns, "-c", container, "--"];
+        args.extend(command);
+        let out = Command::new("kubectl").args(&args).output().expect("kubectl runs");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn apply(&self, yaml: &str) {
@@ -634,8 +648,9 @@ async fn a_command_that_does_not_exist_is_explained_in_the_runs_words() {
     t.apply(&run.to_string());
     let failed = t.finish("nosuch", Phase::Failed).await.status.unwrap();
     let message = failed.message.unwrap();
+    // The launcher's words: it could not run the command.
     assert!(
-        message.contains("nosuchbinary") && message.contains("not found"),
+        message.contains("cannot run \"nosuchbinary\": No such file or directory") && message.contains("exit code 127"),
         "{message}"
     );
     let described = t.kubectl_ok(&["task", "describe", "nosuch"]);
@@ -645,7 +660,8 @@ async fn a_command_that_does_not_exist_is_explained_in_the_runs_words() {
         !described.contains("1970") && !described.contains("17956"),
         "no 1970 times: {described}"
     );
+    // The step's log says it too, in the launcher's words.
     let logs = t.kubectl_ok(&["task", "logs", "nosuch", "--timestamps", "--tail", "1"]);
-    assert!(logs.is_empty(), "{logs}");
+    assert!(logs.contains("minitask: cannot run \"nosuchbinary\""), "{logs}");
     t.cleanup().await;
 }

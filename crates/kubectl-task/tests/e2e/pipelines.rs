@@ -42,17 +42,32 @@ fn state(run: &PipelineRun, task: &str) -> (TaskState, Option<String>) {
     (task.state, task.reason.clone())
 }
 
-/// Waits until the run's claim is gone (deleted when the run ended, once
-/// no running pod holds it).
-async fn claim_gone(t: &Namespaced) {
+/// Checks the run's claim: deleted when the run ended, it stays (as
+/// Kubernetes' pvc-protection keeps any claim a pod still names) while the
+/// run's pods are kept for their logs, and is gone once the run is.
+async fn claim_released(t: &Namespaced, run: &str) {
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(t.client.clone(), &t.ns);
+    let deleting = || async {
+        let items = claims.list(&ListParams::default()).await.unwrap().items;
+        !items.is_empty() && items.iter().all(|c| c.metadata.deletion_timestamp.is_some())
+    };
+    let mut marked = false;
+    for _ in 0..150 {
+        if deleting().await {
+            marked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(marked, "the run's claim was not deleted within 30s of the run's end");
+    t.kubectl_ok(&["delete", &format!("pipelinerun/{run}"), "--wait=true", "--timeout=60s"]);
     for _ in 0..300 {
         if claims.list(&ListParams::default()).await.unwrap().items.is_empty() {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    panic!("the run's claim is still there a minute after the run ended");
+    panic!("the run's claim is still there a minute after the run and its pods were deleted");
 }
 
 #[tokio::test]
@@ -74,7 +89,6 @@ async fn a_pipeline_shares_a_claim_runs_in_parallel_passes_results_and_reports_f
     let status = run.status.clone().unwrap();
     assert_eq!(status.results[0].value, "sha256:33", "the Pipeline's result");
     assert_eq!(status.progress.as_deref(), Some("6/6"));
-    claim_gone(&t).await;
     let describe = t.kubectl_ok(&[
         "task",
         "describe",
@@ -84,6 +98,7 @@ async fn a_pipeline_shares_a_claim_runs_in_parallel_passes_results_and_reports_f
         describe.contains("publish  ") && describe.contains("WhenFalse"),
         "{describe}"
     );
+    claim_released(&t, &kube::ResourceExt::name_any(&run)).await;
     t.cleanup().await;
 }
 
@@ -106,6 +121,6 @@ async fn a_failing_pipeline_stops_new_tasks_and_its_finally_still_runs() {
     let status = run.status.clone().unwrap();
     assert_eq!(status.reason.as_deref(), Some("TaskFailed"));
     assert_eq!(state(&run, "build"), (TaskState::Skipped, Some("ResultMissing".into())));
-    claim_gone(&t).await;
+    claim_released(&t, &kube::ResourceExt::name_any(&run)).await;
     t.cleanup().await;
 }

@@ -171,7 +171,10 @@ async fn drive(
     }
     for current in 0..=all.len() {
         tokio::time::sleep(pace.between_writes).await;
-        let failed_now = *fate == Fate::FailFirstStep && current == 1;
+        // The first step is the first container after the launcher's
+        // init container.
+        let first_step = init.len();
+        let failed_now = *fate == Fate::FailFirstStep && current == first_step + 1;
         let report = match fate {
             Fate::Report(text) => text.as_str(),
             _ => REPORT,
@@ -180,7 +183,7 @@ async fn drive(
             let now = Timestamp::from_second(Timestamp::now().as_second())
                 .unwrap_or(Timestamp::UNIX_EPOCH)
                 .to_string();
-            match (i.cmp(&current), failed_now && i == 0) {
+            match (i.cmp(&current), failed_now && i == first_step) {
                 (_, true) => {
                     json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now}})
                 }

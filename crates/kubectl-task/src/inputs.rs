@@ -63,6 +63,22 @@ pub fn typed(type_: ParamType, text: &str) -> ParamValue {
 /// What `-w` takes, for messages.
 pub const WORKSPACE_SYNTAX: &str = "NAME=emptyDir, NAME=pvc:CLAIM, NAME=configmap:NAME or NAME=secret:NAME";
 
+/// Why `-w flag`, which binds workspace `name`, cannot be taken: `owner`
+/// (the Task or the Pipeline) declares no such workspace, or it is `bound`
+/// already.
+pub fn binding_problem(flag: &str, name: &str, known: &[&str], bound: bool, owner: &str) -> Option<String> {
+    if !known.contains(&name) {
+        return Some(match known.is_empty() {
+            true => format!("-w {flag}: the {owner} declares no workspaces"),
+            false => format!(
+                "-w {flag}: the {owner} has no workspace {name:?}; it declares {}",
+                known.join(", ")
+            ),
+        });
+    }
+    bound.then(|| format!("-w {flag}: workspace {name:?} is bound twice"))
+}
+
 /// The run's workspaces from `-w` flags, checked against what the Task
 /// declares: an unknown name or one bound twice is an error. Returns the
 /// bindings and the names of required workspaces still unbound.
@@ -81,19 +97,10 @@ pub fn workspaces(
                 continue;
             }
         };
-        if !known.contains(&binding.name.as_str()) {
-            problems.push(match known.is_empty() {
-                true => format!("-w {flag}: the Task declares no workspaces"),
-                false => format!(
-                    "-w {flag}: the Task has no workspace {:?}; it declares {}",
-                    binding.name,
-                    known.join(", ")
-                ),
-            });
-        } else if bindings.iter().any(|b| b.name == binding.name) {
-            problems.push(format!("-w {flag}: workspace {:?} is bound twice", binding.name));
-        } else {
-            bindings.push(binding);
+        let bound = bindings.iter().any(|b| b.name == binding.name);
+        match binding_problem(flag, &binding.name, &known, bound, "Task") {
+            Some(problem) => problems.push(problem),
+            None => bindings.push(binding),
         }
     }
     anyhow::ensure!(problems.is_empty(), problems.join("; "));

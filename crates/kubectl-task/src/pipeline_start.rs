@@ -166,19 +166,10 @@ pub fn workspaces(
                 continue;
             }
         };
-        if !known.contains(&binding.name.as_str()) {
-            problems.push(match known.is_empty() {
-                true => format!("-w {flag}: the Pipeline declares no workspaces"),
-                false => format!(
-                    "-w {flag}: the Pipeline has no workspace {:?}; it declares {}",
-                    binding.name,
-                    known.join(", ")
-                ),
-            });
-        } else if bindings.iter().any(|b| b.name == binding.name) {
-            problems.push(format!("-w {flag}: workspace {:?} is bound twice", binding.name));
-        } else {
-            bindings.push(binding);
+        let bound = bindings.iter().any(|b| b.name == binding.name);
+        match crate::inputs::binding_problem(flag, &binding.name, &known, bound, "Pipeline") {
+            Some(problem) => problems.push(problem),
+            None => bindings.push(binding),
         }
     }
     for d in declared

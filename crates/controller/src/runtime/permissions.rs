@@ -26,7 +26,7 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
         "minitask.dev",
         "taskruns/finalizers",
         "update",
-        "pod.rs build_pod: the pod's owner reference sets blockOwnerDeletion, which OwnerReferencesPermissionEnforcement checks",
+        "pod/mod.rs build_pod: the pod's owner reference sets blockOwnerDeletion, which OwnerReferencesPermissionEnforcement checks",
     ),
     (
         "minitask.dev",
@@ -100,7 +100,7 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
         "",
         "pods",
         "get",
-        "reconcile.rs start (AlreadyExists) and reconcile (a recorded pod not in the cache)",
+        "reconcile.rs start (AlreadyExists) and reconcile (a recorded pod not in the cache); main.rs own_image: the launcher image, once at start",
     ),
     ("", "pods", "patch", "reconcile.rs stop_pod: activeDeadlineSeconds"),
     (

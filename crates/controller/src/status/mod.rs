@@ -155,7 +155,7 @@ fn classify(
     let failed = |reason, message| (Phase::Failed, reason, message, Vec::new());
     let steps_done = status.phase.as_deref() == Some("Succeeded")
         || (!steps.is_empty() && steps.iter().all(|s| s.terminated.as_ref().is_some_and(succeeded)));
-    let has_reporter = pod.spec.iter().flat_map(|s| &s.containers).any(|c| c.name == REPORTER);
+    let has_reporter = has_reporter(pod);
     // Done is done, even if a sidecar keeps the pod running or the pod is
     // evicted a moment later.
     if steps_done && (!has_reporter || reporter_message(pod).is_some()) {
@@ -232,20 +232,15 @@ fn classify(
 /// they cannot be reported.
 fn finish(pod: &Pod, steps: &[StepState], reporter_log: Option<&[u8]>) -> (Phase, Reason, String, Vec<TaskRunResult>) {
     let succeeded = |results| (Phase::Succeeded, Reason::Succeeded, success_message(steps), results);
-    let has_reporter = pod.spec.iter().flat_map(|s| &s.containers).any(|c| c.name == REPORTER);
-    if !has_reporter {
+    if !has_reporter(pod) {
         return succeeded(Vec::new());
     }
-    let read = match (from_message(reporter_message(pod).unwrap_or_default()), reporter_log) {
-        (Report::Read(read), _) => read,
-        (Report::InLog(header), Some(log)) => from_log(header, log),
-        (Report::InLog(_), None) => {
-            let message = format!(
-                "all {} steps ended; reading their results from the reporter's log",
-                steps.len()
-            );
-            return (Phase::Running, Reason::Running, message, Vec::new());
-        }
+    let Some(read) = report(pod, reporter_log) else {
+        let message = format!(
+            "all {} steps ended; reading their results from the reporter's log",
+            steps.len()
+        );
+        return (Phase::Running, Reason::Running, message, Vec::new());
     };
     match read {
         Ok(results) => succeeded(results),
@@ -265,12 +260,22 @@ fn finish(pod: &Pod, steps: &[StepState], reporter_log: Option<&[u8]>) -> (Phase
 /// The results of a run whose step failed: what the reporter found, or
 /// none when it could not report (the failure says what matters).
 fn results_after_failure(pod: &Pod, reporter_log: Option<&[u8]>) -> Vec<TaskRunResult> {
-    let read = match (from_message(reporter_message(pod).unwrap_or_default()), reporter_log) {
-        (Report::Read(read), _) => read,
-        (Report::InLog(header), Some(log)) => from_log(header, log),
-        (Report::InLog(_), None) => return Vec::new(),
-    };
-    read.unwrap_or_default()
+    report(pod, reporter_log).and_then(Result::ok).unwrap_or_default()
+}
+
+/// The reporter's report, read from its termination message or, when the
+/// message says the report is in the log, from `reporter_log`; None while
+/// that log is still to be read.
+fn report(pod: &Pod, reporter_log: Option<&[u8]>) -> Option<Result<Vec<TaskRunResult>, crate::pod::results::Problem>> {
+    match (from_message(reporter_message(pod).unwrap_or_default()), reporter_log) {
+        (Report::Read(read), _) => Some(read),
+        (Report::InLog(header), Some(log)) => Some(from_log(header, log)),
+        (Report::InLog(_), None) => None,
+    }
+}
+
+fn has_reporter(pod: &Pod) -> bool {
+    pod.spec.iter().flat_map(|s| &s.containers).any(|c| c.name == REPORTER)
 }
 
 /// Whether the launcher of `container` left its record: the step ended by

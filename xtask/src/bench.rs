@@ -1,6 +1,7 @@
-//! `cargo xtask bench`: builds the controller and the benchmark with
-//! `--release` and runs the benchmark (`crates/bench`) on the pinned
-//! etcd + kube-apiserver. It prints numbers; it never fails on a time.
+//! `cargo xtask bench`: the release build (`release.rs`: the controller
+//! binary the image ships) and the benchmark (`crates/bench`) on the
+//! pinned etcd + kube-apiserver. It prints numbers; it never fails on a
+//! time.
 
 use std::path::Path;
 use xshell::{Shell, cmd};
@@ -15,12 +16,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     } else if let Some(kubeconfig) = crate::cluster::kubeconfig(root)? {
         sh.set_var("KUBECONFIG", kubeconfig);
     }
-    cmd!(
-        sh,
-        "cargo build --release --locked -p minitask-controller -p minitask-bench"
-    )
-    .run()?;
-    let bench = root.join("target/release/minitask-bench");
+    let release = crate::release::build(root)?;
+    sh.set_var(crate::release::DIR_ENV, &release);
+    let bench = release.join("minitask-bench");
     cmd!(sh, "{bench} {args...}").run()?;
     Ok(())
 }

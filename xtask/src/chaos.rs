@@ -1,6 +1,7 @@
-//! `cargo xtask chaos`: builds the controller and the chaos harness with
-//! `--release` and runs the harness (`crates/chaos`) on the pinned etcd +
-//! kube-apiserver: faults while runs flow, then every invariant checked.
+//! `cargo xtask chaos`: the release build (`release.rs`: the controller
+//! binary the image ships) and the harness (`crates/chaos`) on the pinned
+//! etcd + kube-apiserver: faults while runs flow, then every invariant
+//! checked.
 //! `--fuzz` instead runs every property test for a fixed time budget.
 
 use std::path::Path;
@@ -18,12 +19,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     sh.change_dir(root);
     let bin = crate::testenv::ensure(root)?;
     sh.set_var("MINITASK_TESTENV_BIN", bin);
-    cmd!(
-        sh,
-        "cargo build --release --locked -p minitask-controller -p minitask-chaos"
-    )
-    .run()?;
-    let chaos = root.join("target/release/minitask-chaos");
+    let release = crate::release::build(root)?;
+    sh.set_var(crate::release::DIR_ENV, &release);
+    let chaos = release.join("minitask-chaos");
     cmd!(sh, "{chaos} {args...}").run()?;
     Ok(())
 }

@@ -11,6 +11,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     let _kubeconfig = kubeconfig.map(|k| sh.push_env("KUBECONFIG", k));
     // The e2e tests are #[ignore]d in a plain `cargo test`: they need a
     // cluster with the controller deployed, which this verb guarantees.
-    cmd!(sh, "cargo test --locked -p kubectl-task --test e2e -- --ignored").run()?;
+    // `--workspace` (only kubectl-task has an `e2e` test) resolves features
+    // as `cargo test --workspace` does, so CI's test build is reused.
+    cmd!(sh, "cargo test --workspace --locked --test e2e -- --ignored").run()?;
     Ok(())
 }

@@ -15,9 +15,6 @@ use xshell::{Shell, cmd};
 pub const CONTROLLER_IMAGE: &str = "docker.io/library/minitask-controller:dev";
 pub const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:latest";
 pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
-const TARGET: &str = "x86_64-unknown-linux-gnu";
-/// Shared with the Dockerfile, which a test holds to the same values.
-const STATIC_RUSTFLAGS: &str = "-C target-feature=+crt-static";
 const CONTROLLER_PATH: &str = "/minitask-controller";
 /// Where pods find the launcher in the controller's image:
 /// `minitask_launcher::IMAGE_LAUNCHER`.
@@ -31,17 +28,8 @@ pub fn dir(root: &Path) -> PathBuf {
 
 /// Builds the controller image archive and returns its path.
 pub fn controller(root: &Path) -> anyhow::Result<PathBuf> {
-    let sh = Shell::new()?;
-    sh.change_dir(root);
-    // Static glibc: the image holds no libc, like distroless/static. An
-    // explicit --target keeps the flag away from build scripts.
-    let _static = sh.push_env("RUSTFLAGS", STATIC_RUSTFLAGS);
-    cmd!(
-        sh,
-        "cargo build --release --locked -p minitask-controller -p minitask-launcher --target {TARGET}"
-    )
-    .run()?;
-    let binary = |name: &str| read(&root.join(format!("target/{TARGET}/release/{name}")));
+    let release = crate::release::build(root)?;
+    let binary = |name: &str| read(&release.join(name));
     let mut entries = with_base(Entry::file(
         &CONTROLLER_PATH[1..],
         0o755,
@@ -146,18 +134,19 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::release::{PACKAGES, STATIC_RUSTFLAGS, TARGET};
 
     /// Docker cannot run here, so hold the Dockerfile to what `xtask image`
     /// builds: the same static build, path, user and entrypoint.
     #[test]
     fn the_dockerfile_describes_the_same_image() {
         let dockerfile = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Dockerfile")).unwrap();
+        let packages: Vec<String> = PACKAGES.iter().map(|p| format!("-p {p}")).collect();
         let wants = [
             format!("RUSTFLAGS=\"{STATIC_RUSTFLAGS}\""),
-            format!("--target {TARGET}"),
+            format!("--target {TARGET} {}", packages.join(" ")),
             format!("release/minitask-controller {CONTROLLER_PATH}"),
             format!("release/minitask-launcher {LAUNCHER_PATH}"),
-            "-p minitask-launcher".to_string(),
             format!("USER {NONROOT}"),
             format!("ENTRYPOINT [\"{CONTROLLER_PATH}\"]"),
             "distroless/static".to_string(),

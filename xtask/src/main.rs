@@ -13,6 +13,7 @@ mod images;
 mod local;
 mod oci;
 mod packages;
+mod release;
 mod testenv;
 
 use clap::{Parser, Subcommand};

@@ -18,8 +18,28 @@ pub fn bin_dir(root: &Path) -> PathBuf {
         .join("bin")
 }
 
-/// Builds whatever is missing and returns the directory.
+/// Builds whatever is missing and returns the directory, the build's
+/// output on this terminal.
 pub fn ensure(root: &Path) -> anyhow::Result<PathBuf> {
+    build(root, None)
+}
+
+/// Starts `ensure` on a thread of its own, its output going to
+/// `target/testenv/build.log` (the tail is shown when it fails): CI builds
+/// the upstream binaries while cargo builds the Rust code.
+pub fn ensure_in_background(root: &Path) -> std::thread::JoinHandle<anyhow::Result<PathBuf>> {
+    let root = root.to_path_buf();
+    std::thread::spawn(move || {
+        let log = root.join("target/testenv/build.log");
+        build(&root, Some(&log)).map_err(|e| {
+            let tail = crate::daemon::tail(&log);
+            anyhow::anyhow!("{e:#}; the last lines of {}:\n{tail}", log.display())
+        })
+    })
+}
+
+/// Builds what is missing, printing to `log` when given.
+fn build(root: &Path, log: Option<&Path>) -> anyhow::Result<PathBuf> {
     let bin = bin_dir(root);
     let missing: Vec<&str> = KUBE_BINARIES
         .iter()
@@ -38,22 +58,40 @@ pub fn ensure(root: &Path) -> anyhow::Result<PathBuf> {
         );
     }
     eprintln!(
-        "building {} into {} (first run on this machine: several minutes)",
+        "building {} into {} (first run on this machine: several minutes{})",
         missing.join(", "),
-        bin.display()
+        bin.display(),
+        log.map(|l| format!("; output in {}", l.display())).unwrap_or_default()
     );
     // Build into a scratch directory and move in at the end, so that an
     // interrupted build never leaves a half-written binary that looks done.
     let scratch = bin.with_file_name("bin.partial");
     std::fs::create_dir_all(&scratch)?;
     let upstream = root.join("xtask/upstream");
-    // Use the Go on this machine and the checked-in go.sum, nothing else.
-    let _toolchain = sh.push_env("GOTOOLCHAIN", "local");
-    let _flags = sh.push_env("GOFLAGS", "-mod=readonly -trimpath");
+    let go = |dir: &str, args: Vec<String>| -> anyhow::Result<()> {
+        let mut command = std::process::Command::new("go");
+        command
+            .current_dir(upstream.join(dir))
+            .arg("build")
+            .args(args)
+            // Use the Go on this machine and the checked-in go.sum.
+            .env("GOTOOLCHAIN", "local")
+            .env("GOFLAGS", "-mod=readonly -trimpath");
+        if let Some(log) = log {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+            command.stdout(file.try_clone()?).stderr(file);
+        }
+        let status = command.status().with_context(|| format!("running go build in {dir}"))?;
+        anyhow::ensure!(status.success(), "go build in xtask/upstream/{dir} failed ({status})");
+        Ok(())
+    };
     if missing.contains(&"etcd") {
-        sh.change_dir(upstream.join("etcd"));
-        let out = scratch.join("etcd");
-        cmd!(sh, "go build -o {out} .").run().context("building etcd")?;
+        let out = scratch.join("etcd").display().to_string();
+        go(
+            "etcd",
+            vec!["-o".into(), out, "-ldflags".into(), STRIP.into(), ".".into()],
+        )
+        .context("building etcd")?;
     }
     let kube: Vec<String> = KUBE_BINARIES
         .iter()
@@ -61,9 +99,9 @@ pub fn ensure(root: &Path) -> anyhow::Result<PathBuf> {
         .map(|b| format!("k8s.io/kubernetes/cmd/{b}"))
         .collect();
     if !kube.is_empty() {
-        sh.change_dir(upstream.join("kubernetes"));
         let minor = KUBERNETES.split('.').nth(1).unwrap_or_default();
         let ldflags = [
+            STRIP.to_string(),
             format!("-X k8s.io/component-base/version.gitVersion={KUBERNETES}"),
             "-X k8s.io/component-base/version.gitMajor=1".to_string(),
             format!("-X k8s.io/component-base/version.gitMinor={minor}"),
@@ -71,9 +109,9 @@ pub fn ensure(root: &Path) -> anyhow::Result<PathBuf> {
         ]
         .join(" ");
         let out = format!("{}/", scratch.display());
-        cmd!(sh, "go build -o {out} -ldflags {ldflags} {kube...}")
-            .run()
-            .context("building the Kubernetes binaries")?;
+        let mut args = vec!["-o".into(), out, "-ldflags".into(), ldflags];
+        args.extend(kube);
+        go("kubernetes", args).context("building the Kubernetes binaries")?;
     }
     std::fs::create_dir_all(&bin)?;
     for entry in std::fs::read_dir(&scratch)? {
@@ -83,6 +121,10 @@ pub fn ensure(root: &Path) -> anyhow::Result<PathBuf> {
     std::fs::remove_dir(&scratch)?;
     Ok(bin)
 }
+
+/// No symbol table or DWARF: the binaries are run, never debugged here,
+/// and the linker has less to write.
+const STRIP: &str = "-s -w";
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let bin = ensure(root)?;

@@ -14,9 +14,10 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use minitask_api::LABEL_TASKRUN;
+use minitask_controller::runtime::watches::WatchBackoff;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -71,23 +72,27 @@ pub fn start(client: &Client, timeline: &Shared, pace: Pace, fates: Fates) -> to
         let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
         let writes = Arc::new(Semaphore::new(pace.in_flight.max(1)));
         let mut driven = HashSet::new();
+        // Owned by this task: aborting the kubelet stops every pod it
+        // drives, so none outlives its control plane.
+        let mut drives = tokio::task::JoinSet::new();
         let config = watcher::Config::default().labels(LABEL_TASKRUN);
-        let mut events = std::pin::pin!(watcher(pods.clone(), config));
+        let mut events = std::pin::pin!(watcher(pods.clone(), config).backoff(WatchBackoff::default()));
         while let Some(event) = events.next().await {
+            while drives.try_join_next().is_some() {}
             let Some(pod) = crate::observe::applied(event) else {
                 continue;
             };
             if pod.metadata.deletion_timestamp.is_some() {
                 // The containers are stopped at once: the pod can go.
                 let pods = pods.clone();
-                tokio::spawn(async move { finish_deletion(&pods, &pod).await });
+                drives.spawn(async move { finish_deletion(&pods, &pod).await });
                 continue;
             }
             if !driven.insert(pod.uid().unwrap_or_default()) {
                 continue;
             }
             let (pods, writes, timeline, fate) = (pods.clone(), writes.clone(), timeline.clone(), fates(&pod));
-            tokio::spawn(async move {
+            drives.spawn(async move {
                 if let Err(e) = drive(&pods, &pod, &fate, pace, &writes, &timeline).await {
                     eprintln!("simulated kubelet: pod {}: {e}", pod.name_any());
                 }
@@ -100,8 +105,9 @@ pub fn start(client: &Client, timeline: &Shared, pace: Pace, fates: Fates) -> to
 const PERSIST: Duration = Duration::from_secs(180);
 
 /// Runs `write` until it succeeds. Ok(false): the pod is gone (404), or
-/// the write was refused for good (409 on a binding already made counts
-/// as done).
+/// another pod has its name now (409, 422: every write names the pod's UID, as
+/// a real kubelet's do, so one pod's progress never lands on its
+/// successor's). A 409 on a binding already made counts as done.
 async fn persist<F, Fut>(what: &str, mut write: F) -> anyhow::Result<bool>
 where
     F: FnMut() -> Fut,
@@ -111,8 +117,8 @@ where
     loop {
         match write().await {
             Ok(()) => return Ok(true),
-            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(false),
             Err(kube::Error::Api(e)) if e.code == 409 && what == "binding" => return Ok(true),
+            Err(kube::Error::Api(e)) if matches!(e.code, 404 | 409 | 422) => return Ok(false),
             Err(e) if started.elapsed() < PERSIST => {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -158,7 +164,8 @@ async fn drive(
     let init: Vec<String> = spec.init_containers.iter().flatten().map(|c| c.name.clone()).collect();
     let main: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
     let all: Vec<&String> = init.iter().chain(&main).collect();
-    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+    let uid = pod.uid().unwrap_or_default();
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "uid": uid},
                          "target": {"apiVersion": "v1", "kind": "Node", "name": "bench-node"}});
     let bound = persist("binding", || async {
         let _permit = writes.acquire().await.expect("the semaphore is never closed");
@@ -208,7 +215,7 @@ async fn drive(
             (_, c) if c >= init.len() => "Running",
             _ => "Pending",
         };
-        let patch = json!({"status": {
+        let patch = json!({"metadata": {"uid": uid}, "status": {
             "phase": phase,
             "initContainerStatuses": status_of(&init, 0),
             "containerStatuses": status_of(&main, init.len()),

@@ -26,9 +26,13 @@ struct Args {
     /// Runs per burst.
     #[arg(long, default_value_t = 1000)]
     runs: usize,
-    /// A short version for CI: few runs, short steady phases, small scale.
+    /// A short version: few runs, short steady phases, small scale.
     #[arg(long)]
     quick: bool,
+    /// The smallest run that goes through every part of the bench (CI's):
+    /// `--quick` sizes, one workload of each kind, the idle controller.
+    #[arg(long)]
+    smoke: bool,
     /// Print the rows as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -77,10 +81,12 @@ async fn main() -> anyhow::Result<()> {
         between_writes: args.kubelet_pace,
         in_flight: 64,
     };
-    let n = if args.quick { 50 } else { args.runs };
-    let (steady_seconds, big) = match args.quick {
-        true => (2, vec![100, 200]),
-        false => (15, vec![1000, 5000, 10_000]),
+    let quick = args.quick || args.smoke;
+    let n = if quick { 50 } else { args.runs };
+    let (steady_seconds, big) = match (args.smoke, quick) {
+        (true, _) => (2, vec![]),
+        (_, true) => (2, vec![100, 200]),
+        _ => (15, vec![1000, 5000, 10_000]),
     };
     let event = Mode::Event { workers: args.workers };
     let burst = |runs| Arrival::Burst { runs, in_flight: 32 };
@@ -160,7 +166,8 @@ async fn main() -> anyhow::Result<()> {
     .collect();
     let wanted = |name: &str| args.only.as_ref().is_none_or(|o| name.contains(o.as_str()));
     let mut rows: Vec<Row> = Vec::new();
-    for workload in plan.iter().filter(|w| wanted(&w.name)) {
+    let in_smoke = |w: &&Workload| !args.smoke || smoke(w);
+    for workload in plan.iter().filter(|w| wanted(&w.name)).filter(in_smoke) {
         eprintln!(
             "bench: {} · {}",
             workload.name,
@@ -181,7 +188,11 @@ async fn main() -> anyhow::Result<()> {
         rows.push(row);
     }
     if !args.no_scale {
-        let finished = args.finished.unwrap_or(if args.quick { 500 } else { 10_000 });
+        let finished = args.finished.unwrap_or(match (args.smoke, quick) {
+            (true, _) => 100,
+            (_, true) => 500,
+            _ => 10_000,
+        });
         let idle_name = format!("idle, {finished} finished runs");
         let bursts: Vec<usize> = big
             .into_iter()
@@ -222,6 +233,19 @@ async fn main() -> anyhow::Result<()> {
         false => print!("{}", report::table(&rows)),
     }
     Ok(())
+}
+
+/// The workloads of `--smoke`: the ceiling, the controller and the polling
+/// baseline on the lifecycle of a burst, results, many steps, a steady
+/// arrival; each other workload only repeats one of these with other sizes.
+fn smoke(w: &Workload) -> bool {
+    let event = matches!(w.mode, Some(Mode::Event { .. }));
+    match (w.arrival, w.steps, w.results, w.lifecycle) {
+        (Arrival::Burst { .. }, 1, false, true) => true,
+        (Arrival::Burst { .. }, _, _, true) => event,
+        (Arrival::Steady { per_second: 20, .. }, _, _, _) => event,
+        _ => false,
+    }
 }
 
 /// The same workload under each controller (None: the ceiling).

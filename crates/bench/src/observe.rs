@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use minitask_api::{LABEL_TASKRUN, TaskRun};
+use minitask_controller::runtime::watches::WatchBackoff;
 
 use crate::plane::NAMESPACE;
 
@@ -37,7 +38,7 @@ pub fn start(client: &Client, timeline: &Shared) -> Vec<tokio::task::JoinHandle<
     let seen = timeline.clone();
     let pod_watch = tokio::spawn(async move {
         let config = watcher::Config::default().labels(LABEL_TASKRUN);
-        let mut events = std::pin::pin!(watcher(pods, config));
+        let mut events = std::pin::pin!(watcher(pods, config).backoff(WatchBackoff::default()));
         while let Some(event) = events.next().await {
             let Some(pod) = crate::observe::applied(event) else {
                 continue;
@@ -54,7 +55,7 @@ pub fn start(client: &Client, timeline: &Shared) -> Vec<tokio::task::JoinHandle<
     let runs: Api<TaskRun> = Api::namespaced(client.clone(), NAMESPACE);
     let ended = timeline.clone();
     let run_watch = tokio::spawn(async move {
-        let mut events = std::pin::pin!(watcher(runs, watcher::Config::default()));
+        let mut events = std::pin::pin!(watcher(runs, watcher::Config::default()).backoff(WatchBackoff::default()));
         while let Some(event) = events.next().await {
             let Some(run) = crate::observe::applied(event) else {
                 continue;

@@ -175,13 +175,18 @@ pub async fn wait_ready(port: u16) -> anyhow::Result<()> {
     anyhow::bail!("the controller was not ready within 60s")
 }
 
-/// A binary of this workspace, built with `--release` (`cargo xtask bench`
-/// builds them first).
+/// A binary of the release build that the image ships (static, built by
+/// `cargo xtask bench` and `cargo xtask chaos` before they run, which name
+/// its folder in `MINITASK_RELEASE_DIR`).
 pub fn release_binary(name: &str) -> anyhow::Result<PathBuf> {
-    let path = minitask_testenv::repo_root().join("target/release").join(name);
+    let dir = match std::env::var_os("MINITASK_RELEASE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => minitask_testenv::repo_root().join("target/x86_64-unknown-linux-gnu/release"),
+    };
+    let path = dir.join(name);
     anyhow::ensure!(
         Path::new(&path).exists(),
-        "{} is missing: run the benchmark with `cargo xtask bench`, which builds it",
+        "{} is missing: run the benchmark with `cargo xtask bench` (or the chaos harness with `cargo xtask chaos`), which builds it",
         path.display()
     );
     Ok(path)

@@ -44,14 +44,33 @@ struct Args {
     /// Only the scenarios whose name contains this.
     #[arg(long)]
     only: Option<String>,
+    /// How long the API server (or etcd) stays down in the restart
+    /// scenarios, after it has stopped.
+    #[arg(long, default_value = "2s", value_parser = minitask_api::parse_duration)]
+    outage: Duration,
+    /// Run each scenario this many times in a row (rows `name #k`), then
+    /// print each scenario's drain over its runs: p50 and p100.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
     /// Seed of the random moments (the kills).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The replicas' log filter (their logs are beside the control
+    /// plane's, kept with MINITASK_KEEP_TESTENV=1), e.g.
+    /// `info,kube_runtime=debug`.
+    #[arg(long, default_value = "info")]
+    controller_log: String,
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args = Args::parse();
+    // SAFETY: no other thread runs yet.
+    unsafe { std::env::set_var(replica::LOG_ENV, &args.controller_log) };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    runtime.expect("a Tokio runtime").block_on(chaos(args));
+}
+
+async fn chaos(args: Args) {
     let settings = Settings {
         runs: args.runs.unwrap_or(if args.quick { 100 } else { 1000 }),
         kills: args.kills.unwrap_or(if args.quick { 3 } else { 10 }),
@@ -60,6 +79,7 @@ async fn main() {
             .unwrap_or(Duration::from_secs(if args.quick { 6 } else { 15 })),
         seed: args.seed,
         drain: Duration::from_secs(180),
+        outage: args.outage,
     };
     let names = [
         "kill -9 storm",
@@ -73,8 +93,13 @@ async fn main() {
     ];
     let wanted = |name: &str| args.only.as_ref().is_none_or(|o| name.contains(o.as_str()));
     let mut rows = Vec::new();
-    for name in names.into_iter().filter(|n| wanted(n)) {
-        eprintln!("chaos: {name}");
+    let rounds = |name| (1..=args.repeat).map(move |k| (name, k));
+    for (name, k) in names.into_iter().filter(|n| wanted(n)).flat_map(rounds) {
+        let label = match args.repeat {
+            1 => name.to_string(),
+            _ => format!("{name} #{k}"),
+        };
+        eprintln!("chaos: {label}");
         let result = match name {
             "kill -9 storm" => scenarios::storm(&settings).await,
             "replica failover" => scenarios::failover(&settings).await,
@@ -85,14 +110,19 @@ async fn main() {
             "hostile objects" => scenarios::hostile(&settings).await,
             _ => corpus::run().await,
         };
-        let row = result.unwrap_or_else(|e| Row {
-            scenario: name.into(),
+        let mut row = result.unwrap_or_else(|e| Row {
             problems: vec![format!("the scenario could not run: {e:#}")],
             ..Row::default()
         });
+        row.scenario = label;
         rows.push(row);
     }
     print!("{}", table::table(&rows));
+    if args.repeat > 1 {
+        for name in names.into_iter().filter(|n| wanted(n)) {
+            print!("{}", table::drains(name, &rows));
+        }
+    }
     let broken: usize = rows.iter().map(|r| r.problems.len()).sum();
     if broken > 0 {
         eprintln!("chaos: {broken} invariants broken (see BROKEN above)");

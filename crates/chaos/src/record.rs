@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use minitask_api::{LABEL_TASKRUN, TaskRun};
 use minitask_bench::plane::NAMESPACE;
+use minitask_controller::runtime::watches::WatchBackoff;
 
 use crate::check::Record;
 
@@ -35,7 +36,7 @@ pub fn start(client: &Client, log: &Shared) -> Vec<tokio::task::JoinHandle<()>> 
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
     let (run_log, pod_log) = (log.clone(), log.clone());
     let run_watch = tokio::spawn(async move {
-        let mut events = std::pin::pin!(watcher(runs, watcher::Config::default()));
+        let mut events = std::pin::pin!(watcher(runs, watcher::Config::default()).backoff(WatchBackoff::default()));
         // A run deleted while the watch was down shows no Delete: it is
         // missing from the next list.
         let mut listed = std::collections::HashSet::new();
@@ -65,7 +66,7 @@ pub fn start(client: &Client, log: &Shared) -> Vec<tokio::task::JoinHandle<()>> 
     });
     let pod_watch = tokio::spawn(async move {
         let config = watcher::Config::default().labels(LABEL_TASKRUN);
-        let mut events = std::pin::pin!(watcher(pods.clone(), config));
+        let mut events = std::pin::pin!(watcher(pods.clone(), config).backoff(WatchBackoff::default()));
         while let Some(event) = events.next().await {
             let Some(pod) = minitask_bench::observe::applied(event) else {
                 continue;

@@ -76,7 +76,7 @@ impl Replica {
             .arg(format!("--shards={}", spec.shards))
             .arg(format!("--lease-duration={}s", spec.lease_duration.as_secs()))
             .arg(format!("--metrics-addr=127.0.0.1:{port}"))
-            .arg("--log-level=info")
+            .arg(format!("--log-level={}", log_filter()))
             .env_remove("POD_NAMESPACE")
             .env_remove("POD_NAME")
             .env_remove("KUBECONFIG")
@@ -128,6 +128,14 @@ impl Replica {
         matches!(self.child.try_wait(), Ok(None))
     }
 }
+
+/// The replicas' log filter: `--controller-log` of the harness.
+fn log_filter() -> String {
+    std::env::var(LOG_ENV).unwrap_or_else(|_| "info".into())
+}
+
+/// How `--controller-log` reaches the replicas.
+pub const LOG_ENV: &str = "MINITASK_CHAOS_CONTROLLER_LOG";
 
 /// Where a replica's log goes: beside the control plane's logs.
 pub fn log_path(plane: &Plane, identity: &str) -> anyhow::Result<PathBuf> {

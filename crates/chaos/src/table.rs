@@ -88,6 +88,32 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
+/// One line for a scenario run several times: its drain in each run, and
+/// their p50 and p100 (a run that never drained counts as infinite).
+pub fn drains(scenario: &str, rows: &[Row]) -> String {
+    let prefix = format!("{scenario} #");
+    let mut drains: Vec<Option<Duration>> = rows
+        .iter()
+        .filter(|r| r.scenario.starts_with(&prefix))
+        .map(|r| r.drain.filter(|_| r.problems.is_empty()))
+        .collect();
+    if drains.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = drains.iter().map(|d| seconds(*d)).collect();
+    // None (broken or never drained) sorts last: the worst.
+    drains.sort_by_key(|d| d.unwrap_or(Duration::MAX));
+    let p50 = drains[(drains.len() - 1) / 2];
+    let p100 = drains[drains.len() - 1];
+    format!(
+        "{scenario}: drain over {} runs: p50 {}, p100 {} (each: {})\n",
+        drains.len(),
+        seconds(p50),
+        seconds(p100),
+        each.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +137,27 @@ mod tests {
         assert!(lines[1].contains("4.2s"), "{text}");
         assert_eq!(lines[2], "kill -9 storm: restarts took 0.4s");
         assert_eq!(lines[3], "kill -9 storm: BROKEN: run r never ended");
+    }
+
+    #[test]
+    fn repeated_runs_give_their_drains_with_p50_and_p100() {
+        let row = |k: usize, drain: Option<u64>, broken: bool| Row {
+            scenario: format!("restart #{k}"),
+            drain: drain.map(Duration::from_millis),
+            problems: if broken { vec!["x".into()] } else { vec![] },
+            ..Row::default()
+        };
+        let rows = [
+            row(1, Some(3000), false),
+            row(2, Some(1000), false),
+            row(3, Some(2000), false),
+        ];
+        assert_eq!(
+            drains("restart", &rows),
+            "restart: drain over 3 runs: p50 2.0s, p100 3.0s (each: 3.0s, 1.0s, 2.0s)\n"
+        );
+        let rows = [row(1, Some(1000), false), row(2, Some(500), true)];
+        assert!(drains("restart", &rows).contains("p100 -"), "a broken run is the worst");
+        assert_eq!(drains("other", &rows), "");
     }
 }

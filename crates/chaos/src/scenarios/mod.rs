@@ -32,6 +32,8 @@ pub struct Settings {
     pub seed: u64,
     /// How long the runs may take to end after the last fault.
     pub drain: Duration,
+    /// How long a restarted component stays down after it has stopped.
+    pub outage: Duration,
 }
 
 impl Settings {

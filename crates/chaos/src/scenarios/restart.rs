@@ -29,7 +29,7 @@ pub async fn restart(s: &Settings, component: Component) -> anyhow::Result<Row> 
     let stopped = Instant::now();
     tokio::task::block_in_place(|| control_plane.stop_component(component, grace))?;
     let stopping = stopped.elapsed();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(s.outage).await;
     tokio::task::block_in_place(|| control_plane.start_component(component))?;
     ready(&stage).await?;
     let down = stopped.elapsed();
@@ -37,9 +37,10 @@ pub async fn restart(s: &Settings, component: Component) -> anyhow::Result<Row> 
     burst.await??;
     stage.drain(s.drain).await;
     stage.notes.push(format!(
-        "{component:?} down for {} (stopping took {}, then 2 s, started, ready)",
+        "{component:?} down for {} (stopping took {}, then {}, started, ready)",
         secs(down),
-        secs(stopping)
+        secs(stopping),
+        secs(s.outage)
     ));
     if !replica.alive() {
         stage

@@ -108,11 +108,19 @@ impl Shards {
             .is_some_and(|t| Instant::now() < t)
     }
 
-    fn grant(&self, shard: u32, until: Option<Instant>) {
+    /// Lets this replica work on `shard` until `until` (None: no more).
+    /// True when the shard was not held the instant before: runs turned
+    /// away in that gap need a look, even when the gap opened and closed
+    /// within one renewal call.
+    fn grant(&self, shard: u32, until: Option<Instant>) -> bool {
+        let now = Instant::now();
         let mut all = self.until.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(slot) = all.get_mut(shard as usize) {
-            *slot = until;
-        }
+        let Some(slot) = all.get_mut(shard as usize) else {
+            return false;
+        };
+        let was_held = slot.is_some_and(|t| now < t);
+        *slot = until;
+        !was_held
     }
 
     fn held(&self) -> Vec<u32> {
@@ -221,14 +229,11 @@ impl Election {
             }
         });
         let renewals = plan.keep.iter().map(|&shard| async move {
-            let had = self.shards.holds(shard);
             match self.acquire(shard).await {
-                Some(true) => {
-                    self.shards.grant(shard, Some(started + trust));
-                    // Held on the server but not here (this replica
-                    // restarted under the same name): its runs need a look.
-                    !had
-                }
+                // Held on the server but not here (this replica restarted
+                // under the same name, or its trust ran out before this
+                // renewal came back): its runs need a look.
+                Some(true) => self.shards.grant(shard, Some(started + trust)),
                 Some(false) => {
                     warn!(shard, "lost the shard's lease");
                     self.shards.grant(shard, None);
@@ -414,6 +419,20 @@ mod tests {
             duration: Duration::from_secs(15),
         };
         assert_eq!(config.renew_interval(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_grant_after_a_lapse_says_the_shard_was_not_held() {
+        let shards = Shards::elected(1);
+        let soon = Instant::now() + Duration::from_millis(20);
+        assert!(shards.grant(0, Some(soon)), "never held before");
+        assert!(!shards.grant(0, Some(soon)), "renewed while held: no gap");
+        // The trust runs out while a renewal is in flight; the renewal then
+        // succeeds. Runs turned away meanwhile must be looked at again.
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(shards.grant(0, Some(Instant::now() + Duration::from_secs(4))));
+        assert!(!shards.grant(0, None), "released while held");
+        assert!(!shards.grant(3, None), "no such shard");
     }
 
     #[test]

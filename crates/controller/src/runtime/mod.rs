@@ -18,4 +18,5 @@ pub(crate) mod publisher;
 pub(crate) mod reconcile;
 pub(crate) mod run;
 pub(crate) mod task_status;
+pub mod watches;
 pub(crate) mod writes;

@@ -115,6 +115,10 @@ pub enum PipelineError {
     /// A bug: the reconcile panicked.
     #[error("the reconcile of PipelineRun {run} panicked: {message}")]
     Panicked { run: String, message: String },
+    /// An API call hung (a connection that died without a word): the
+    /// reconcile was abandoned so that it holds no worker, and is retried.
+    #[error("the reconcile of PipelineRun {run} took longer than {after:?} (an API call did not answer); trying again")]
+    TimedOut { run: String, after: Duration },
 }
 
 impl PipelineError {
@@ -123,6 +127,7 @@ impl PipelineError {
             PipelineError::NoNamespace(_) => "no_namespace",
             PipelineError::Write { .. } => "pipeline_write",
             PipelineError::Panicked { .. } => "panic",
+            PipelineError::TimedOut { .. } => "timeout",
         }
     }
 }

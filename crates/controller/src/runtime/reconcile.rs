@@ -135,6 +135,10 @@ pub enum Error {
     /// A bug: the reconcile panicked. The run is looked at again later.
     #[error("the reconcile of TaskRun {run} panicked: {message}")]
     Panicked { run: String, message: String },
+    /// An API call hung (a connection that died without a word): the
+    /// reconcile was abandoned so that it holds no worker, and is retried.
+    #[error("the reconcile of TaskRun {run} took longer than {after:?} (an API call did not answer); trying again")]
+    TimedOut { run: String, after: Duration },
 }
 
 impl Error {
@@ -149,6 +153,7 @@ impl Error {
             Error::WriteStatus { .. } => "write_status",
             Error::DeleteRun { .. } => "delete_run",
             Error::Panicked { .. } => "panic",
+            Error::TimedOut { .. } => "timeout",
         }
     }
 }

@@ -13,7 +13,7 @@ use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use minitask_api::{LABEL_PIPELINERUN, LABEL_TASKRUN, Pipeline, PipelineRun, Task, TaskRun};
 use std::time::Duration;
@@ -32,10 +32,18 @@ use crate::runtime::pipelines::{self, PipelineContext, PipelineError};
 use crate::runtime::publisher::{Publisher, Reporter};
 use crate::runtime::reconcile::{Context, Error, error_policy, reconcile};
 use crate::runtime::task_status::record_step_count;
+use crate::runtime::watches::{WatchBackoff, controller, log_errors};
 use crate::status::retention::Finished;
 
 /// The default `--workers` (see the README's Performance section for why).
 pub const DEFAULT_WORKERS: u16 = 8;
+
+/// How long one reconcile may take. The client has no read timeout (a
+/// watch may be quiet for minutes), so a request on a connection that died
+/// without a reset (a node powered off behind a load balancer) would hang
+/// until TCP gives up, about 15 minutes, holding a worker; a reconcile is
+/// safe to abandon at any await, as at a crash, and is tried again.
+const RECONCILE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Objects per page of a watch's list. Each page is parsed whole before its
 /// objects are slimmed for the cache: kube's default of 500 pods made the
@@ -109,7 +117,8 @@ pub async fn run(
     let (wake_parent, woken_parents) = mpsc::unbounded_channel();
     let child_index = children.clone();
     let run_events = watcher(taskruns, watcher::Config::default().page_size(LIST_PAGE))
-        .default_backoff()
+        .inspect(log_errors("taskruns"))
+        .backoff(WatchBackoff::default())
         .modify(cache::run)
         .reflect(run_writer)
         .inspect_ok(synced.marker(0))
@@ -129,7 +138,8 @@ pub async fn run(
     // Each Task passes by once per change: record its step count then.
     let counting_client = client.clone();
     let task_events = watcher(tasks, watcher::Config::default().page_size(LIST_PAGE))
-        .default_backoff()
+        .inspect(log_errors("tasks"))
+        .backoff(WatchBackoff::default())
         .modify(cache::task)
         .reflect(task_writer)
         .inspect_ok(synced.marker(1))
@@ -145,7 +155,8 @@ pub async fn run(
     // out of the watch and the cache.
     let pod_config = watcher::Config::default().labels(LABEL_TASKRUN).page_size(LIST_PAGE);
     let pod_events = watcher(pods, pod_config)
-        .default_backoff()
+        .inspect(log_errors("pods"))
+        .backoff(WatchBackoff::default())
         .reflect(pod_writer)
         .inspect_ok(synced.marker(2))
         .touched_objects();
@@ -157,7 +168,8 @@ pub async fn run(
     // Each Pipeline passes by once per change: record whether it is valid.
     let (validity_client, validity_tasks) = (client.clone(), task_store.clone());
     let pipeline_events = watcher(pipelines, watcher::Config::default().page_size(LIST_PAGE))
-        .default_backoff()
+        .inspect(log_errors("pipelines"))
+        .backoff(WatchBackoff::default())
         .modify(cache::pipeline)
         .reflect(pipeline_writer)
         .inspect_ok(synced.marker(3))
@@ -170,7 +182,8 @@ pub async fn run(
             }
         });
     let plr_events = watcher(pipelineruns, watcher::Config::default().page_size(LIST_PAGE))
-        .default_backoff()
+        .inspect(log_errors("pipelineruns"))
+        .backoff(WatchBackoff::default())
         .modify(cache::pipeline_run)
         .reflect(plr_writer)
         .inspect_ok(synced.marker(4))
@@ -180,7 +193,8 @@ pub async fn run(
         .labels(LABEL_PIPELINERUN)
         .page_size(LIST_PAGE);
     let claim_events = watcher(claims, claim_config)
-        .default_backoff()
+        .inspect(log_errors("claims"))
+        .backoff(WatchBackoff::default())
         .reflect(claim_writer)
         .inspect_ok(synced.marker(5))
         .touched_objects();
@@ -260,8 +274,7 @@ pub async fn run(
         namespace = config.namespace.as_deref().unwrap_or("<all>"),
         "starting controller"
     );
-    let taskruns = Controller::for_stream(run_events, run_store)
-        .with_config(controller::Config::default().concurrency(config.workers.max(1)))
+    let taskruns = controller(run_events, run_store, config.workers)
         .owns_stream(pod_events)
         .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
         .reconcile_all_on(broadcast_stream(won_runs))
@@ -282,11 +295,16 @@ pub async fn run(
                         let key = format!("{}/{}", run.namespace().unwrap_or_default(), run.name_any());
                         // A panic is a bug; it must not end the controller for
                         // every other run (kube-runtime would end its stream).
-                        let result = match AssertUnwindSafe(reconcile(run, ctx.clone())).catch_unwind().await {
-                            Ok(result) => result,
-                            Err(panic) => Err(Error::Panicked {
+                        let reconciling = AssertUnwindSafe(reconcile(run, ctx.clone())).catch_unwind();
+                        let result = match tokio::time::timeout(RECONCILE_TIMEOUT, reconciling).await {
+                            Ok(Ok(result)) => result,
+                            Ok(Err(panic)) => Err(Error::Panicked {
                                 run: key,
                                 message: panic_message(panic.as_ref()),
+                            }),
+                            Err(_) => Err(Error::TimedOut {
+                                run: key,
+                                after: RECONCILE_TIMEOUT,
                             }),
                         };
                         ctx.metrics.reconciled(result.is_ok(), started.elapsed().as_secs_f64());
@@ -298,8 +316,7 @@ pub async fn run(
             ctx,
         )
         .for_each(|_| futures::future::ready(()));
-    let pipelineruns = Controller::for_stream(plr_events, plr_store)
-        .with_config(controller::Config::default().concurrency(config.workers.max(1)))
+    let pipelineruns = controller(plr_events, plr_store, config.workers)
         .owns_stream(claim_events)
         .watches_stream(pipeline_events, move |pipeline| {
             pipelineruns_waiting_for(&waiting_pipelineruns, &pipeline)
@@ -315,11 +332,16 @@ pub async fn run(
                         return Ok(Action::requeue(Duration::from_millis(500)));
                     }
                     let key = format!("{}/{}", run.namespace().unwrap_or_default(), run.name_any());
-                    match AssertUnwindSafe(pipelines::reconcile(run, ctx)).catch_unwind().await {
-                        Ok(result) => result,
-                        Err(panic) => Err(PipelineError::Panicked {
+                    let reconciling = AssertUnwindSafe(pipelines::reconcile(run, ctx)).catch_unwind();
+                    match tokio::time::timeout(RECONCILE_TIMEOUT, reconciling).await {
+                        Ok(Ok(result)) => result,
+                        Ok(Err(panic)) => Err(PipelineError::Panicked {
                             run: key,
                             message: panic_message(panic.as_ref()),
+                        }),
+                        Err(_) => Err(PipelineError::TimedOut {
+                            run: key,
+                            after: RECONCILE_TIMEOUT,
                         }),
                     }
                 }

@@ -194,6 +194,11 @@ async fn main() -> anyhow::Result<()> {
             _ => 10_000,
         });
         let idle_name = format!("idle, {finished} finished runs");
+        let idle = if args.smoke {
+            scale::Idle::SMOKE
+        } else {
+            scale::Idle::FULL
+        };
         let bursts: Vec<usize> = big
             .into_iter()
             .filter(|runs| wanted(&format!("scale: burst {runs}")))
@@ -202,13 +207,13 @@ async fn main() -> anyhow::Result<()> {
         let empty = match wanted(&idle_name) || !bursts.is_empty() {
             true => {
                 eprintln!("bench: idle controller, empty cluster");
-                Some(scale::idle(0, None).await?.1)
+                Some(scale::idle(0, None, idle).await?.1)
             }
             false => None,
         };
         if wanted(&idle_name) {
             eprintln!("bench: {idle_name}");
-            rows.push(scale::idle(finished, empty).await?.0);
+            rows.push(scale::idle(finished, empty, idle).await?.0);
         }
         for runs in bursts {
             let workload = Workload {

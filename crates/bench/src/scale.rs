@@ -14,9 +14,29 @@ use crate::load;
 use crate::plane::{Controller, Mode, NAMESPACE, Plane};
 use crate::report::Row;
 
+/// How long the idle controller settles after its lists, then how long its
+/// CPU is measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Idle {
+    pub settle: Duration,
+    pub measure: Duration,
+}
+
+impl Idle {
+    pub const FULL: Idle = Idle {
+        settle: Duration::from_secs(5),
+        measure: Duration::from_secs(10),
+    };
+    /// `--smoke`: long enough to prove the path works, no more.
+    pub const SMOKE: Idle = Idle {
+        settle: Duration::from_secs(1),
+        measure: Duration::from_secs(2),
+    };
+}
+
 /// An idle controller (default settings) in a cluster holding `runs`
 /// finished runs, each with its pod, as a real run leaves them.
-pub async fn idle(runs: usize, empty_kib: Option<u64>) -> anyhow::Result<(Row, u64)> {
+pub async fn idle(runs: usize, empty_kib: Option<u64>, window: Idle) -> anyhow::Result<(Row, u64)> {
     let plane = Plane::start().await?;
     let spec = load::task_spec(3, true);
     load::create_task(&plane.client, "bench", &spec).await?;
@@ -81,9 +101,9 @@ pub async fn idle(runs: usize, empty_kib: Option<u64>) -> anyhow::Result<(Row, u
     )
     .await?;
     // It looks at every run once after its lists; then it idles.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(window.settle).await;
     let before = controller.cpu_seconds();
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    tokio::time::sleep(window.measure).await;
     let idle_cpu = controller.cpu_seconds() - before;
     let (peak, rss) = controller.memory_kib();
     let row = Row {
@@ -91,7 +111,7 @@ pub async fn idle(runs: usize, empty_kib: Option<u64>) -> anyhow::Result<(Row, u
         controller: format!(
             "event ({} workers), {:.1}% CPU idle",
             minitask_controller::DEFAULT_WORKERS,
-            idle_cpu * 10.0
+            idle_cpu * 100.0 / window.measure.as_secs_f64()
         ),
         runs,
         peak_rss_mib: Some(peak as f64 / 1024.0),

@@ -30,11 +30,14 @@ pub enum PipelineReason {
     /// Failed: a TaskRun with the name of one of the run's belongs to
     /// something else.
     TaskRunConflict,
+    /// Failed: the Pipeline's results together are larger than a
+    /// PipelineRun may hold (`MAX_PIPELINE_RESULTS`).
+    ResultsTooLarge,
 }
 
 impl PipelineReason {
     /// Every reason, in the order the API documents them.
-    pub const ALL: [PipelineReason; 12] = [
+    pub const ALL: [PipelineReason; 13] = [
         PipelineReason::PipelineNotFound,
         PipelineReason::Pending,
         PipelineReason::Running,
@@ -47,6 +50,7 @@ impl PipelineReason {
         PipelineReason::InvalidWorkspaces,
         PipelineReason::ClaimFailed,
         PipelineReason::TaskRunConflict,
+        PipelineReason::ResultsTooLarge,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -63,6 +67,7 @@ impl PipelineReason {
             PipelineReason::InvalidWorkspaces => "InvalidWorkspaces",
             PipelineReason::ClaimFailed => "ClaimFailed",
             PipelineReason::TaskRunConflict => "TaskRunConflict",
+            PipelineReason::ResultsTooLarge => "ResultsTooLarge",
         }
     }
 }

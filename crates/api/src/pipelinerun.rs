@@ -229,7 +229,7 @@ pub struct PipelineRunStatus {
     /// A CamelCase word that says why the run is in its phase, for machines:
     /// PipelineNotFound, Pending, Running, Succeeded, TaskFailed, Cancelled,
     /// Timeout, InvalidPipeline, InvalidParams, InvalidWorkspaces,
-    /// ClaimFailed, TaskRunConflict.
+    /// ClaimFailed, TaskRunConflict, ResultsTooLarge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 
@@ -253,6 +253,12 @@ pub struct PipelineRunStatus {
     /// How long the run took, such as `3m5s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
+
+    /// When every task (not finally) had ended, so the finally tasks could
+    /// start: `timeouts.tasks` is judged against it, and `timeouts.finally`
+    /// counts from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finally_start_time: Option<Time>,
 
     /// Tasks ended (succeeded, failed or skipped) of all tasks, such as
     /// `3/5`.
@@ -296,6 +302,10 @@ pub struct PipelineTaskStatus {
     /// A finally task.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub finally: bool,
+    /// The results of an ended task (a list each for a matrix), kept so
+    /// that deleting its TaskRuns changes nothing for the tasks after it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<crate::Param>,
 }
 
 /// Where one task of a run stands.

@@ -182,6 +182,26 @@ pub async fn delete(cluster: &Cluster, args: DeleteArgs) -> anyhow::Result<()> {
                 .collect()
         }
     };
+    let busy = children_of_running_pipelines(cluster, &doomed).await?;
+    if !args.force && !busy.is_empty() {
+        let named: Vec<String> = busy
+            .iter()
+            .map(|(run, pipeline)| format!("{run} (of {pipeline})"))
+            .collect();
+        if by_name {
+            bail!(
+                "not deleting, these TaskRuns belong to PipelineRuns that have not finished and may still need their results: {}; wait for them, or pass --force",
+                named.join(", ")
+            );
+        }
+        eprintln!(
+            "Keeping {} TaskRun{} of PipelineRuns that have not finished: {}",
+            busy.len(),
+            if busy.len() == 1 { "" } else { "s" },
+            named.join(", ")
+        );
+        doomed.retain(|r| !busy.iter().any(|(name, _)| *name == r.name_any()));
+    }
     let running: Vec<String> = doomed
         .iter()
         .filter(|r| !r.phase().is_terminal())
@@ -217,6 +237,37 @@ pub async fn delete(cluster: &Cluster, args: DeleteArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The TaskRuns of `doomed` whose PipelineRun has not finished, each with
+/// that PipelineRun's name: its later tasks may still read them.
+async fn children_of_running_pipelines(cluster: &Cluster, doomed: &[TaskRun]) -> anyhow::Result<Vec<(String, String)>> {
+    let parent = |run: &TaskRun| {
+        run.owner_references()
+            .iter()
+            .find(|o| {
+                o.controller == Some(true) && o.kind == "PipelineRun" && o.api_version.starts_with("minitask.dev/")
+            })
+            .map(|o| (o.name.clone(), o.uid.clone()))
+    };
+    if doomed.iter().all(|r| parent(r).is_none()) {
+        return Ok(Vec::new());
+    }
+    let doing = format!("listing pipelineruns in namespace {}", cluster.namespace);
+    let pipelines = pipelineruns(cluster)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
+        .items;
+    let running = |(name, uid): &(String, String)| {
+        pipelines
+            .iter()
+            .any(|p| p.metadata.uid.as_ref() == Some(uid) && !p.phase().is_terminal() && p.name_any() == *name)
+    };
+    Ok(doomed
+        .iter()
+        .filter_map(|r| parent(r).filter(running).map(|(pipeline, _)| (r.name_any(), pipeline)))
+        .collect())
 }
 
 /// Asks on the terminal; true for yes.

@@ -6,8 +6,9 @@ use std::time::Duration;
 /// What the launcher is asked to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {
-    /// Copy itself into this directory (the pod's init container).
-    Install { dir: String },
+    /// Copy itself into a directory and write the step scripts (the pod's
+    /// init container).
+    Install(InstallArgs),
     /// Run one step in its turn.
     Step(StepArgs),
     /// Report the Task's results once the steps have ended.
@@ -36,11 +37,22 @@ pub struct StepArgs {
     pub program: Program,
 }
 
+/// What the init container prepares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstallArgs {
+    /// Where the launcher copies itself.
+    pub dir: String,
+    /// The scripts of the steps that have one, by step index: written to
+    /// `script_path(index)`, a directory the steps only read.
+    pub scripts: Vec<(usize, String)>,
+}
+
 /// What a step runs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Program {
-    /// A script, written to a file and run by its `#!` line or `/bin/sh -e`.
-    Script(String),
+    /// The script the init container wrote for this step, run by its `#!`
+    /// line or `/bin/sh -e`.
+    Script,
     /// A command and its arguments, run as they are.
     Command(Vec<String>),
 }
@@ -80,11 +92,23 @@ impl StepArgs {
             args.extend(["--debug-ms".into(), debug.as_millis().to_string()]);
         }
         match &self.program {
-            Program::Script(script) => args.extend(["--script".into(), script.clone()]),
+            Program::Script => args.push("--script".into()),
             Program::Command(command) => {
                 args.push("--".into());
                 args.extend(command.iter().cloned());
             }
+        }
+        args
+    }
+}
+
+impl InstallArgs {
+    /// The launcher's arguments. The scripts are passed as they are:
+    /// escaping them for the kubelet is the pod builder's business.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec!["install".to_string(), self.dir.clone()];
+        for (index, script) in &self.scripts {
+            args.extend(["--script".into(), index.to_string(), script.clone()]);
         }
         args
     }
@@ -115,10 +139,7 @@ pub fn parse(args: &[String]) -> Result<Mode, String> {
         .split_first()
         .ok_or("no mode given: install, step, report, probe or continue")?;
     match mode.as_str() {
-        "install" => match rest {
-            [dir] => Ok(Mode::Install { dir: dir.clone() }),
-            _ => Err("install takes one directory".into()),
-        },
+        "install" => install(rest).map(Mode::Install),
         "step" => step(rest).map(Mode::Step),
         "report" => report(rest).map(Mode::Report),
         "probe" if rest.is_empty() => Ok(Mode::Probe),
@@ -140,7 +161,7 @@ fn step(mut rest: &[String]) -> Result<StepArgs, String> {
     };
     loop {
         let Some((flag, after)) = rest.split_first() else {
-            return Err("step needs --script SCRIPT or -- COMMAND...".into());
+            return Err("step needs --script or -- COMMAND...".into());
         };
         rest = after;
         match flag.as_str() {
@@ -150,13 +171,11 @@ fn step(mut rest: &[String]) -> Result<StepArgs, String> {
                 step.program = Program::Command(rest.to_vec());
                 break;
             }
-            "--script" => match rest {
-                [script] => {
-                    step.program = Program::Script(script.clone());
-                    break;
-                }
-                _ => return Err("--script takes one argument and comes last".into()),
-            },
+            "--script" if rest.is_empty() => {
+                step.program = Program::Script;
+                break;
+            }
+            "--script" => return Err("--script comes last".into()),
             "--index" | "--name" | "--budget" | "--timeout-ms" | "--debug-ms" => {
                 let (value, after) = rest.split_first().ok_or(format!("{flag} needs a value"))?;
                 rest = after;
@@ -180,6 +199,27 @@ fn step(mut rest: &[String]) -> Result<StepArgs, String> {
     step.name = name.ok_or("step needs --name")?;
     step.budget = budget.ok_or("step needs --budget")?;
     Ok(step)
+}
+
+fn install(rest: &[String]) -> Result<InstallArgs, String> {
+    let (dir, mut rest) = rest.split_first().ok_or("install takes a directory")?;
+    let mut scripts = Vec::new();
+    while !rest.is_empty() {
+        match rest {
+            [flag, index, script, after @ ..] if flag == "--script" => {
+                let index = index
+                    .parse()
+                    .map_err(|_| format!("--script takes a step number, not {index:?}"))?;
+                scripts.push((index, script.clone()));
+                rest = after;
+            }
+            _ => return Err("install takes a directory, then --script INDEX SCRIPT for each script".into()),
+        }
+    }
+    Ok(InstallArgs {
+        dir: dir.clone(),
+        scripts,
+    })
 }
 
 fn report(rest: &[String]) -> Result<ReportArgs, String> {
@@ -231,12 +271,23 @@ mod tests {
 
     #[test]
     fn step_arguments_round_trip() {
-        for program in [
-            Program::Script("echo $(HOME) -- --script".into()),
-            Program::Command(strings(&["--", "--script", "-x"])),
-        ] {
+        for program in [Program::Script, Program::Command(strings(&["--", "--script", "-x"]))] {
             let args = step_args(program);
             assert_eq!(parse(&args.to_args()), Ok(Mode::Step(args)));
+        }
+    }
+
+    #[test]
+    fn install_arguments_round_trip() {
+        for scripts in [
+            vec![],
+            vec![(0, "echo $(HOME) -- --script".to_string()), (3, String::new())],
+        ] {
+            let args = InstallArgs {
+                dir: "/minitask/bin".into(),
+                scripts,
+            };
+            assert_eq!(parse(&args.to_args()), Ok(Mode::Install(args)));
         }
     }
 
@@ -255,20 +306,26 @@ mod tests {
 
     #[test]
     fn bad_arguments_say_what_is_wrong() {
-        let cases: [(&[&str], &str); 8] = [
+        let cases: [(&[&str], &str); 11] = [
             (&[], "no mode given"),
             (&["run"], "unknown mode \"run\""),
-            (&["install"], "install takes one directory"),
+            (&["install"], "install takes a directory"),
+            (&["install", "/d", "--script", "x", "s"], "takes a step number"),
+            (&["install", "/d", "--script", "1"], "--script INDEX SCRIPT"),
+            (
+                &["step", "--index", "0", "--name", "a", "--budget", "1", "--script", "s"],
+                "--script comes last",
+            ),
             (
                 &["step", "--index", "1", "--name", "a", "--budget", "9"],
                 "needs --script",
             ),
             (
-                &["step", "--index", "x", "--name", "a", "--script", "s"],
+                &["step", "--index", "x", "--name", "a", "--script"],
                 "--index takes a number",
             ),
             (
-                &["step", "--name", "a", "--budget", "1", "--script", "s"],
+                &["step", "--name", "a", "--budget", "1", "--script"],
                 "step needs --index",
             ),
             (
@@ -286,10 +343,12 @@ mod tests {
     proptest! {
         #[test]
         fn any_script_or_command_round_trips(script in any::<String>(), command in proptest::collection::vec(any::<String>(), 1..5), index in 0usize..100) {
-            for program in [Program::Script(script.clone()), Program::Command(command.clone())] {
+            for program in [Program::Script, Program::Command(command.clone())] {
                 let args = StepArgs { index, program, ..step_args(Program::Command(vec![])) };
                 prop_assert_eq!(parse(&args.to_args()), Ok(Mode::Step(args)));
             }
+            let install = InstallArgs { dir: "/b".into(), scripts: vec![(index, script)] };
+            prop_assert_eq!(parse(&install.to_args()), Ok(Mode::Install(install)));
         }
     }
 }

@@ -11,7 +11,7 @@ fn main() {
         .map_err(|bad| format!("an argument is not UTF-8: {bad:?}"))
         .and_then(|args| parse(&args));
     let code = match mode {
-        Ok(Mode::Install { dir }) => shell::install::run(&dir),
+        Ok(Mode::Install(install)) => shell::install::run(&install),
         Ok(Mode::Step(step)) => shell::step::run(step),
         Ok(Mode::Report(report)) => shell::report::run(report),
         Ok(Mode::Probe) => shell::debug::probe(),

@@ -1,12 +1,13 @@
 //! The launcher binary, run as a pod would run it: one process per step
-//! container, all started together, sharing the run, scripts and results
-//! volumes, each with its own termination log.
+//! container, all started together, sharing the markers, scripts and
+//! results volumes, each with its own termination log. (Which of them a
+//! container may write is the kubelet's business: the e2e tests check it.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use minitask_launcher::args::{Program, ReportArgs, StepArgs};
+use minitask_launcher::args::{InstallArgs, Program, ReportArgs, StepArgs};
 use minitask_launcher::record::{Record, State};
 
 const LAUNCHER: &str = env!("CARGO_BIN_EXE_minitask-launcher");
@@ -20,8 +21,11 @@ impl Pod {
     fn new(name: &str) -> Pod {
         let dir = std::env::temp_dir().join(format!("minitask-launcher-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        for volume in ["run", "scripts", "results"] {
+        for volume in VOLUMES {
             std::fs::create_dir_all(dir.join("volumes").join(volume)).unwrap();
+        }
+        for index in 0..STEPS {
+            std::fs::create_dir_all(dir.join("volumes").join(format!("run-{index}"))).unwrap();
         }
         Pod { dir }
     }
@@ -31,12 +35,19 @@ impl Pod {
     fn container(&self, name: &str) -> PathBuf {
         let root = self.dir.join(name);
         if !root.exists() {
-            std::fs::create_dir_all(root.join("minitask")).unwrap();
+            std::fs::create_dir_all(root.join("minitask/run")).unwrap();
             std::fs::create_dir_all(root.join("dev")).unwrap();
-            for volume in ["run", "scripts", "results"] {
+            for volume in VOLUMES {
                 std::os::unix::fs::symlink(
                     self.dir.join("volumes").join(volume),
                     root.join("minitask").join(volume),
+                )
+                .unwrap();
+            }
+            for index in 0..STEPS {
+                std::os::unix::fs::symlink(
+                    self.dir.join("volumes").join(format!("run-{index}")),
+                    root.join("minitask/run").join(index.to_string()),
                 )
                 .unwrap();
             }
@@ -56,7 +67,12 @@ impl Pod {
             .unwrap()
     }
 
-    fn step(&self, index: usize, name: &str, program: Program, tweak: impl FnOnce(&mut StepArgs)) -> Child {
+    /// Starts step `index` running `script`, which the init container
+    /// would have written.
+    fn step(&self, index: usize, name: &str, script: &str, tweak: impl FnOnce(&mut StepArgs)) -> Child {
+        let path = self.dir.join(format!("volumes/scripts/{index}"));
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
         let mut args = StepArgs {
             index,
             name: name.into(),
@@ -64,7 +80,7 @@ impl Pod {
             timeout: None,
             debug: None,
             budget: 585,
-            program,
+            program: Program::Script,
         };
         tweak(&mut args);
         self.start(name, args.to_args())
@@ -86,9 +102,9 @@ impl Drop for Pod {
     }
 }
 
-fn script(text: &str) -> Program {
-    Program::Script(text.into())
-}
+/// The shared volumes of the fake pod, besides one markers volume per step.
+const VOLUMES: [&str; 3] = ["scripts", "results", "control"];
+const STEPS: usize = 5;
 
 /// The exit code and stderr of a launcher.
 fn end(child: Child) -> (i32, String) {
@@ -109,7 +125,7 @@ fn steps_run_in_order_whatever_order_they_start_in() {
         .map(|i| {
             (
                 i,
-                pod.step(i, &format!("s{i}"), script(&format!("echo {i} >> \"$OUT\"")), |_| {}),
+                pod.step(i, &format!("s{i}"), &format!("echo {i} >> \"$OUT\""), |_| {}),
             )
         })
         .collect();
@@ -127,11 +143,11 @@ fn a_failed_step_stops_the_later_ones_and_the_results_are_reported_anyway() {
         pod.step(
             0,
             "write",
-            script("printf v1 > \"$MINITASK_LAUNCHER_ROOT/minitask/results/version\""),
+            "printf v1 > \"$MINITASK_LAUNCHER_ROOT/minitask/results/version\"",
             |_| {},
         ),
-        pod.step(1, "break", script("echo broken >&2; exit 3"), |_| {}),
-        pod.step(2, "never", script("echo ran >> \"$OUT\""), |_| {}),
+        pod.step(1, "break", "echo broken >&2; exit 3", |_| {}),
+        pod.step(2, "never", "echo ran >> \"$OUT\"", |_| {}),
     ];
     let report = ReportArgs {
         steps: 3,
@@ -156,15 +172,11 @@ fn a_failed_step_stops_the_later_ones_and_the_results_are_reported_anyway() {
 #[test]
 fn a_step_with_on_error_continue_records_its_code_and_lets_the_next_run() {
     let pod = Pod::new("continue");
-    let first = pod.step(
-        0,
-        "lint",
-        Program::Command(vec!["/bin/sh".into(), "-c".into(), "exit 4".into()]),
-        |a| {
-            a.keep_going = true;
-        },
-    );
-    let second = pod.step(1, "test", script("echo ran >> \"$OUT\""), |_| {});
+    let first = pod.step(0, "lint", "", |a| {
+        a.program = Program::Command(vec!["/bin/sh".into(), "-c".into(), "exit 4".into()]);
+        a.keep_going = true;
+    });
+    let second = pod.step(1, "test", "echo ran >> \"$OUT\"", |_| {});
     assert_eq!((end(first).0, end(second).0), (0, 0));
     let lint = pod.record("lint");
     assert_eq!((lint.state, lint.exit_code), (State::Continued, 4));
@@ -175,14 +187,14 @@ fn a_step_with_on_error_continue_records_its_code_and_lets_the_next_run() {
 fn scripts_reach_their_interpreter_byte_for_byte() {
     let pod = Pod::new("bytes");
     let text = "#!/bin/sh\ncat \"$0\" > \"$OUT\"\n# $(HOME) $$ `x` 'q' \"q\" ✓\r\n";
-    assert_eq!(end(pod.step(0, "exact", script(text), |_| {})).0, 0);
+    assert_eq!(end(pod.step(0, "exact", text, |_| {})).0, 0);
     assert_eq!(pod.out(), text);
 }
 
 #[test]
 fn a_missing_interpreter_fails_the_step_with_a_message_that_says_so() {
     let pod = Pod::new("interpreter");
-    let (code, stderr) = end(pod.step(0, "py", script("#!/no/such/python\nprint(1)"), |_| {}));
+    let (code, stderr) = end(pod.step(0, "py", "#!/no/such/python\nprint(1)", |_| {}));
     assert_eq!(code, 127);
     let record = pod.record("py");
     assert_eq!((record.state, record.exit_code), (State::Failed, 127));
@@ -193,7 +205,7 @@ fn a_missing_interpreter_fails_the_step_with_a_message_that_says_so() {
 #[test]
 fn a_step_over_its_timeout_is_stopped() {
     let pod = Pod::new("timeout");
-    let (code, stderr) = end(pod.step(0, "slow", script("sleep 30"), |a| {
+    let (code, stderr) = end(pod.step(0, "slow", "sleep 30", |a| {
         a.timeout = Some(Duration::from_millis(300));
     }));
     assert_eq!(code, 143, "SIGTERM ends sh");
@@ -209,11 +221,10 @@ fn a_step_over_its_timeout_is_stopped() {
 #[test]
 fn a_stop_ends_the_running_step_and_the_waiting_ones_do_not_run() {
     let pod = Pod::new("stop");
-    let running = pod.step(0, "long", script("sleep 30"), |_| {});
-    let waiting = pod.step(1, "later", script("echo ran >> \"$OUT\""), |_| {});
+    let running = pod.step(0, "long", "echo started > \"$OUT\"; sleep 30", |_| {});
+    let waiting = pod.step(1, "later", "echo ran >> \"$OUT\"", |_| {});
     // Until the step runs, a SIGTERM would only find the launcher.
-    let script_file = pod.dir.join("volumes/scripts/long");
-    while !script_file.exists() {
+    while pod.out().is_empty() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -225,7 +236,7 @@ fn a_stop_ends_the_running_step_and_the_waiting_ones_do_not_run() {
     assert_eq!(end(waiting).0, 0);
     assert_eq!(pod.record("long").state, State::Stopped);
     assert_eq!(pod.record("later").state, State::Skipped);
-    assert_eq!(pod.out(), "");
+    assert_eq!(pod.out(), "started\n", "the later step must not run");
 }
 
 #[test]
@@ -239,10 +250,10 @@ fn a_failed_step_waits_for_a_debugger_until_it_is_told_to_go_on() {
             .unwrap()
     };
     assert_eq!(probe().code(), Some(1), "nobody waits yet");
-    let failing = pod.step(0, "flaky", script("echo state > debug-me; exit 1"), |a| {
+    let failing = pod.step(0, "flaky", "echo state > debug-me; exit 1", |a| {
         a.debug = Some(Duration::from_secs(60));
     });
-    let marker = pod.dir.join("volumes/run/debug");
+    let marker = pod.dir.join("volumes/run-0/debug");
     while !marker.exists() {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -261,15 +272,28 @@ fn a_failed_step_waits_for_a_debugger_until_it_is_told_to_go_on() {
 }
 
 #[test]
-fn the_install_copy_runs() {
+fn the_install_copies_the_launcher_and_writes_the_scripts_read_only() {
+    use std::os::unix::fs::PermissionsExt;
     let pod = Pod::new("install");
     let dir = pod.dir.join("bin");
     std::fs::create_dir_all(&dir).unwrap();
+    let install = InstallArgs {
+        dir: dir.to_str().unwrap().into(),
+        scripts: vec![(0, "echo first".into()), (2, "#!/bin/sh\necho third".into())],
+    };
     let status = Command::new(LAUNCHER)
-        .args(["install", dir.to_str().unwrap()])
+        .args(install.to_args())
+        .env("MINITASK_LAUNCHER_ROOT", pod.container("prepare"))
         .status()
         .unwrap();
     assert!(status.success());
+    for (index, text) in [(0, "echo first"), (2, "#!/bin/sh\necho third")] {
+        let path = pod.dir.join(format!("volumes/scripts/{index}"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o555, "nobody may change a script");
+    }
+    assert!(!pod.dir.join("volumes/scripts/1").exists());
     let copy = dir.join("minitask-launcher");
     let out = Command::new(&copy).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -281,7 +305,7 @@ fn the_install_copy_runs() {
 fn results_over_the_limit_are_reported_by_size() {
     let pod = Pod::new("large");
     std::fs::write(pod.dir.join("volumes/results/log"), vec![b'x'; 9000]).unwrap();
-    let step = pod.step(0, "only", script("true"), |_| {});
+    let step = pod.step(0, "only", "true", |_| {});
     let reporter = pod.start(
         "reporter",
         ReportArgs {
@@ -296,4 +320,85 @@ fn results_over_the_limit_are_reported_by_size() {
     assert_eq!(end(reporter).0, 1);
     let message = std::fs::read_to_string(pod.container("reporter").join("dev/termination-log")).unwrap();
     assert_eq!(message, "minitask-results too-large 9\nlog 9000\n");
+}
+
+/// A step owns its markers volume, so it may put anything there: a link
+/// to a file that says `succeeded` is not taken for its word.
+#[test]
+fn a_link_left_as_a_marker_is_not_followed() {
+    let pod = Pod::new("link");
+    std::fs::write(pod.dir.join("forged"), "succeeded").unwrap();
+    let first = pod.step(
+        0,
+        "sly",
+        "ln -s \"$MINITASK_LAUNCHER_ROOT/../forged\" \"$MINITASK_LAUNCHER_ROOT/minitask/run/0/state\"; sleep 30",
+        |_| {},
+    );
+    let second = pod.step(1, "next", "echo ran >> \"$OUT\"", |_| {});
+    let (code, _) = end(second);
+    assert_eq!(code, 0);
+    let record = pod.record("next");
+    assert_eq!(record.state, State::Skipped);
+    assert!(record.message.contains("unreadable marker"), "{}", record.message);
+    assert_eq!(pod.out(), "", "the next step must not run on a linked marker");
+    let mut first = first;
+    first.kill().unwrap();
+    first.wait().unwrap();
+}
+
+/// The report waits for the last step's own marker: the results are those
+/// the steps wrote in order, the last writer winning.
+#[test]
+fn results_are_read_once_the_last_step_has_ended() {
+    let pod = Pod::new("last");
+    let results = "\"$MINITASK_LAUNCHER_ROOT/minitask/results/version\"";
+    let steps = [
+        pod.step(0, "first", &format!("printf fake > {results}"), |_| {}),
+        pod.step(1, "slow", "sleep 0.5", |_| {}),
+        pod.step(2, "last", &format!("printf real > {results}"), |_| {}),
+    ];
+    let reporter = pod.start(
+        "reporter",
+        ReportArgs {
+            steps: 3,
+            budget: 585,
+            max: 8192,
+            names: vec!["version".into()],
+        }
+        .to_args(),
+    );
+    for step in steps {
+        assert_eq!(end(step).0, 0);
+    }
+    let out = reporter.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "version 4\nreal\n");
+}
+
+/// A result that is a link is refused rather than followed: a step could
+/// point it at a file of the reporter's own container.
+#[test]
+fn a_result_that_is_a_link_is_refused() {
+    let pod = Pod::new("result-link");
+    std::fs::write(pod.dir.join("secret"), "token").unwrap();
+    std::os::unix::fs::symlink(pod.dir.join("secret"), pod.dir.join("volumes/results/leak")).unwrap();
+    let step = pod.step(0, "only", "true", |_| {});
+    let reporter = pod.start(
+        "reporter",
+        ReportArgs {
+            steps: 1,
+            budget: 585,
+            max: 8192,
+            names: vec!["leak".into()],
+        }
+        .to_args(),
+    );
+    assert_eq!(end(step).0, 0);
+    let out = reporter.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let message = std::fs::read_to_string(pod.container("reporter").join("dev/termination-log")).unwrap();
+    assert!(
+        message.contains("leak: ") && message.contains("is a symbolic link"),
+        "{message}"
+    );
 }

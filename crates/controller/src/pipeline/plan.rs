@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::ResourceExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, Time};
+use kube::{Resource, ResourceExt};
 use minitask_api::{
     CONDITION_SUCCEEDED, DEFAULT_TIMEOUT, MAX_TIMEOUT, Param, ParamValue, Phase, PipelineReason, PipelineRun,
     PipelineRunStatus, PipelineSpec, PipelineTask, PipelineTaskStatus, TaskRun, TaskRunResult, TaskState, WhenOperator,
@@ -185,6 +185,7 @@ pub fn plan(i: &Inputs) -> Plan {
         Err(problems) => return ended(status, PipelineReason::InvalidPipeline, problems.join("; "), i.now),
     };
     let deadlines = Deadlines::of(run, i.spec, &children, i.now);
+    let previous_end = previous.finally_start_time.as_ref().map(|t| t.0.as_second());
     let mut plan = Plan::default();
     let mut base = Vars::new(Scope::Pipeline);
     let name = run.name_any();
@@ -215,12 +216,24 @@ pub fn plan(i: &Inputs) -> Plan {
         base: &base,
         deadlines: &deadlines,
     };
-    // A first look, creating nothing, finds whether a task has failed:
-    // then nothing new starts.
-    let failed = ctx.tasks(None, None).iter().any(|v| v.state == TaskState::Failed);
+    // A first look, creating nothing, finds whether a task has failed
+    // (then nothing new starts) and whether the tasks had all ended before
+    // their timeout (then it no longer applies: the finally tasks run on).
+    let first = ctx.tasks(None, None);
+    // A failed TaskRun (one of a matrix still running, too) stops new
+    // starts at once.
+    let failed = first.iter().any(|v| v.state == TaskState::Failed)
+        || children
+            .values()
+            .any(|c| !is_finally(i.spec, c) && c.phase() == Phase::Failed);
+    let tasks_end = previous_end.or_else(|| {
+        let done = first.iter().all(|v| v.state.is_done());
+        done.then(|| ended_at(children.values().filter(|c| !is_finally(i.spec, c)), i.now).unwrap_or(i64::MIN))
+    });
+    let tasks_timed_out = deadlines.tasks_over(i.now) && tasks_end.is_none_or(|end| end >= deadlines.tasks);
     let stop = if run.spec.cancelled {
         Some(Stop::Cancelled)
-    } else if deadlines.tasks_over(i.now) {
+    } else if tasks_timed_out {
         Some(Stop::TimedOut)
     } else if failed {
         Some(Stop::Failed)
@@ -231,6 +244,9 @@ pub fn plan(i: &Inputs) -> Plan {
     let views = ctx.tasks(stop, Some((&mut plan, &mut running)));
     let tasks_done = views.iter().all(|v| v.state.is_done());
     let mut finals: Vec<View> = vec![View::default(); i.spec.finally.len()];
+    if tasks_done && status.finally_start_time.is_none() {
+        status.finally_start_time = Some(i.now.clone());
+    }
     if tasks_done {
         let vars = with_results(&base, i.spec, &views, Some(stop));
         let pipeline_over = deadlines.pipeline_over(i.now).then_some(Stop::TimedOut);
@@ -247,26 +263,39 @@ pub fn plan(i: &Inputs) -> Plan {
     // are out of time, everything once the whole run is.
     for child in children.values() {
         let finally = is_finally(i.spec, child);
-        let over = deadlines.pipeline_over(i.now) || (!finally && (run.spec.cancelled || deadlines.tasks_over(i.now)));
+        let over = deadlines.pipeline_over(i.now) || (!finally && (run.spec.cancelled || tasks_timed_out));
         if over && !child.phase().is_terminal() && !child.spec.cancelled {
             plan.cancel.push(child.name_any());
         }
     }
 
-    status.tasks = i
-        .spec
-        .tasks
-        .iter()
-        .zip(&views)
-        .map(|(t, v)| summary(t, v, false))
-        .chain(i.spec.finally.iter().zip(&finals).map(|(t, v)| summary(t, v, true)))
+    let mut kept = 0;
+    let tasks = i.spec.tasks.iter().zip(&views).map(|(t, v)| (t, v, false));
+    let finally = i.spec.finally.iter().zip(&finals).map(|(t, v)| (t, v, true));
+    status.tasks = tasks
+        .chain(finally)
+        .map(|(t, v, finally)| summary(t, v, finally, &mut kept))
         .collect();
     let all: Vec<&View> = views.iter().chain(&finals).collect();
     let done = all.iter().filter(|v| v.state.is_done()).count();
     status.progress = Some(format!("{done}/{}", all.len()));
     if done == all.len() && plan.create.is_empty() {
-        let (reason, message) = outcome(i.spec, &views, &finals, stop, deadlines.pipeline_over(i.now));
-        status.results = pipeline_results(i.spec, &views, &finals);
+        // Over the pipeline's timeout only if something was still going
+        // on at it: a run whose last TaskRun ended in time and that
+        // started everything it had to did not time out, however late
+        // this look comes.
+        let cut_short = finals.iter().any(|v| v.reason.as_deref() == Some(STOPPED));
+        let over = deadlines.pipeline_over(i.now)
+            && (cut_short || ended_at(children.values(), i.now).is_none_or(|end| end >= deadlines.pipeline));
+        let (reason, message) = outcome(i.spec, &views, &finals, stop, over);
+        let results = pipeline_results(i.spec, &views, &finals);
+        let (reason, message) = match results_too_large(&results) {
+            Some(why) => (PipelineReason::ResultsTooLarge, why),
+            None => {
+                status.results = results;
+                (reason, message)
+            }
+        };
         plan.delete_claims = run
             .spec
             .workspaces
@@ -397,7 +426,11 @@ impl Ctx<'_> {
                         reason: recorded.reason.clone(),
                         message: recorded.message.clone(),
                         task_runs: recorded.task_runs.clone(),
-                        results: BTreeMap::new(),
+                        results: recorded
+                            .results
+                            .iter()
+                            .map(|r| (r.name.clone(), r.value.clone()))
+                            .collect(),
                     };
                 }
                 return View {
@@ -416,8 +449,10 @@ impl Ctx<'_> {
             task_runs: existing.iter().map(|c| c.name_any()).collect(),
             ..View::default()
         };
+        // A failed TaskRun stops the task: no more of its matrix starts.
+        let failed_one = existing.iter().any(|c| c.phase() == Phase::Failed);
         // Start what may start.
-        if let (None, Some((plan, running))) = (stop, starts) {
+        if let (None, false, Some((plan, running))) = (stop, failed_one, starts) {
             let room = |running: usize| i.spec.max_parallel.is_none_or(|m| running < m.max(1) as usize);
             for (name, params) in runs.iter().filter(|(n, _)| !self.children.contains_key(n)) {
                 if !room(*running) {
@@ -434,13 +469,16 @@ impl Ctx<'_> {
         view.results = results(&existing, task.matrix.is_some());
         if let Some(bad) = existing.iter().find(|c| c.phase() == Phase::Failed)
             && ended.len() == existing.len()
-            && (all_exist || stop.is_some())
         {
             let status = bad.status.clone().unwrap_or_default();
             view.state = TaskState::Failed;
             view.reason = status.reason.clone();
+            let never = match runs.len() - existing.len() {
+                0 => String::new(),
+                n => format!(" ({n} of its {} TaskRuns did not start)", runs.len()),
+            };
             view.message = Some(format!(
-                "TaskRun {}: {}",
+                "TaskRun {}: {}{never}",
                 bad.name_any(),
                 status.message.unwrap_or_default()
             ));
@@ -482,11 +520,19 @@ fn split<'a>(
             Some(o) if Some(o.uid.as_str()) == uid => {
                 own.insert(name, child);
             }
-            Some(o) if o.kind == "PipelineRun" && o.name == run.name_any() => stale.push(child),
+            Some(o) if is_earlier_run(o, run) => stale.push(child),
             _ => {}
         }
     }
     (own, stale)
+}
+
+/// Whether `owner` is an earlier PipelineRun of `run`'s name: the same
+/// kind in the same API group (another group's PipelineRun, Tekton's, is
+/// not ours to step over).
+fn is_earlier_run(owner: &OwnerReference, run: &PipelineRun) -> bool {
+    let group = format!("{}/", PipelineRun::group(&()));
+    owner.kind == PipelineRun::kind(&()) && owner.api_version.starts_with(&group) && owner.name == run.name_any()
 }
 
 fn failed(reason: &str, message: String) -> View {
@@ -735,7 +781,35 @@ fn pipeline_results(spec: &PipelineSpec, views: &[View], finals: &[View]) -> Vec
         .collect()
 }
 
-fn summary(task: &PipelineTask, view: &View, finally: bool) -> PipelineTaskStatus {
+/// The most bytes of task results a PipelineRun's status keeps, all tasks
+/// together (a TaskRun reports at most 8 KiB; a matrix task many times
+/// that). A task whose results would go over is recorded without them.
+pub const MAX_KEPT_RESULTS: usize = 256 * 1024;
+/// The most bytes a Pipeline's results may hold together.
+pub const MAX_PIPELINE_RESULTS: usize = 128 * 1024;
+
+/// How `task` stands, for the status; an ended task keeps its results
+/// while `kept` (bytes so far) stays within `MAX_KEPT_RESULTS`.
+fn summary(task: &PipelineTask, view: &View, finally: bool, kept: &mut usize) -> PipelineTaskStatus {
+    let results: Vec<Param> = match view.state {
+        TaskState::Succeeded | TaskState::Failed => view
+            .results
+            .iter()
+            .map(|(name, value)| Param {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let size: usize = results.iter().map(|r| r.name.len() + value_size(&r.value)).sum();
+    let results = match *kept + size <= MAX_KEPT_RESULTS {
+        true => {
+            *kept += size;
+            results
+        }
+        false => Vec::new(),
+    };
     PipelineTaskStatus {
         name: task.name.clone(),
         task_runs: view.task_runs.clone(),
@@ -743,7 +817,31 @@ fn summary(task: &PipelineTask, view: &View, finally: bool) -> PipelineTaskStatu
         reason: view.reason.clone(),
         message: view.message.clone(),
         finally,
+        results,
     }
+}
+
+fn value_size(value: &ParamValue) -> usize {
+    match value {
+        ParamValue::String(s) => s.len(),
+        ParamValue::Array(items) => items.iter().map(String::len).sum(),
+        ParamValue::Other(other) => other.to_string().len(),
+    }
+}
+
+/// Why `results` cannot be kept, if they are over `MAX_PIPELINE_RESULTS`.
+fn results_too_large(results: &[TaskRunResult]) -> Option<String> {
+    let total: usize = results.iter().map(|r| r.value.len()).sum();
+    if total <= MAX_PIPELINE_RESULTS {
+        return None;
+    }
+    let largest = results.iter().max_by_key(|r| r.value.len())?;
+    Some(format!(
+        "the Pipeline's results hold {total} bytes together, more than the {} KiB a PipelineRun keeps (result {:?} alone is {} bytes); make them smaller, or pass a reference (a path or a digest) instead of the data",
+        MAX_PIPELINE_RESULTS / 1024,
+        largest.name,
+        largest.value.len()
+    ))
 }
 
 fn progress_message(spec: &PipelineSpec, views: &[View], finals: &[View], stop: Option<Stop>) -> String {
@@ -826,6 +924,22 @@ fn check_workspaces(run: &PipelineRun, spec: &PipelineSpec) -> Result<(), Vec<St
     }
 }
 
+/// When the last of `children` ended (seconds since the epoch; `now` for
+/// one that does not say); None while one of them has not.
+fn ended_at<'a>(children: impl Iterator<Item = &'a TaskRun>, now: &Time) -> Option<i64> {
+    let mut last = i64::MIN;
+    for child in children {
+        let status = child.status.as_ref();
+        let end = status.and_then(|s| s.completion_time.as_ref()).map(|t| t.0.as_second());
+        match (child.phase().is_terminal(), end) {
+            (true, Some(end)) => last = last.max(end),
+            (true, None) => last = last.max(now.0.as_second()),
+            (false, _) => return None,
+        }
+    }
+    Some(last)
+}
+
 /// The run's deadlines, as seconds since the epoch.
 struct Deadlines {
     pipeline: i64,
@@ -854,19 +968,30 @@ impl Deadlines {
         };
         let default = parse_duration(DEFAULT_TIMEOUT).unwrap_or(Duration::from_secs(3600));
         let pipeline = created.saturating_add(secs(timeouts.pipeline.as_ref(), default));
-        let tasks = match &timeouts.tasks {
-            Some(_) => created
+        let finally_secs = timeouts.finally.as_ref().map(|f| secs(Some(f), default));
+        // As in Tekton: without `tasks`, the tasks get what `finally`
+        // leaves of `pipeline`, so the finally tasks keep their time.
+        let tasks = match (&timeouts.tasks, finally_secs) {
+            (Some(_), _) => created
                 .saturating_add(secs(timeouts.tasks.as_ref(), default))
                 .min(pipeline),
-            None => pipeline,
+            (None, Some(finally)) => pipeline.saturating_sub(finally).max(created),
+            (None, None) => pipeline,
         };
-        // The finally tasks' time counts from the first of them to start.
-        let finally_secs = timeouts.finally.as_ref().map(|f| secs(Some(f), default));
-        let finally = children
+        // The finally tasks' time counts from when they could start (the
+        // record), or from the first of them to start.
+        let recorded = run
+            .status
+            .as_ref()
+            .and_then(|s| s.finally_start_time.as_ref())
+            .map(|t| t.0.as_second());
+        let first_started = children
             .values()
             .filter(|c| is_finally(spec, c))
             .filter_map(|c| c.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()))
-            .min()
+            .min();
+        let finally = recorded
+            .or(first_started)
             .map(|start| finally_secs.map_or(pipeline, |s| start.saturating_add(s).min(pipeline)));
         Deadlines {
             pipeline,

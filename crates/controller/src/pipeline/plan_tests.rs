@@ -291,6 +291,83 @@ fn timeouts_bound_each_taskrun_and_end_the_run() {
     assert_eq!(plan.cancel, ["p-f"], "the whole run's timeout stops finally too");
 }
 
+/// `child` ended at `second`.
+fn ended(mut child: TaskRun, second: i64) -> TaskRun {
+    child.status.as_mut().unwrap().completion_time = Some(at(second));
+    child
+}
+
+/// `run` as the status of `plan` left it: the record the next look reads.
+fn recorded(run: &PipelineRun, plan: &Plan) -> PipelineRun {
+    let mut run = run.clone();
+    run.status = Some(plan.status.clone());
+    run
+}
+
+/// `timeouts.tasks` bounds the tasks, not the finally tasks: tasks that
+/// all ended at 9 minutes leave finally running past the tenth, and the
+/// run succeeds; nor does a late look at a run that ended in time make it
+/// time out.
+#[test]
+fn the_tasks_timeout_no_longer_applies_once_the_tasks_have_ended() {
+    let spec = pipeline(json!({"tasks": [task("a", &[])], "finally": [task("f", &[])]}));
+    let timed = run_with(
+        json!({"pipelineRef": {"name": "ci"}, "timeouts": {"pipeline": "1h", "tasks": "10m", "finally": "5m"}}),
+    );
+    let a = ended(done("a"), 540);
+    let plan = plan_at(&timed, &spec, vec![a.clone()], 540);
+    assert_eq!(created(&plan), ["p-f"]);
+    assert_eq!(plan.create[0].spec.timeout, "5m0s");
+    assert_eq!(
+        plan.status.finally_start_time,
+        Some(at(540)),
+        "the record of when finally could start"
+    );
+    let timed = recorded(&timed, &plan);
+    let plan = plan_at(&timed, &spec, vec![a.clone(), running("f")], 600);
+    assert!(plan.cancel.is_empty(), "finally runs on past the tasks' timeout");
+    assert_eq!(plan.status.phase, Some(Phase::Running));
+    assert_eq!(plan.requeue, Some(Duration::from_secs(240)), "finally's own deadline");
+    let plan = plan_at(&timed, &spec, vec![a.clone(), ended(done("f"), 700)], 700);
+    assert_eq!(
+        plan.status.reason.as_deref(),
+        Some("Succeeded"),
+        "{:?}",
+        plan.status.message
+    );
+
+    // Without the record (a status write lost), the TaskRuns' end times
+    // say the same.
+    let fresh = run_with(json!({"pipelineRef": {"name": "ci"}, "timeouts": {"tasks": "10m"}}));
+    let plan = plan_at(&fresh, &spec, vec![a.clone(), running("f")], 660);
+    assert!(plan.cancel.is_empty());
+    // A look long after a run that ended within its pipeline timeout.
+    let short = run_with(json!({"pipelineRef": {"name": "ci"}, "timeouts": {"pipeline": "10m"}}));
+    let plan = plan_at(&short, &spec, vec![a, ended(done("f"), 590)], 900);
+    assert_eq!(
+        plan.status.reason.as_deref(),
+        Some("Succeeded"),
+        "{:?}",
+        plan.status.message
+    );
+}
+
+/// As in Tekton, `timeouts.finally` without `timeouts.tasks` keeps its
+/// time: the tasks get `pipeline - finally`.
+#[test]
+fn the_finally_timeout_is_reserved_out_of_the_pipelines() {
+    let spec = pipeline(json!({"tasks": [task("a", &[])], "finally": [task("f", &[])]}));
+    let timed = run_with(json!({"pipelineRef": {"name": "ci"}, "timeouts": {"pipeline": "1h", "finally": "10m"}}));
+    let plan = plan_at(&timed, &spec, vec![], 0);
+    assert_eq!(plan.create[0].spec.timeout, "50m0s");
+    let plan = plan_at(&timed, &spec, vec![running("a")], 3000);
+    assert_eq!(plan.cancel, ["p-a"], "the tasks are stopped with 10m left");
+    let a = ended(failed_child("a"), 3005);
+    let plan = plan_at(&timed, &spec, vec![a], 3005);
+    assert_eq!(created(&plan), ["p-f"], "finally runs in the time kept for it");
+    assert_eq!(plan.create[0].spec.timeout, "9m55s");
+}
+
 #[test]
 fn a_matrix_fans_out_and_its_results_are_lists() {
     let spec = pipeline(json!({"tasks": [
@@ -338,6 +415,35 @@ fn max_parallel_bounds_the_taskruns_running_at_once() {
     let m0 = child("p-m-0", "m", Some(Phase::Succeeded), &[]);
     let plan = plan_at(&run(), &spec, vec![done("a"), done("b"), m0], 3);
     assert_eq!(created(&plan), ["p-m-1", "p-m-2"]);
+}
+
+/// Under `maxParallel` a matrix starts a few combinations at a time: once
+/// one fails, no more start (of it or of any other task), and the task
+/// fails when the running ones end.
+#[test]
+fn a_failed_combination_stops_the_rest_of_its_matrix() {
+    let spec = pipeline(json!({"maxParallel": 2, "tasks": [
+        {"name": "m", "taskRef": {"name": "t"}, "matrix": {"params": [{"name": "x", "value": ["1", "2", "3", "4"]}]}},
+        task("other", &[]),
+    ]}));
+    let plan = plan_at(&run(), &spec, vec![], 1);
+    assert_eq!(created(&plan), ["p-m-0", "p-m-1"]);
+    let m0 = child("p-m-0", "m", Some(Phase::Failed), &[]);
+    let m1 = child("p-m-1", "m", Some(Phase::Running), &[]);
+    let plan = plan_at(&run(), &spec, vec![m0.clone(), m1], 2);
+    assert!(
+        plan.create.is_empty(),
+        "nothing starts after a failure: {:?}",
+        created(&plan)
+    );
+    assert_eq!(state(&plan, "m").0, Running);
+    let m1 = child("p-m-1", "m", Some(Phase::Succeeded), &[]);
+    let plan = plan_at(&run(), &spec, vec![m0, m1], 3);
+    assert!(plan.create.is_empty());
+    assert_eq!(state(&plan, "m").0, Failed);
+    let message = plan.status.tasks[0].message.clone().unwrap();
+    assert!(message.contains("2 of its 4 TaskRuns did not start"), "{message}");
+    assert_eq!(plan.status.reason.as_deref(), Some("TaskFailed"));
 }
 
 #[test]
@@ -401,10 +507,16 @@ fn taskruns_of_an_earlier_run_of_the_name_are_deleted_first() {
     let spec = pipeline(json!({"tasks": [task("a", &[])]}));
     let mut old = done("a");
     old.metadata.owner_references.as_mut().unwrap()[0].uid = "an-older-uid".into();
-    let plan = plan_at(&run(), &spec, vec![old], 1);
+    let plan = plan_at(&run(), &spec, vec![old.clone()], 1);
     assert_eq!(plan.delete_stale.len(), 1);
     assert!(plan.create.is_empty());
     assert_eq!(plan.status.phase, Some(Phase::Pending));
+
+    // A PipelineRun of that name in another API group (Tekton's) is not
+    // an earlier run of ours: its TaskRun is left alone.
+    old.metadata.owner_references.as_mut().unwrap()[0].api_version = "tekton.dev/v1".into();
+    let plan = plan_at(&run(), &spec, vec![old], 1);
+    assert!(plan.delete_stale.is_empty());
 }
 
 #[test]
@@ -455,4 +567,63 @@ fn a_run_whose_pipeline_never_appears_times_out() {
             .unwrap()
             .ends_with("it was still pending: Pipeline \"ci\" not found")
     );
+}
+
+/// An ended task's results live in the run's status: deleting its TaskRun
+/// (`kubectl task delete --keep`, a cleanup job) while the run goes on
+/// changes nothing for the tasks after it.
+#[test]
+fn a_deleted_taskrun_of_an_ended_task_keeps_its_results() {
+    let spec = pipeline(json!({"tasks": [
+        task("build", &[]),
+        {"name": "gate", "taskRef": {"name": "t"}, "runAfter": ["build"]},
+        {"name": "push", "taskRef": {"name": "t"}, "runAfter": ["gate"], "params": [{"name": "digest", "value": "$(tasks.build.results.digest)"}]},
+    ], "results": [{"name": "digest", "value": "$(tasks.build.results.digest)"}]}));
+    let build = child("p-build", "build", Some(Phase::Succeeded), &[("digest", "sha256:1")]);
+    let plan = plan_at(&run(), &spec, vec![build], 10);
+    assert_eq!(created(&plan), ["p-gate"]);
+    let kept = &plan.status.tasks[0].results;
+    assert_eq!(
+        kept,
+        &[Param {
+            name: "digest".into(),
+            value: ParamValue::String("sha256:1".into())
+        }]
+    );
+    let recorded = recorded(&run(), &plan);
+
+    // The build TaskRun is deleted; the gate ends.
+    let plan = plan_at(&recorded, &spec, vec![done("gate")], 20);
+    assert_eq!(created(&plan), ["p-push"], "{:?}", plan.status.tasks);
+    assert_eq!(param(&plan.create[0], "digest"), ParamValue::String("sha256:1".into()));
+    let recorded = self::recorded(&recorded, &plan);
+    let plan = plan_at(&recorded, &spec, vec![done("gate"), done("push")], 30);
+    assert_eq!(plan.status.reason.as_deref(), Some("Succeeded"));
+    assert_eq!(plan.status.results[0].value, "sha256:1");
+}
+
+/// Pipeline results built from several task results (or a matrix's list)
+/// could outgrow what the API server takes in one status: the run ends
+/// with a reason instead of failing its last write forever.
+#[test]
+fn pipeline_results_over_the_cap_end_the_run_with_a_reason() {
+    let spec = pipeline(json!({"tasks": [task("a", &[])], "results": [
+        {"name": "x", "value": "$(tasks.a.results.blob)$(tasks.a.results.blob)"},
+        {"name": "y", "value": "$(tasks.a.results.blob)"},
+    ]}));
+    let blob = "x".repeat(50 * 1024);
+    let a = child("p-a", "a", Some(Phase::Succeeded), &[("blob", &blob)]);
+    let plan = plan_at(&run(), &spec, vec![a], 10);
+    assert_eq!(plan.status.phase, Some(Phase::Failed));
+    assert_eq!(plan.status.reason.as_deref(), Some("ResultsTooLarge"));
+    let message = plan.status.message.clone().unwrap();
+    assert!(
+        message.contains("153600 bytes") && message.contains("128 KiB") && message.contains("\"x\""),
+        "{message}"
+    );
+    assert!(plan.status.results.is_empty());
+
+    let small = child("p-a", "a", Some(Phase::Succeeded), &[("blob", "ok")]);
+    let plan = plan_at(&run(), &spec, vec![small], 10);
+    assert_eq!(plan.status.reason.as_deref(), Some("Succeeded"));
 }

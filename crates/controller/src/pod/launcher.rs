@@ -3,14 +3,20 @@
 //! which waits for the step before it to leave its marker, runs its own
 //! step and leaves its marker (see the `minitask-launcher` crate). An init
 //! container copies the launcher from its image (the controller's) into a
-//! volume; a last container reports results once the steps have ended.
+//! volume and writes the scripts; a last container reports results once
+//! the steps have ended.
+//!
+//! The mounts are the protocol's guard: each step writes only its own
+//! markers volume and reads the one of the step before; the scripts, the
+//! launcher and the reporter's control volume are read-only to steps.
 
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, ExecAction, Probe, SecurityContext, VolumeMount};
-use minitask_launcher::args::{Program, ReportArgs, StepArgs};
+use minitask_launcher::args::{InstallArgs, ReportArgs};
 use minitask_launcher::{
-    BIN_DIR, BIN_VOLUME, IMAGE_LAUNCHER, LAUNCHER, RESULTS_DIR, RESULTS_VOLUME, RUN_DIR, RUN_VOLUME,
+    BIN_DIR, BIN_VOLUME, CONTROL_DIR, CONTROL_VOLUME, IMAGE_LAUNCHER, RESULTS_DIR, RESULTS_VOLUME, SCRIPTS_DIR,
+    SCRIPTS_VOLUME, run_dir, run_volume,
 };
 
 use crate::pod::script::escape;
@@ -20,38 +26,62 @@ pub const PREPARE: &str = "minitask-prepare";
 /// The container that reports results; not a step, so not `step-`.
 pub const REPORTER: &str = "minitask-results";
 
-/// The init container that copies the launcher into `BIN_VOLUME`.
-pub fn prepare(image: &str, pull_policy: Option<String>, security: SecurityContext) -> Container {
+/// The init container that copies the launcher into `BIN_VOLUME` and
+/// writes the step scripts into `SCRIPTS_VOLUME`. The scripts are escaped
+/// for the kubelet's `$(VAR)` expansion, so that they reach the launcher
+/// byte for byte.
+pub fn prepare(
+    image: &str,
+    pull_policy: Option<String>,
+    security: SecurityContext,
+    scripts: Vec<(usize, String)>,
+) -> Container {
+    let install = InstallArgs {
+        dir: BIN_DIR.into(),
+        scripts: scripts.into_iter().map(|(index, s)| (index, escape(&s))).collect(),
+    };
     Container {
         name: PREPARE.into(),
         image: Some(image.into()),
         image_pull_policy: pull_policy,
         command: Some(vec![IMAGE_LAUNCHER.into()]),
-        args: Some(vec!["install".into(), BIN_DIR.into()]),
-        volume_mounts: Some(vec![mount(BIN_VOLUME, BIN_DIR, false)]),
+        args: Some(install.to_args()),
+        volume_mounts: Some(vec![
+            mount(BIN_VOLUME, BIN_DIR, false),
+            mount(SCRIPTS_VOLUME, SCRIPTS_DIR, false),
+        ]),
         security_context: Some(security),
         ..Container::default()
     }
 }
 
-/// The mounts every step container has besides the Task's own: the
-/// launcher (read-only) and the markers.
-pub fn step_mounts() -> Vec<VolumeMount> {
-    vec![mount(BIN_VOLUME, BIN_DIR, true), mount(RUN_VOLUME, RUN_DIR, false)]
+/// The volumes the launcher needs in a pod of `steps` steps.
+pub fn volumes(steps: usize, debug: bool) -> Vec<String> {
+    let mut names = vec![BIN_VOLUME.to_string(), SCRIPTS_VOLUME.to_string()];
+    names.extend((0..steps).map(run_volume));
+    if debug {
+        names.push(CONTROL_VOLUME.into());
+    }
+    names
 }
 
-/// The `command` and `args` of a step's container. A script is escaped
-/// for the kubelet's `$(VAR)` expansion, so that it reaches the launcher
-/// byte for byte; a step's own command and args are not: Kubernetes
-/// expands `$(VAR)` in them, as in any container.
-pub fn step_command(step: StepArgs) -> (Vec<String>, Vec<String>) {
-    let script = matches!(step.program, Program::Script(_));
-    let mut args = step.to_args();
-    // The script is the last argument (after --script).
-    if let Some(last) = args.last_mut().filter(|_| script) {
-        *last = escape(last);
+/// The mounts step `index` has besides the Task's own: the launcher and
+/// the scripts (read-only), its own markers (writable), the markers of the
+/// step before (read-only), and where the reporter ends a debugger's wait
+/// (read-only).
+pub fn step_mounts(index: usize, debug: bool) -> Vec<VolumeMount> {
+    let mut mounts = vec![
+        mount(BIN_VOLUME, BIN_DIR, true),
+        mount(SCRIPTS_VOLUME, SCRIPTS_DIR, true),
+        mount(&run_volume(index), &run_dir(index), false),
+    ];
+    if let Some(before) = index.checked_sub(1) {
+        mounts.push(mount(&run_volume(before), &run_dir(before), true));
     }
-    (vec![LAUNCHER.into()], args)
+    if debug {
+        mounts.push(mount(CONTROL_VOLUME, CONTROL_DIR, true));
+    }
+    mounts
 }
 
 /// The container that reports the results once the steps have ended. In a
@@ -65,7 +95,17 @@ pub fn reporter(
     pull_policy: Option<String>,
     security: SecurityContext,
 ) -> Container {
-    let mut mounts = vec![mount(RUN_VOLUME, RUN_DIR, false)];
+    // The last step's markers say when the steps are over; in a debugged
+    // run every step's say which one waits, and the control volume is the
+    // reporter's to write.
+    let watched = match debug {
+        true => 0..report.steps,
+        false => report.steps.saturating_sub(1)..report.steps,
+    };
+    let mut mounts: Vec<VolumeMount> = watched.map(|i| mount(&run_volume(i), &run_dir(i), true)).collect();
+    if debug {
+        mounts.push(mount(CONTROL_VOLUME, CONTROL_DIR, false));
+    }
     if !report.names.is_empty() {
         mounts.push(mount(RESULTS_VOLUME, RESULTS_DIR, true));
     }

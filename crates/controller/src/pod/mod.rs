@@ -20,7 +20,7 @@ use minitask_api::{
     parse_duration,
 };
 use minitask_launcher::args::{Program, ReportArgs, StepArgs};
-use minitask_launcher::{BIN_VOLUME, RESULTS_DIR, RESULTS_VOLUME, RUN_VOLUME, SCRIPTS_DIR, SCRIPTS_VOLUME};
+use minitask_launcher::{LAUNCHER, RESULTS_DIR, RESULTS_VOLUME};
 
 mod error;
 pub(crate) mod launcher;
@@ -38,7 +38,7 @@ pub(crate) mod workspaces;
 pub use error::BuildError;
 pub use paths::WORKSPACE_DIR;
 
-use crate::pod::launcher::{debug_wait, prepare, reporter, step_command, step_mounts};
+use crate::pod::launcher::{debug_wait, prepare, reporter, step_mounts};
 use crate::pod::names::{pod_name, step_container};
 use crate::pod::resolve::{resolve_steps, vars};
 use crate::pod::results::{MAX_RESULTS, message_budget};
@@ -117,17 +117,13 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
         _ => None,
     };
 
-    let mut mounts = vec![
-        mount(WORKSPACE_VOLUME, WORKSPACE_DIR),
-        mount(SCRIPTS_VOLUME, SCRIPTS_DIR),
-    ];
-    mounts.extend(step_mounts());
-    let mut volumes = vec![
-        empty_dir(WORKSPACE_VOLUME),
-        empty_dir(SCRIPTS_VOLUME),
-        empty_dir(BIN_VOLUME),
-        empty_dir(RUN_VOLUME),
-    ];
+    let mut mounts = vec![mount(WORKSPACE_VOLUME, WORKSPACE_DIR)];
+    let mut volumes = vec![empty_dir(WORKSPACE_VOLUME)];
+    volumes.extend(
+        launcher::volumes(steps.len(), debug.is_some())
+            .iter()
+            .map(|v| empty_dir(v)),
+    );
     if !task.results.is_empty() {
         mounts.push(mount(RESULTS_VOLUME, RESULTS_DIR));
         volumes.push(empty_dir(RESULTS_VOLUME));
@@ -143,7 +139,11 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
     // pod's containers: the steps, the reporter and the init container.
     let budget = message_budget(steps.len() + usize::from(has_reporter) + 1);
     let param_env = params::env_vars(&values);
-    let step = |(index, s): (usize, &Step)| container(s, index, budget, debug, options, &mounts, &param_env);
+    let step = |(index, s): (usize, &Step)| {
+        let mut mounts = mounts.clone();
+        mounts.extend(step_mounts(index, debug.is_some()));
+        container(s, index, budget, debug, options, mounts, &param_env)
+    };
     let mut containers = steps.iter().enumerate().map(step).collect::<Result<Vec<_>, _>>()?;
     resources::share_requests(&mut containers);
     if has_reporter {
@@ -161,10 +161,15 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
             added_security.clone(),
         ));
     }
+    let scripts = steps.iter().enumerate();
+    let scripts = scripts
+        .filter_map(|(index, s)| Some((index, s.script.clone()?)))
+        .collect();
     let init = prepare(
         &options.launcher_image,
         options.image_pull_policy.clone(),
         added_security,
+        scripts,
     );
 
     let task_label = run.task_name().unwrap_or(name);
@@ -194,7 +199,7 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
             // The kubelet stops the pod once the run is over its timeout;
             // rounding up keeps a sub-second timeout from becoming 0.
             active_deadline_seconds: Some(timeout.as_secs_f64().ceil().max(1.0) as i64),
-            node_selector: template.node_selector,
+            node_selector: Some(with_platform(template.node_selector)),
             tolerations: template.tolerations,
             affinity: template.affinity,
             security_context: template.security_context,
@@ -217,11 +222,11 @@ fn container(
     budget: usize,
     debug: Option<Duration>,
     options: &PodOptions,
-    mounts: &[VolumeMount],
+    mounts: Vec<VolumeMount>,
     param_env: &[EnvVar],
 ) -> Result<Container, BuildError> {
     let program = match (&step.script, &step.command) {
-        (Some(script), None) => Program::Script(script.clone()),
+        (Some(_), None) => Program::Script,
         (None, Some(command)) => Program::Command(command.iter().chain(step.args.iter().flatten()).cloned().collect()),
         _ => return Err(BuildError::StepCommand(step.name.clone())),
     };
@@ -238,7 +243,9 @@ fn container(
             Err(why) => return Err(BuildError::StepTimeout(step.name.clone(), why)),
         },
     };
-    let (command, args) = step_command(StepArgs {
+    // A step's own command and args are not escaped: Kubernetes expands
+    // `$(VAR)` in them, as in any container.
+    let args = StepArgs {
         index,
         name: step.name.clone(),
         keep_going: step.on_error == OnError::Continue,
@@ -246,19 +253,20 @@ fn container(
         debug,
         budget,
         program,
-    });
+    }
+    .to_args();
     // Params first, so the step's own env can use or override them.
     let env: Vec<EnvVar> = param_env.iter().chain(step.env.iter().flatten()).cloned().collect();
     Ok(Container {
         name: step_container(&step.name),
         image: step.image.clone(),
         image_pull_policy: options.image_pull_policy.clone(),
-        command: Some(command),
+        command: Some(vec![LAUNCHER.into()]),
         args: Some(args),
         env: (!env.is_empty()).then_some(env),
         working_dir: Some(step.working_dir.clone().unwrap_or_else(|| WORKSPACE_DIR.into())),
         resources: step.resources.clone(),
-        volume_mounts: Some(mounts.to_vec()),
+        volume_mounts: Some(mounts),
         security_context: step.security_context.clone(),
         ..Container::default()
     })
@@ -325,6 +333,33 @@ pub fn is_left_by_earlier_run(pod: &Pod, run: &TaskRun) -> bool {
             && o.name == name
             && o.uid != uid
     })
+}
+
+/// The node labels the kubelet sets for a node's OS and architecture.
+pub const LABEL_OS: &str = "kubernetes.io/os";
+pub const LABEL_ARCH: &str = "kubernetes.io/arch";
+
+/// The architecture the launcher was built for, in Kubernetes' words: the
+/// controller's own (the launcher comes from its image).
+pub fn launcher_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// `selector` with the launcher's platform (linux and its architecture)
+/// unless it names one: a pod on a node of another kind would fail in
+/// `minitask-prepare` with "exec format error".
+fn with_platform(selector: Option<BTreeMap<String, String>>) -> BTreeMap<String, String> {
+    let mut selector = selector.unwrap_or_default();
+    selector.entry(LABEL_OS.into()).or_insert_with(|| "linux".into());
+    selector
+        .entry(LABEL_ARCH.into())
+        .or_insert_with(|| launcher_arch().into());
+    selector
 }
 
 fn empty_dir(name: &str) -> Volume {

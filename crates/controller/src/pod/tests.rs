@@ -6,6 +6,7 @@ use minitask_api::{
     OnError, Param, ParamSpec, ParamType, ParamValue, PodTemplate, Reason, ResultSpec, Step, StepTemplate,
     WorkspaceBinding, WorkspaceDeclaration,
 };
+use minitask_launcher::args::InstallArgs;
 
 fn build(spec: &TaskSpec) -> Pod {
     build_pod(spec, &taskrun("hello-run-1", "hello"), 0, &PodOptions::default()).expect("builds")
@@ -16,11 +17,38 @@ fn step_names(pod: &Pod) -> Vec<String> {
     spec.containers.iter().map(|c| c.name.clone()).collect()
 }
 
-/// The script a step's launcher gets, after the kubelet's `$(VAR)` expansion.
-fn script_of(c: &Container) -> String {
-    let args = c.args.clone().unwrap();
-    assert_eq!(args[args.len() - 2], "--script", "{}", c.name);
-    kubelet_expand(args.last().unwrap(), |_| None)
+/// What the init container is asked to do, after the kubelet's `$(VAR)`
+/// expansion.
+fn install_args(pod: &Pod) -> InstallArgs {
+    let init = &pod.spec.as_ref().unwrap().init_containers.as_ref().unwrap()[0];
+    let args: Vec<String> = init
+        .args
+        .iter()
+        .flatten()
+        .map(|a| kubelet_expand(a, |_| None))
+        .collect();
+    match minitask_launcher::args::parse(&args).unwrap() {
+        minitask_launcher::args::Mode::Install(install) => install,
+        other => panic!("not an install: {other:?}"),
+    }
+}
+
+/// The script step `index` runs, as the init container writes it.
+fn script_of(pod: &Pod, index: usize) -> String {
+    let c = &pod.spec.as_ref().unwrap().containers[index];
+    assert_eq!(
+        c.args.as_ref().unwrap().last().map(String::as_str),
+        Some("--script"),
+        "{}",
+        c.name
+    );
+    let install = install_args(pod);
+    let scripts = install.scripts.into_iter();
+    scripts
+        .filter(|(i, _)| *i == index)
+        .map(|(_, s)| s)
+        .next()
+        .expect("a script")
 }
 
 /// The launcher's arguments of a step, as it reads them.
@@ -52,13 +80,81 @@ fn every_step_is_a_container_under_the_launcher_in_order() {
             let args = launcher_args(c);
             assert_eq!((args.index, args.name.as_str()), (index, steps[index]));
             assert!(!args.keep_going && args.timeout.is_none() && args.debug.is_none());
-            let mounts = c.volume_mounts.clone().unwrap();
-            for path in [minitask_launcher::BIN_DIR, minitask_launcher::RUN_DIR] {
-                assert!(mounts.iter().any(|m| m.mount_path == path), "{}: {path}", c.name);
-            }
         }
         assert!(launcher::is_launcher_pod(&pod));
     }
+}
+
+/// Where a container may write, and what it may only read, under /minitask.
+fn launcher_mounts(c: &Container) -> (Vec<String>, Vec<String>) {
+    let mounts = c.volume_mounts.iter().flatten();
+    let ours = mounts.filter(|m| m.mount_path.starts_with("/minitask/"));
+    let (ro, rw): (Vec<_>, Vec<_>) = ours.partition(|m| m.read_only == Some(true));
+    let paths = |m: Vec<&VolumeMount>| m.into_iter().map(|m| m.mount_path.clone()).collect();
+    (paths(rw), paths(ro))
+}
+
+/// The protocol's guard: a step writes only its own markers (and the
+/// results); the markers of the step before, the scripts, the launcher and
+/// the reporter's control volume are read-only to it. Every mount names a
+/// volume of the pod, and no two steps share a writable markers volume.
+#[test]
+fn each_step_may_write_only_its_own_markers() {
+    let mut spec = task(&["a", "b", "c"]);
+    spec.results = vec![ResultSpec {
+        name: "digest".into(),
+        description: None,
+    }];
+    let mut run = taskrun("r", "t");
+    run.spec.debug = Some(minitask_api::DebugSpec {
+        on_failure: true,
+        timeout: None,
+    });
+    let pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
+    let podspec = pod.spec.clone().unwrap();
+    let all = containers(&pod);
+    for (index, c) in podspec.containers[..3].iter().enumerate() {
+        let (rw, ro) = launcher_mounts(c);
+        assert_eq!(
+            rw,
+            ["/minitask/results".to_string(), format!("/minitask/run/{index}")],
+            "{}",
+            c.name
+        );
+        let mut want_ro = vec!["/minitask/bin".to_string(), "/minitask/scripts".into()];
+        if index > 0 {
+            want_ro.push(format!("/minitask/run/{}", index - 1));
+        }
+        want_ro.push("/minitask/control".into());
+        assert_eq!(ro, want_ro, "{}", c.name);
+    }
+    let (rw, ro) = launcher_mounts(&podspec.containers[3]);
+    assert_eq!(rw, ["/minitask/control"], "only the reporter ends a debugger's wait");
+    assert_eq!(
+        ro,
+        [
+            "/minitask/run/0",
+            "/minitask/run/1",
+            "/minitask/run/2",
+            "/minitask/results"
+        ]
+    );
+    let (rw, ro) = launcher_mounts(&all[0]);
+    assert_eq!(
+        (rw, ro.len()),
+        (vec!["/minitask/bin".to_string(), "/minitask/scripts".into()], 0)
+    );
+    let volumes: Vec<String> = podspec.volumes.unwrap().into_iter().map(|v| v.name).collect();
+    for m in all.iter().flat_map(|c| c.volume_mounts.iter().flatten()) {
+        assert!(volumes.contains(&m.name), "{} is not a volume of the pod", m.name);
+    }
+
+    // Without debugging or results, the reporter is gone and a step has
+    // no control volume.
+    let pod = build(&task(&["a", "b"]));
+    let (rw, ro) = launcher_mounts(&pod.spec.unwrap().containers[1]);
+    assert_eq!(rw, ["/minitask/run/1"]);
+    assert_eq!(ro, ["/minitask/bin", "/minitask/scripts", "/minitask/run/0"]);
 }
 
 #[test]
@@ -132,12 +228,14 @@ fn scripts_reach_the_launcher_byte_for_byte() {
     let script = "#!/bin/sh\necho \"$(HOME)\" '$$' \"it's\"\ncat <<'EOF'\n$HOME $(PATH)\nEOF\n";
     let mut spec = task(&["a"]);
     spec.steps[0].script = Some(script.into());
-    let container = build(&spec).spec.unwrap().containers.remove(0);
-    let args = container.args.clone().unwrap();
+    let pod = build(&spec);
+    let init = pod.spec.clone().unwrap().init_containers.unwrap().remove(0);
+    let args = init.args.clone().unwrap();
     // What the kubelet hands the launcher after its own $(VAR) expansion.
     let env = |name: &str| (name == "HOME" || name == "PATH").then(|| "EXPANDED".to_string());
     assert_eq!(kubelet_expand(args.last().unwrap(), env), script);
-    assert_eq!(launcher_args(&container).program, Program::Script(script.into()));
+    assert_eq!(script_of(&pod, 0), script);
+    assert_eq!(launcher_args(&pod.spec.unwrap().containers[0]).program, Program::Script);
 }
 
 #[test]
@@ -334,7 +432,7 @@ fn a_script_gets_params_as_raw_text() {
     let pod = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap();
     // Raw text: the shell sees a second command. The docs say to use
     // "$PARAM_WHO" instead; this test pins the documented behaviour.
-    assert_eq!(script_of(&pod.spec.unwrap().containers[0]), "echo x; rm -rf $HOME");
+    assert_eq!(script_of(&pod, 0), "echo x; rm -rf $HOME");
 }
 
 #[test]
@@ -408,7 +506,7 @@ fn workspaces_are_mounted_in_every_step() {
         let ws = mounts.iter().find(|m| m.name == "ws-0").expect("mounted");
         assert_eq!((ws.mount_path.as_str(), ws.read_only), ("/workspace/src", Some(true)));
     }
-    assert_eq!(script_of(&pod.spec.clone().unwrap().containers[1]), "ls /workspace/src");
+    assert_eq!(script_of(&pod, 1), "ls /workspace/src");
     let volumes = pod.spec.unwrap().volumes.unwrap();
     assert!(volumes.iter().any(|v| v.name == "ws-0" && v.empty_dir.is_some()));
 }
@@ -434,7 +532,7 @@ fn results_add_a_reporter_after_the_last_step() {
     let report = all[3].args.clone().unwrap();
     assert_eq!(report[..3], ["report", "--steps", "2"]);
     assert_eq!(report.last().map(String::as_str), Some("digest"));
-    assert_eq!(script_of(&all[1]), "printf x > /minitask/results/digest");
+    assert_eq!(script_of(&pod, 0), "printf x > /minitask/results/digest");
     assert!(all[1..].iter().all(|c| {
         let mounts = c.volume_mounts.clone().unwrap();
         mounts.iter().any(|m| m.mount_path == "/minitask/results")
@@ -519,6 +617,37 @@ fn templates_shape_the_steps_and_the_pod() {
     assert_eq!(podspec.node_selector.unwrap()["disk"], "ssd");
     assert_eq!(podspec.priority_class_name.as_deref(), Some("batch"));
     assert_eq!(podspec.image_pull_secrets.unwrap()[0].name, "regcred");
+}
+
+/// The launcher is one binary for one platform: a pod lands only on a
+/// node that can run it (linux, the controller's architecture), unless
+/// the pod template says where it may go.
+#[test]
+fn pods_select_the_launchers_platform_unless_the_template_names_one() {
+    let selector = |template: Option<PodTemplate>| {
+        let mut run = taskrun("r", "t");
+        run.spec.pod_template = template.map(Box::new);
+        let pod = build_pod(&task(&["a"]), &run, 0, &PodOptions::default()).unwrap();
+        pod.spec.unwrap().node_selector.unwrap()
+    };
+    let arch = if cfg!(target_arch = "x86_64") {
+        "amd64"
+    } else {
+        launcher_arch()
+    };
+    assert_eq!(
+        selector(None),
+        BTreeMap::from([
+            (LABEL_ARCH.to_string(), arch.to_string()),
+            (LABEL_OS.to_string(), "linux".to_string())
+        ])
+    );
+    let chosen = PodTemplate {
+        node_selector: Some(BTreeMap::from([(LABEL_ARCH.to_string(), "arm64".to_string())])),
+        ..PodTemplate::default()
+    };
+    let got = selector(Some(chosen));
+    assert_eq!((got[LABEL_ARCH].as_str(), got[LABEL_OS].as_str()), ("arm64", "linux"));
 }
 
 #[test]

@@ -78,15 +78,19 @@ async fn create(client: Client, event: Event) {
 /// named as client-go names them: the object's name and the time in hex.
 pub fn event(reporter: &Reporter, regarding: ObjectReference, announcement: Announcement, now: Timestamp) -> Event {
     let name = regarding.name.clone().unwrap_or_default();
+    let time = format!(".{:x}", now.as_nanosecond());
+    // The API server refuses names over 253 characters and notes over
+    // 1 KiB: the Event would be lost, not shortened.
+    let prefix = cut(&name, MAX_NAME - time.len()).trim_end_matches(['-', '.']);
     Event {
         metadata: ObjectMeta {
-            name: Some(format!("{name}.{:x}", now.as_nanosecond())),
+            name: Some(format!("{prefix}{time}")),
             namespace: regarding.namespace.clone(),
             ..ObjectMeta::default()
         },
         action: Some("Reconcile".into()),
         reason: Some(announcement.reason.into()),
-        note: Some(announcement.note),
+        note: Some(shorten(&announcement.note, MAX_NOTE)),
         type_: Some(
             match announcement.type_ {
                 EventType::Normal => "Normal",
@@ -99,6 +103,28 @@ pub fn event(reporter: &Reporter, regarding: ObjectReference, announcement: Anno
         reporting_controller: Some(reporter.controller.clone()),
         reporting_instance: Some(reporter.instance.clone()),
         ..Event::default()
+    }
+}
+
+/// The longest name the API server takes (a DNS subdomain).
+const MAX_NAME: usize = 253;
+/// The longest note events.k8s.io/v1 takes, in bytes.
+const MAX_NOTE: usize = 1024;
+
+/// At most `max` bytes of `text`, cut on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `text`, or its start and "..." when it is longer than `max` bytes.
+fn shorten(text: &str, max: usize) -> String {
+    match text.len() <= max {
+        true => text.to_string(),
+        false => format!("{}...", cut(text, max - 3)),
     }
 }
 
@@ -132,5 +158,42 @@ mod tests {
         assert_eq!(e.reporting_instance.as_deref(), Some("pod-a"));
         assert_eq!(e.regarding.unwrap().kind.as_deref(), Some("TaskRun"));
         assert_eq!(e.event_time.unwrap().0, now);
+    }
+
+    /// A long run name and a long message still make an Event the API
+    /// server takes: a name of at most 253 characters that ends its
+    /// labels with a letter or digit, and a note of at most 1 KiB.
+    #[test]
+    fn long_names_and_notes_are_cut_to_what_the_api_server_takes() {
+        let reporter = Reporter {
+            controller: "minitask-controller".into(),
+            instance: "pod-a".into(),
+        };
+        let name = format!("{}-{}", "a".repeat(235), "b".repeat(17));
+        let regarding = ObjectReference {
+            name: Some(name),
+            namespace: Some("team".into()),
+            ..ObjectReference::default()
+        };
+        let announcement = Announcement {
+            type_: EventType::Warning,
+            reason: "Failed",
+            note: "é".repeat(700),
+        };
+        let e = event(
+            &reporter,
+            regarding,
+            announcement,
+            Timestamp::from_second(1_700_000_000).unwrap(),
+        );
+        let name = e.metadata.name.unwrap();
+        assert!(name.len() <= 253, "{}", name.len());
+        assert_eq!(
+            name,
+            format!("{}.17979cfe362a0000", "a".repeat(235)),
+            "no label ends in '-'"
+        );
+        let note = e.note.unwrap();
+        assert!(note.len() <= 1024 && note.ends_with("..."), "{}", note.len());
     }
 }

@@ -330,6 +330,10 @@ fn step_failure(pod: &Pod, step: &StepState, terminated: &ContainerStateTerminat
         );
     }
     let mut message = format!("step {:?} failed with exit code {}", step.name, terminated.exit_code);
+    if terminated.reason.as_deref() == Some("OOMKilled") {
+        message.push_str(" (OOMKilled: it used more memory than its limit; raise the step's resources.limits.memory)");
+        return format!("{message}{see}");
+    }
     let why = terminated.reason.as_deref().filter(|r| *r != "Error");
     let detail = terminated
         .message

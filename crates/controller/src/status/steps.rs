@@ -65,7 +65,7 @@ pub fn step_states(pod: &Pod) -> Vec<StepState> {
                     terminated: Some(t), ..
                 },
             ) => match Record::parse(t.message.as_deref().unwrap_or_default()) {
-                Some(record) => next.terminated = from_record(record),
+                Some(record) => next.terminated = from_record(record).map(|r| with_kubelet_reason(r, &t)),
                 // No record: the container was killed, or never ran.
                 None if let_run || t.exit_code != 0 => next.terminated = Some(clean(t)),
                 None => {}
@@ -147,6 +147,22 @@ fn from_record(record: Record) -> Option<ContainerStateTerminated> {
         finished_at: time(record.finished_ms),
         ..ContainerStateTerminated::default()
     })
+}
+
+/// A failed step's record with the kubelet's word when it says more than
+/// "Error" (OOMKilled, above all: the launcher sees only exit code 137).
+fn with_kubelet_reason(
+    mut record: ContainerStateTerminated,
+    kubelet: &ContainerStateTerminated,
+) -> ContainerStateTerminated {
+    let said = kubelet
+        .reason
+        .as_deref()
+        .filter(|r| !matches!(*r, "Completed" | "Error" | ""));
+    if let (Some("Error"), Some(said)) = (record.reason.as_deref(), said) {
+        record.reason = Some(said.chars().take(64).collect());
+    }
+    record
 }
 
 fn time(ms: u64) -> Option<Time> {

@@ -829,3 +829,21 @@ fn a_retry_pod_that_has_not_started_says_which_attempt_it_is() {
     );
     assert_eq!(running.reason.as_deref(), Some("Running"));
 }
+
+/// The OOM killer ends the step's process (the launcher sees exit code
+/// 137), and the kubelet says OOMKilled: the run says so, and what to do.
+#[test]
+fn a_step_killed_for_memory_says_oomkilled_not_just_exit_code_137() {
+    use Step::*;
+    let mut failed = pod("Failed", [Exited(0, 1, 2), Exited(137, 2, 3), Unreported]);
+    let statuses = failed.status.as_mut().unwrap().container_statuses.as_mut().unwrap();
+    statuses[1].state.as_mut().unwrap().terminated.as_mut().unwrap().reason = Some("OOMKilled".into());
+    let status = project(&started(), Some(&failed), &at(9));
+    let b = status.steps[1].terminated.as_ref().unwrap();
+    assert_eq!((b.exit_code, b.reason.as_deref()), (137, Some("OOMKilled")));
+    let message = status.message.unwrap();
+    assert!(
+        message.starts_with("step \"b\" failed with exit code 137 (OOMKilled: it used more memory than its limit; raise the step's resources.limits.memory)"),
+        "{message}"
+    );
+}

@@ -222,3 +222,60 @@ async fn pipelines_and_their_runs_are_listed_described_cancelled_and_deleted() {
     let deleted = ok(&task_in(&ns, &["delete", "pipelinerun/ci-1", "--force"]));
     assert_eq!(deleted.trim(), "pipelinerun.minitask.dev/ci-1 deleted");
 }
+
+/// `delete --task clone --keep N` selects the TaskRuns of pipelines too:
+/// those whose PipelineRun still runs are kept (a later task may need
+/// their results), a name is refused, and once the PipelineRun has ended
+/// they go like any other.
+#[tokio::test]
+async fn delete_keeps_the_taskruns_of_pipelineruns_that_have_not_finished() {
+    let (client, ns) = world("cli-pl-delete").await;
+    create_pipeline(&client, &ns, "ci", ci()).await;
+    let api = Api::<PipelineRun>::namespaced(client.clone(), &ns);
+    let run: PipelineRun = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun", "metadata": {"name": "ci-1"},
+        "spec": {"pipelineRef": {"name": "ci"}},
+    }))
+    .unwrap();
+    let run = api.create(&PostParams::default(), &run).await.unwrap();
+    let running = json!({"status": {"phase": "Running", "reason": "Running"}});
+    api.patch_status("ci-1", &PatchParams::default(), &Patch::Merge(&running))
+        .await
+        .unwrap();
+    let owner = json!([{"apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun", "name": "ci-1",
+                        "uid": run.metadata.uid.unwrap(), "controller": true}]);
+    let taskruns = Api::<minitask_api::TaskRun>::namespaced(client.clone(), &ns);
+    for (name, owners) in [("ci-1-fetch", owner.clone()), ("alone", json!([]))] {
+        let child: minitask_api::TaskRun = serde_json::from_value(json!({
+            "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+            "metadata": {"name": name, "labels": {"minitask.dev/task": "git"}, "ownerReferences": owners},
+            "spec": {"taskRef": {"name": "git"}},
+        }))
+        .unwrap();
+        taskruns.create(&PostParams::default(), &child).await.unwrap();
+        crate::set_status(&client, &ns, name, json!({"phase": "Succeeded", "reason": "Succeeded"})).await;
+    }
+
+    let out = task_in(&ns, &["delete", "--task", "git"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "taskrun.minitask.dev/alone deleted\n");
+    assert!(
+        text(&out.stderr).contains("Keeping 1 TaskRun of PipelineRuns that have not finished: ci-1-fetch (of ci-1)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let stderr = error(&task_in(&ns, &["delete", "ci-1-fetch"]));
+    assert!(
+        stderr.contains("ci-1-fetch (of ci-1)") && stderr.contains("--force"),
+        "{stderr}"
+    );
+
+    let ended = json!({"status": {"phase": "Succeeded", "reason": "Succeeded"}});
+    api.patch_status("ci-1", &PatchParams::default(), &Patch::Merge(&ended))
+        .await
+        .unwrap();
+    assert_eq!(
+        ok(&task_in(&ns, &["delete", "--task", "git"])),
+        "taskrun.minitask.dev/ci-1-fetch deleted\n"
+    );
+}

@@ -124,3 +124,35 @@ async fn debugging_a_run_that_does_not_wait_says_how_to_start_one_that_does() {
     assert!(!stderr.contains("Error {"), "no Debug dump: {stderr}");
     t.cleanup().await;
 }
+
+/// A first step that runs untrusted code writes the markers of the steps
+/// after it (in the layout of every launcher version), tries to change
+/// their scripts and leaves a fake result: the later steps still run in
+/// turn, and the result is the one the last writer wrote.
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_step_cannot_start_a_later_step_or_forge_the_results() {
+    let t = Namespaced::new("forge").await;
+    let untrusted = r#"for i in 1 2; do
+          echo succeeded > /minitask/run/$i 2>/dev/null
+          mkdir -p /minitask/run/$i 2>/dev/null; echo succeeded > /minitask/run/$i/state 2>/dev/null
+        done
+        for f in /minitask/scripts/1 /minitask/scripts/build; do
+          if echo 'printf forged > /minitask/results/version' > $f 2>/dev/null; then echo "changed $f"; fi
+        done
+        printf fake > $(results.version.path)
+        sleep 3; touch /workspace/untrusted-done"#;
+    t.apply(&task(
+        &format!(
+            "    - name: untrusted\n      image: busybox\n      script: |\n        {untrusted}\n    - {{name: build, image: busybox, script: 'test -f /workspace/untrusted-done || {{ echo started too early; exit 1; }}; sleep 2; printf built > $(results.version.path); touch /workspace/build-done'}}\n    - {{name: publish, image: busybox, script: 'test -f /workspace/build-done || {{ echo started too early; exit 1; }}'}}\n"
+        ),
+        "{name: version}",
+    ));
+    let run = t.start("t");
+    let done = t.finish(&run, Phase::Succeeded).await.status.unwrap();
+    let results: Vec<(String, String)> = done.results.into_iter().map(|r| (r.name, r.value)).collect();
+    assert_eq!(results, [("version".to_string(), "built".to_string())]);
+    let pod = done.pod_name.unwrap();
+    assert_eq!(t.logs(&pod, "step-untrusted").await, "", "no script could be changed");
+    t.cleanup().await;
+}

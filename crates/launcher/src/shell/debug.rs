@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use minitask_launcher::args::StepArgs;
 use minitask_launcher::record::Record;
-use minitask_launcher::{DEBUG_MARKER, continue_marker};
+use minitask_launcher::{RUN_DIR, continue_marker, debug_marker};
 
 use crate::shell::step::seconds;
 use crate::shell::wait::{self, Waited};
@@ -15,7 +15,8 @@ use crate::shell::{at, write_whole};
 
 pub fn wait_for_debugger(step: &StepArgs, record: &Record) {
     let Some(longest) = step.debug else { return };
-    if let Err(why) = write_whole(&at(DEBUG_MARKER), step.index.to_string().as_bytes()) {
+    let marker = at(&debug_marker(step.index));
+    if let Err(why) = write_whole(&marker, b"") {
         eprintln!("minitask: cannot wait for a debugger: {why}");
         return;
     }
@@ -33,24 +34,31 @@ pub fn wait_for_debugger(step: &StepArgs, record: &Record) {
         ),
         Waited::Signal => {}
     }
-    let _ = std::fs::remove_file(at(DEBUG_MARKER));
+    let _ = std::fs::remove_file(marker);
+}
+
+/// The step that waits for a debugger: the one whose own markers volume
+/// holds a debug marker. The index comes from where the marker is, never
+/// from what a step wrote.
+fn waiting_step() -> Option<usize> {
+    let dirs = std::fs::read_dir(at(RUN_DIR)).ok()?;
+    dirs.filter_map(|d| d.ok()?.file_name().to_str()?.parse::<usize>().ok())
+        .filter(|index| std::fs::symlink_metadata(at(&debug_marker(*index))).is_ok())
+        .min()
 }
 
 /// `probe`: 0 while a step waits for a debugger (the reporter's readiness,
 /// which tells the controller).
 pub fn probe() -> i32 {
-    match std::path::Path::new(&at(DEBUG_MARKER)).exists() {
-        true => 0,
-        false => 1,
+    match waiting_step() {
+        Some(_) => 0,
+        None => 1,
     }
 }
 
 /// `continue`: ends the wait of the step that waits for a debugger.
 pub fn release() -> i32 {
-    let index = std::fs::read_to_string(at(DEBUG_MARKER))
-        .ok()
-        .and_then(|i| i.trim().parse::<usize>().ok());
-    let Some(index) = index else {
+    let Some(index) = waiting_step() else {
         eprintln!("minitask: no step waits for a debugger");
         return 1;
     };

@@ -1,7 +1,6 @@
 //! `step`: wait for the step before, run this one, leave its record and
 //! marker.
 
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::mpsc;
@@ -9,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use minitask_launcher::args::{Program, StepArgs};
 use minitask_launcher::record::{Record, State};
-use minitask_launcher::{SCRIPTS_DIR, TERMINATION_LOG, marker};
+use minitask_launcher::{TERMINATION_LOG, marker, script_path};
 
 use crate::shell::wait::{self, Waited};
-use crate::shell::{at, debug, now_ms, signals, write_whole};
+use crate::shell::{at, debug, now_ms, read_plain, signals, write_whole};
 
 /// How long a step that went over its timeout has between SIGTERM and
 /// SIGKILL.
@@ -132,28 +131,37 @@ fn execute(step: &StepArgs) -> Record {
 
 fn cannot_start(step: &StepArgs, why: &std::io::Error) -> String {
     match &step.program {
-        Program::Script(script) if !script.starts_with("#!") => {
-            format!(
+        Program::Script => match first_line(&at(&script_path(step.index))) {
+            Some(line) if line.starts_with("#!") => format!("cannot run the script's interpreter ({line}): {why}"),
+            Some(_) => format!(
                 "cannot run the script with /bin/sh: {why}; use an image with a shell, or start the script with a #! line"
-            )
-        }
-        Program::Script(script) => {
-            let line = script.lines().next().unwrap_or_default();
-            format!("cannot run the script's interpreter ({line}): {why}")
-        }
+            ),
+            None => format!(
+                "cannot read its script {}: {why}; the pod's init container writes it",
+                script_path(step.index)
+            ),
+        },
         Program::Command(command) => format!("cannot run {:?}: {why}", command[0]),
     }
+}
+
+/// The first line of the script at `path` (the interpreter line, if any).
+fn first_line(path: &str) -> Option<String> {
+    let head = read_plain(path, 256).ok()?;
+    let text = String::from_utf8_lossy(&head);
+    Some(text.lines().next().unwrap_or_default().to_string())
 }
 
 /// The process that runs the step, in its own process group so that a
 /// stop reaches whatever it started.
 fn command(step: &StepArgs) -> std::io::Result<Command> {
     let mut command = match &step.program {
-        Program::Script(script) => {
-            let path = at(&format!("{SCRIPTS_DIR}/{}", step.name));
-            std::fs::write(&path, script)?;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
-            match script.starts_with("#!") {
+        Program::Script => {
+            // Written by the init container into a volume this step only
+            // reads: no step can change another's script.
+            let path = at(&script_path(step.index));
+            let head = read_plain(&path, 2)?;
+            match head.starts_with(b"#!") {
                 true => Command::new(&path),
                 false => {
                     let mut sh = Command::new("/bin/sh");

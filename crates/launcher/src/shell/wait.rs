@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::shell::signals;
+use crate::shell::{read_plain, signals};
 
 const FIRST: Duration = Duration::from_millis(1);
 const LONGEST: Duration = Duration::from_millis(20);
@@ -24,12 +24,21 @@ pub enum Waited {
     TimedOut,
 }
 
+/// Markers hold one word.
+const MARKER_BYTES: u64 = 64;
+
 /// Waits until `path` exists, a stop signal comes, or `deadline` passes.
+/// What is found there is another container's word: only a regular file
+/// is read (see `read_plain`), and only its first bytes.
 pub fn for_file(path: &str, deadline: Option<Instant>) -> Waited {
     let mut pause = FIRST;
     loop {
-        if let Ok(contents) = std::fs::read_to_string(path) {
-            return Waited::Found(contents);
+        match read_plain(path, MARKER_BYTES) {
+            Ok(bytes) => return Waited::Found(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Waited::Found(format!("unreadable: {e}"));
+            }
+            Err(_) => {}
         }
         if signals::received().is_some() {
             return Waited::Signal;

@@ -25,8 +25,13 @@ pub enum PipelineReason {
     InvalidParams,
     /// Failed: the run's workspaces do not fit the Pipeline.
     InvalidWorkspaces,
-    /// Failed: the API server refused a claim from a volumeClaimTemplate.
+    /// Failed: the API server refused a claim from a volumeClaimTemplate
+    /// in a way another try cannot change (a webhook's denial, an invalid
+    /// template), or the claim's name is taken by another object.
     ClaimFailed,
+    /// Failed: the API server refused one of the run's TaskRuns in a way
+    /// another try cannot change (a webhook's denial, an invalid TaskRun).
+    TaskRunRefused,
     /// Failed: a TaskRun with the name of one of the run's belongs to
     /// something else.
     TaskRunConflict,
@@ -37,7 +42,7 @@ pub enum PipelineReason {
 
 impl PipelineReason {
     /// Every reason, in the order the API documents them.
-    pub const ALL: [PipelineReason; 13] = [
+    pub const ALL: [PipelineReason; 14] = [
         PipelineReason::PipelineNotFound,
         PipelineReason::Pending,
         PipelineReason::Running,
@@ -49,6 +54,7 @@ impl PipelineReason {
         PipelineReason::InvalidParams,
         PipelineReason::InvalidWorkspaces,
         PipelineReason::ClaimFailed,
+        PipelineReason::TaskRunRefused,
         PipelineReason::TaskRunConflict,
         PipelineReason::ResultsTooLarge,
     ];
@@ -66,6 +72,7 @@ impl PipelineReason {
             PipelineReason::InvalidParams => "InvalidParams",
             PipelineReason::InvalidWorkspaces => "InvalidWorkspaces",
             PipelineReason::ClaimFailed => "ClaimFailed",
+            PipelineReason::TaskRunRefused => "TaskRunRefused",
             PipelineReason::TaskRunConflict => "TaskRunConflict",
             PipelineReason::ResultsTooLarge => "ResultsTooLarge",
         }

@@ -229,7 +229,7 @@ pub struct PipelineRunStatus {
     /// A CamelCase word that says why the run is in its phase, for machines:
     /// PipelineNotFound, Pending, Running, Succeeded, TaskFailed, Cancelled,
     /// Timeout, InvalidPipeline, InvalidParams, InvalidWorkspaces,
-    /// ClaimFailed, TaskRunConflict, ResultsTooLarge.
+    /// ClaimFailed, TaskRunRefused, TaskRunConflict, ResultsTooLarge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 

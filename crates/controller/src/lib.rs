@@ -8,6 +8,8 @@
 //! shell that does the I/O around them.
 
 pub(crate) mod pipeline;
+/// The claim a PipelineRun makes for a `volumeClaimTemplate` workspace.
+pub use pipeline::child::claim_name;
 pub mod pod;
 pub mod runtime;
 pub mod shards;

@@ -4,7 +4,7 @@
 //! controlling owner, labels to find them by: a restarted controller or a
 //! stale cache gets AlreadyExists, never a second child.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimVolumeSource};
@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Resource, ResourceExt};
 use minitask_api::{
     LABEL_PIPELINE, LABEL_PIPELINE_TASK, LABEL_PIPELINERUN, LABEL_TASK, Param, PipelineRun, PipelineTask,
-    PipelineWorkspaceBinding, TaskRun, TaskRunSpec, WorkspaceBinding, format_duration, label_value, shorten,
+    PipelineWorkspaceBinding, TaskRun, TaskRunSpec, WorkspaceBinding, fnv1a, format_duration, label_value, shorten,
 };
 
 use crate::pod::MANAGER;
@@ -31,8 +31,22 @@ pub fn child_name(run: &str, task: &str, index: Option<usize>) -> String {
     }
 }
 
-/// The claim made for workspace `workspace` of run `run`.
-pub fn claim_name(run: &str, workspace: &str) -> String {
+/// The claim made for workspace `workspace` of run `run`: readable, and
+/// with a hash of the pair, so that run `nightly` with workspace
+/// `build-cache` and run `nightly-build` with workspace `cache` never want
+/// one claim. A run that already made its claim under the name of earlier
+/// versions (`<run>-<workspace>`, in `existing`) keeps it.
+pub fn claim_name(run: &str, workspace: &str, existing: &BTreeSet<String>) -> String {
+    let legacy = legacy_claim_name(run, workspace);
+    if existing.contains(&legacy) {
+        return legacy;
+    }
+    let hash = format!("-{:08x}", fnv1a(format!("{run}/{workspace}").as_bytes()) as u32);
+    shorten(&format!("{run}-{workspace}"), &hash, MAX_NAME)
+}
+
+/// The claim name of versions before the hash.
+pub fn legacy_claim_name(run: &str, workspace: &str) -> String {
     shorten(&format!("{run}-{workspace}"), "", MAX_NAME)
 }
 
@@ -62,7 +76,15 @@ fn metadata(run: &PipelineRun, name: String, mut labels: BTreeMap<String, String
 
 /// The TaskRun `name` that runs `task` for `run`, with its params already
 /// substituted, at most `timeout` long.
-pub fn child(run: &PipelineRun, task: &PipelineTask, name: String, params: Vec<Param>, timeout: Duration) -> TaskRun {
+/// `claims` are the claims the run has made (see `claim_name`).
+pub fn child(
+    run: &PipelineRun,
+    task: &PipelineTask,
+    name: String,
+    params: Vec<Param>,
+    timeout: Duration,
+    claims: &BTreeSet<String>,
+) -> TaskRun {
     let mut labels = BTreeMap::from([(LABEL_PIPELINE_TASK.to_string(), task.name.clone())]);
     if let Some(task_ref) = &task.task_ref {
         labels.insert(LABEL_TASK.to_string(), label_value(&task_ref.name));
@@ -73,7 +95,7 @@ pub fn child(run: &PipelineRun, task: &PipelineTask, name: String, params: Vec<P
         timeout: format_duration(timeout.max(Duration::from_secs(1))),
         service_account_name: run.spec.service_account_name.clone(),
         params,
-        workspaces: workspaces(run, task),
+        workspaces: workspaces(run, task, claims),
         retries: task.retries,
         pod_template: run.spec.pod_template.clone(),
         ..TaskRunSpec::default()
@@ -86,7 +108,7 @@ pub fn child(run: &PipelineRun, task: &PipelineTask, name: String, params: Vec<P
 /// The task's workspaces, bound to what the run binds the Pipeline's to.
 /// A Pipeline workspace the run leaves unbound (an optional one) gives the
 /// task nothing.
-fn workspaces(run: &PipelineRun, task: &PipelineTask) -> Vec<WorkspaceBinding> {
+fn workspaces(run: &PipelineRun, task: &PipelineTask, claims: &BTreeSet<String>) -> Vec<WorkspaceBinding> {
     let run_name = run.name_any();
     task.workspaces
         .iter()
@@ -100,7 +122,7 @@ fn workspaces(run: &PipelineRun, task: &PipelineTask) -> Vec<WorkspaceBinding> {
                 .volume_claim_template
                 .as_ref()
                 .map(|_| PersistentVolumeClaimVolumeSource {
-                    claim_name: claim_name(&run_name, &bound.name),
+                    claim_name: claim_name(&run_name, &bound.name, claims),
                     read_only: None,
                 });
             Some(WorkspaceBinding {
@@ -116,7 +138,11 @@ fn workspaces(run: &PipelineRun, task: &PipelineTask) -> Vec<WorkspaceBinding> {
 }
 
 /// The claim a `volumeClaimTemplate` binding asks for, owned by the run.
-pub fn claim(run: &PipelineRun, binding: &PipelineWorkspaceBinding) -> Option<PersistentVolumeClaim> {
+pub fn claim(
+    run: &PipelineRun,
+    binding: &PipelineWorkspaceBinding,
+    claims: &BTreeSet<String>,
+) -> Option<PersistentVolumeClaim> {
     let template = binding.volume_claim_template.as_ref()?;
     let mut labels = template
         .metadata
@@ -124,7 +150,7 @@ pub fn claim(run: &PipelineRun, binding: &PipelineWorkspaceBinding) -> Option<Pe
         .and_then(|m| m.labels.clone())
         .unwrap_or_default();
     labels.insert("minitask.dev/workspace".into(), label_value(&binding.name));
-    let mut metadata = metadata(run, claim_name(&run.name_any(), &binding.name), labels);
+    let mut metadata = metadata(run, claim_name(&run.name_any(), &binding.name, claims), labels);
     metadata.annotations = template.metadata.as_ref().and_then(|m| m.annotations.clone());
     Some(PersistentVolumeClaim {
         metadata,
@@ -161,7 +187,25 @@ mod tests {
         assert_eq!(long, child_name(&"r".repeat(60), "build", None));
         assert_ne!(long, child_name(&"r".repeat(60), "built", None));
         assert!(child_name(&"r".repeat(60), "build", Some(12)).ends_with("-12"));
-        assert_eq!(claim_name("ci-7", "src"), "ci-7-src");
+    }
+
+    /// Run `nightly` with workspace `build-cache` and run `nightly-build`
+    /// with workspace `cache` want claims of different names; a run that
+    /// made its claim under the old name keeps it.
+    #[test]
+    fn claim_names_never_collide_and_a_claim_of_the_old_name_is_kept() {
+        let none = BTreeSet::new();
+        let a = claim_name("nightly", "build-cache", &none);
+        let b = claim_name("nightly-build", "cache", &none);
+        assert!(
+            a.starts_with("nightly-build-cache-") && b.starts_with("nightly-build-cache-"),
+            "{a} {b}"
+        );
+        assert_ne!(a, b);
+        assert_eq!(a, claim_name("nightly", "build-cache", &none), "stable");
+        assert!(claim_name(&"r".repeat(60), "src", &none).len() <= 63);
+        let old = BTreeSet::from(["ci-7-src".to_string()]);
+        assert_eq!(claim_name("ci-7", "src", &old), "ci-7-src");
     }
 
     #[test]
@@ -181,6 +225,7 @@ mod tests {
             "ci-7-build".into(),
             params.clone(),
             Duration::from_secs(90),
+            &BTreeSet::new(),
         );
         let owner = &child.metadata.owner_references.as_ref().unwrap()[0];
         assert_eq!(
@@ -198,7 +243,8 @@ mod tests {
         assert_eq!(child.spec.service_account_name.as_deref(), Some("builder"));
         let ws = &child.spec.workspaces;
         assert_eq!(ws.len(), 2, "the unbound workspace gives nothing");
-        assert_eq!(ws[0].persistent_volume_claim.as_ref().unwrap().claim_name, "ci-7-src");
+        let bound = &ws[0].persistent_volume_claim.as_ref().unwrap().claim_name;
+        assert_eq!(*bound, claim_name("ci-7", "src", &BTreeSet::new()));
         assert_eq!(ws[1].config_map.as_ref().unwrap().name, "settings");
         assert_eq!(ws[1].sub_path.as_deref(), Some("ci/build"));
     }
@@ -206,10 +252,11 @@ mod tests {
     #[test]
     fn a_claim_template_becomes_a_claim_the_run_owns() {
         let run = run();
-        let claim = claim(&run, &run.spec.workspaces[0]).unwrap();
-        assert_eq!(claim.metadata.name.as_deref(), Some("ci-7-src"));
+        let none = BTreeSet::new();
+        let claim = claim(&run, &run.spec.workspaces[0], &none).unwrap();
+        assert_eq!(claim.metadata.name, Some(claim_name("ci-7", "src", &none)));
         assert_eq!(claim.metadata.owner_references.unwrap()[0].uid, "u-1");
         assert_eq!(claim.metadata.labels.unwrap()[LABEL_PIPELINERUN], "ci-7");
-        assert!(super::claim(&run, &run.spec.workspaces[1]).is_none());
+        assert!(super::claim(&run, &run.spec.workspaces[1], &none).is_none());
     }
 }

@@ -24,9 +24,9 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, Time};
 use kube::{Resource, ResourceExt};
 use minitask_api::{
-    CONDITION_SUCCEEDED, DEFAULT_TIMEOUT, MAX_TIMEOUT, Param, ParamValue, Phase, PipelineReason, PipelineRun,
-    PipelineRunStatus, PipelineSpec, PipelineTask, PipelineTaskStatus, TaskRun, TaskRunResult, TaskState, WhenOperator,
-    format_duration, parse_duration,
+    CONDITION_SUCCEEDED, DEFAULT_TIMEOUT, LABEL_PIPELINE_TASK, MAX_TIMEOUT, Param, ParamValue, Phase, PipelineReason,
+    PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, PipelineTaskStatus, TaskRun, TaskRunResult, TaskState,
+    WhenOperator, format_duration, parse_duration,
 };
 
 use crate::pipeline::child::{child, child_name, claim};
@@ -36,6 +36,7 @@ use crate::pipeline::refs::{Ref, refs, texts};
 use crate::pipeline::validate::{DeclaredResults, validate};
 use crate::pod::params;
 use crate::pod::substitute::{Field, Scope, Vars, Whole};
+use crate::status::refusal::{Refusal, retry_after};
 
 /// What a reconcile knows about a PipelineRun.
 pub struct Inputs<'a> {
@@ -48,11 +49,23 @@ pub struct Inputs<'a> {
     /// Names of the run's TaskRuns that the API server says are taken by
     /// TaskRuns that are not its own.
     pub foreign: &'a [String],
+    /// Creates of this reconcile the API server refused.
+    pub refused: &'a [CreateRefused],
     /// The results the tasks' Tasks declare, where known (checked at start).
     pub declared: DeclaredResults<'a>,
     /// The claims the run made that exist.
     pub claims: &'a BTreeSet<String>,
     pub now: &'a Time,
+}
+
+/// A TaskRun or claim the API server would not create (a quota, a
+/// webhook, an admission policy, a claim name taken by another object).
+#[derive(Debug)]
+pub struct CreateRefused {
+    /// The TaskRun's or claim's name.
+    pub name: String,
+    pub claim: bool,
+    pub refusal: Refusal,
 }
 
 /// What to do.
@@ -154,11 +167,22 @@ pub fn plan(i: &Inputs) -> Plan {
             run.name_any()
         );
         let mut plan = ended(status, PipelineReason::TaskRunConflict, message, i.now);
-        plan.cancel = own
-            .values()
-            .filter(|c| !c.phase().is_terminal())
-            .map(|c| c.name_any())
-            .collect();
+        plan.cancel = running_children(&own);
+        return plan;
+    }
+    let permanent = i.refused.iter().find(|r| matches!(r.refusal, Refusal::Permanent(_)));
+    if let Some(CreateRefused {
+        claim,
+        refusal: Refusal::Permanent(message),
+        ..
+    }) = permanent
+    {
+        let reason = match claim {
+            true => PipelineReason::ClaimFailed,
+            false => PipelineReason::TaskRunRefused,
+        };
+        let mut plan = ended(status, reason, message.clone(), i.now);
+        plan.cancel = running_children(&own);
         return plan;
     }
     if !stale.is_empty() {
@@ -204,7 +228,7 @@ pub fn plan(i: &Inputs) -> Plan {
     }
     // Claims first: every TaskRun that mounts one waits for it anyway.
     for binding in &run.spec.workspaces {
-        if let Some(claim) = claim(run, binding).filter(|c| !i.claims.contains(&c.name_any())) {
+        if let Some(claim) = claim(run, binding, i.claims).filter(|c| !i.claims.contains(&c.name_any())) {
             plan.claims.push(claim);
         }
     }
@@ -301,7 +325,7 @@ pub fn plan(i: &Inputs) -> Plan {
             .workspaces
             .iter()
             .filter(|b| b.volume_claim_template.is_some() && !b.keep)
-            .filter_map(|b| claim(run, b).map(|c| c.name_any()))
+            .filter_map(|b| claim(run, b, i.claims).map(|c| c.name_any()))
             .collect();
         plan.claims.clear();
         plan.status = ended(status, reason, message, i.now).status;
@@ -314,9 +338,26 @@ pub fn plan(i: &Inputs) -> Plan {
         true => (Phase::Running, PipelineReason::Running),
         false => (Phase::Pending, PipelineReason::Pending),
     };
-    let message = progress_message(i.spec, &views, &finals, stop);
-    plan.status = with_phase(status, phase, reason, message, i.now);
+    let mut message = progress_message(i.spec, &views, &finals, stop);
     plan.requeue = deadlines.next(i.now);
+    // A refusal that may pass later (a full quota): say the API server's
+    // words at once, and try again with backoff.
+    let retrying: Vec<&str> = i
+        .refused
+        .iter()
+        .filter_map(|r| match &r.refusal {
+            Refusal::Retry(text) => Some(text.as_str()),
+            Refusal::Permanent(_) => None,
+        })
+        .collect();
+    if !retrying.is_empty() {
+        message = format!("{}; {message}", retrying.join("; "));
+        let created = run.metadata.creation_timestamp.as_ref().map_or(0, |t| t.0.as_second());
+        let age = Duration::from_secs(i.now.0.as_second().saturating_sub(created).max(0) as u64);
+        let again = retry_after(age);
+        plan.requeue = Some(plan.requeue.map_or(again, |r| r.min(again)));
+    }
+    plan.status = with_phase(status, phase, reason, message, i.now);
     plan
 }
 
@@ -409,6 +450,19 @@ impl Ctx<'_> {
             Ok(_) => return failed("InvalidParams", problems.join("; ")),
             Err(why) => return failed("InvalidParams", format!("{what}: {why}")),
         };
+        // A TaskRun is this task's only if its label says so: another task
+        // (a plain `t-1` beside a matrix `t`) may want the same name.
+        let theirs = runs.iter().find_map(|(n, _)| {
+            let child = self.children.get(n)?;
+            let label = child.labels().get(LABEL_PIPELINE_TASK);
+            (label != Some(&task.name)).then(|| (n, label.cloned().unwrap_or_default()))
+        });
+        if let Some((name, other)) = theirs {
+            return failed(
+                "TaskRunConflict",
+                format!("TaskRun {name} is the run's TaskRun of task {other:?}; rename one of the two tasks"),
+            );
+        }
         let existing: Vec<&TaskRun> = runs.iter().filter_map(|(n, _)| self.children.get(n)).collect();
         // A TaskRun the status records but that is gone was deleted: an ended
         // task keeps what the status says; a running one failed.
@@ -454,12 +508,18 @@ impl Ctx<'_> {
         // Start what may start.
         if let (None, false, Some((plan, running))) = (stop, failed_one, starts) {
             let room = |running: usize| i.spec.max_parallel.is_none_or(|m| running < m.max(1) as usize);
-            for (name, params) in runs.iter().filter(|(n, _)| !self.children.contains_key(n)) {
+            // Nothing starts on a claim the API server refused.
+            let claim_refused = i.refused.iter().any(|r| r.claim);
+            let refused = |n: &String| claim_refused || i.refused.iter().any(|r| !r.claim && r.name == *n);
+            for (name, params) in runs
+                .iter()
+                .filter(|(n, _)| !self.children.contains_key(n) && !refused(n))
+            {
                 if !room(*running) {
                     break;
                 }
                 plan.create
-                    .push(child(i.run, task, name.clone(), params.clone(), timeout));
+                    .push(child(i.run, task, name.clone(), params.clone(), timeout, i.claims));
                 view.task_runs.push(name.clone());
                 *running += 1;
             }
@@ -525,6 +585,14 @@ fn split<'a>(
         }
     }
     (own, stale)
+}
+
+/// The names of the run's TaskRuns that have not ended.
+fn running_children(own: &BTreeMap<&String, &TaskRun>) -> Vec<String> {
+    own.values()
+        .filter(|c| !c.phase().is_terminal())
+        .map(|c| c.name_any())
+        .collect()
 }
 
 /// Whether `owner` is an earlier PipelineRun of `run`'s name: the same

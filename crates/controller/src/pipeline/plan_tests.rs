@@ -1,4 +1,5 @@
 use super::*;
+use crate::pipeline::child::claim_name;
 use k8s_openapi::jiff::Timestamp;
 use minitask_api::{TaskRunStatus, TaskState::*};
 use serde_json::{Value, json};
@@ -74,12 +75,24 @@ fn no_declarations(_: &PipelineTask) -> Option<Vec<String>> {
 
 /// Plans `spec` for `run` with `children` at `now`.
 fn plan_at(run: &PipelineRun, spec: &PipelineSpec, children: Vec<TaskRun>, now: i64) -> Plan {
+    plan_refused(run, spec, children, &[], now)
+}
+
+/// As `plan_at`, after the API server refused the creates in `refused`.
+fn plan_refused(
+    run: &PipelineRun,
+    spec: &PipelineSpec,
+    children: Vec<TaskRun>,
+    refused: &[CreateRefused],
+    now: i64,
+) -> Plan {
     let children: BTreeMap<String, TaskRun> = children.into_iter().map(|c| (c.name_any(), c)).collect();
     plan(&Inputs {
         run,
         spec,
         children: &children,
         foreign: &[],
+        refused,
         declared: &no_declarations,
         claims: &BTreeSet::new(),
         now: &at(now),
@@ -496,10 +509,12 @@ fn claims_come_first_and_go_when_the_run_ends_unless_kept() {
     ]}));
     let plan = plan_at(&run, &spec, vec![], 1);
     let claims: Vec<String> = plan.claims.iter().map(|c| c.name_any()).collect();
-    assert_eq!(claims, ["p-src", "p-out"]);
+    let none = BTreeSet::new();
+    let want = [claim_name("p", "src", &none), claim_name("p", "out", &none)];
+    assert_eq!(claims, want);
     let ended = plan_at(&run, &spec, vec![done("a")], 2);
     assert_eq!(ended.status.phase, Some(Phase::Succeeded));
-    assert_eq!(ended.delete_claims, ["p-src"], "the kept claim stays");
+    assert_eq!(ended.delete_claims, [want[0].clone()], "the kept claim stays");
 }
 
 #[test]
@@ -626,4 +641,100 @@ fn pipeline_results_over_the_cap_end_the_run_with_a_reason() {
     let small = child("p-a", "a", Some(Phase::Succeeded), &[("blob", "ok")]);
     let plan = plan_at(&run(), &spec, vec![small], 10);
     assert_eq!(plan.status.reason.as_deref(), Some("Succeeded"));
+}
+
+/// A refused create says the API server's words in the run's message at
+/// once: a full quota is tried again with backoff (the refused TaskRun is
+/// not listed as the task's), a webhook's denial or a claim name taken by
+/// another object fails the run.
+#[test]
+fn refused_creates_are_shown_at_once_and_retried_or_fail_the_run() {
+    let spec = pipeline(json!({"tasks": [task("a", &[]), task("b", &[])]}));
+    let quota = CreateRefused {
+        name: "p-b".into(),
+        claim: false,
+        refusal: Refusal::Retry("the API server refused TaskRun p-b: exceeded quota".into()),
+    };
+    let plan = plan_refused(&run(), &spec, vec![], &[quota], 40);
+    assert_eq!(
+        created(&plan),
+        ["p-a"],
+        "the refused one is not planned again in this look"
+    );
+    assert_eq!(plan.status.phase, Some(Phase::Running));
+    let message = plan.status.message.clone().unwrap();
+    assert!(
+        message.starts_with("the API server refused TaskRun p-b: exceeded quota; "),
+        "{message}"
+    );
+    assert_eq!(plan.requeue, Some(Duration::from_secs(10)), "backoff by the run's age");
+    assert_eq!(
+        plan.status.tasks[1].task_runs,
+        Vec::<String>::new(),
+        "never recorded as made"
+    );
+
+    let full = CreateRefused {
+        name: "p-src".into(),
+        claim: true,
+        refusal: Refusal::Retry("the API server refused claim p-src: exceeded quota".into()),
+    };
+    let plan = plan_refused(&run(), &spec, vec![], &[full], 40);
+    assert!(plan.create.is_empty(), "nothing starts on a refused claim");
+    assert!(plan.status.tasks.iter().all(|t| t.task_runs.is_empty()));
+
+    for (claim, reason) in [(false, "TaskRunRefused"), (true, "ClaimFailed")] {
+        let denied = CreateRefused {
+            name: "x".into(),
+            claim,
+            refusal: Refusal::Permanent("the API server refused it: denied".into()),
+        };
+        let plan = plan_refused(&run(), &spec, vec![running("a")], &[denied], 40);
+        assert_eq!(plan.status.phase, Some(Phase::Failed));
+        assert_eq!(plan.status.reason.as_deref(), Some(reason));
+        assert_eq!(
+            plan.status.message.as_deref(),
+            Some("the API server refused it: denied")
+        );
+        assert_eq!(plan.cancel, ["p-a"]);
+    }
+}
+
+/// A TaskRun of the run that carries another task's label is never
+/// adopted (a plain task `t-1` beside a matrix task `t`).
+#[test]
+fn a_taskrun_of_another_task_under_the_same_name_is_not_adopted() {
+    let spec = pipeline(json!({"tasks": [
+        {"name": "t", "taskRef": {"name": "t"}, "matrix": {"params": [{"name": "x", "value": ["1", "2"]}]}},
+        task("t-1", &[]),
+    ]}));
+    let refused = plan_at(&run(), &spec, vec![], 5);
+    assert_eq!(
+        refused.status.reason.as_deref(),
+        Some("InvalidPipeline"),
+        "refused at start"
+    );
+    // A run started before that check (its Pipeline recorded) is kept
+    // apart all the same.
+    let mut started = run();
+    started.status = Some(PipelineRunStatus {
+        pipeline_spec: Some(Box::new(spec.clone())),
+        ..PipelineRunStatus::default()
+    });
+    let plan = plan_at(
+        &started,
+        &spec,
+        vec![child("p-t-1", "t", Some(Phase::Succeeded), &[("r", "matrix")])],
+        5,
+    );
+    let (state, reason) = state(&plan, "t-1");
+    assert_eq!((state, reason.as_deref()), (Failed, Some("TaskRunConflict")));
+    let plain = plan.status.tasks.iter().find(|t| t.name == "t-1").unwrap();
+    assert!(
+        plain
+            .message
+            .clone()
+            .unwrap()
+            .contains("TaskRun p-t-1 is the run's TaskRun of task \"t\"")
+    );
 }

@@ -17,6 +17,9 @@ use crate::pipeline::refs::{Ref, refs, texts};
 pub type DeclaredResults<'a> = &'a dyn Fn(&PipelineTask) -> Option<Vec<String>>;
 
 /// Every problem with `spec`; empty when it is sound.
+/// The most params a TaskRun takes (its schema's bound).
+pub const MAX_TASKRUN_PARAMS: usize = 50;
+
 pub fn validate(spec: &PipelineSpec, declared: DeclaredResults) -> Vec<String> {
     let mut problems = graph(spec).err().unwrap_or_default();
     let tasks: HashMap<&str, &PipelineTask> = spec.tasks.iter().map(|t| (t.name.as_str(), t)).collect();
@@ -81,6 +84,12 @@ pub fn validate(spec: &PipelineSpec, declared: DeclaredResults) -> Vec<String> {
             }
         }
         if let Some(matrix) = &task.matrix {
+            let count = task.params.len() + matrix.params.len();
+            if count > MAX_TASKRUN_PARAMS {
+                problems.push(format!(
+                    "{who}: its params and matrix params are {count} together, more than the {MAX_TASKRUN_PARAMS} a TaskRun takes"
+                ));
+            }
             for param in &matrix.params {
                 if task.params.iter().any(|p| p.name == param.name) {
                     problems.push(format!(
@@ -100,6 +109,20 @@ pub fn validate(spec: &PipelineSpec, declared: DeclaredResults) -> Vec<String> {
                     ));
                 }
             }
+        }
+    }
+    // A matrix task `t` makes TaskRuns `<run>-t-0`, `<run>-t-1`...: a task
+    // named `t-1` would want the same name.
+    for task in spec.all_tasks() {
+        let clash = spec.all_tasks().filter(|m| m.matrix.is_some()).find(|m| {
+            let index = task.name.strip_prefix(&format!("{}-", m.name));
+            index.is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if let Some(matrix) = clash {
+            problems.push(format!(
+                "task {:?}: its TaskRun's name would be that of one of matrix task {:?}'s; rename it",
+                task.name, matrix.name
+            ));
         }
     }
     for result in &spec.results {
@@ -189,6 +212,31 @@ mod tests {
         assert!(
             validate(&s, &no_results).len() < want.len(),
             "unknown declarations are not checked"
+        );
+    }
+
+    /// Two tasks must never want one TaskRun, and a matrix task's TaskRuns
+    /// must be able to take its params.
+    #[test]
+    fn names_that_would_share_a_taskrun_and_too_many_params_are_refused() {
+        let list: Vec<String> = (0..30).map(|i| format!("p{i}")).collect();
+        let params: Vec<serde_json::Value> = list.iter().map(|p| json!({"name": p, "value": "x"})).collect();
+        let axes: Vec<serde_json::Value> = (0..21)
+            .map(|i| json!({"name": format!("m{i}"), "value": ["a"]}))
+            .collect();
+        let s = spec(json!({"tasks": [
+            {"name": "t", "taskRef": {"name": "t"}, "matrix": {"params": [{"name": "os", "value": ["a", "b"]}]}},
+            {"name": "t-1", "taskRef": {"name": "t"}},
+            {"name": "t-x", "taskRef": {"name": "t"}},
+            {"name": "wide", "taskRef": {"name": "t"}, "params": params, "matrix": {"params": axes}},
+        ]}));
+        let got = validate(&s, &no_results);
+        assert_eq!(
+            got,
+            [
+                "task \"wide\": its params and matrix params are 51 together, more than the 50 a TaskRun takes",
+                "task \"t-1\": its TaskRun's name would be that of one of matrix task \"t\"'s; rename it",
+            ]
         );
     }
 }

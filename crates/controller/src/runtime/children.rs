@@ -17,6 +17,10 @@ pub struct Children {
     of: HashMap<Parent, BTreeSet<String>>,
     /// Each child's parent, to move it when it changes.
     parent: HashMap<(String, String), Parent>,
+    /// A relist in progress (after a 410, an API server restart): filled
+    /// page by page, it replaces the index only once complete, so that a
+    /// PipelineRun looked at meanwhile never sees its children missing.
+    relist: Option<Box<Children>>,
 }
 
 /// The PipelineRun that controls `run`, by its owner reference.
@@ -33,17 +37,30 @@ impl Children {
     pub fn apply(&mut self, event: &watcher::Event<TaskRun>) -> Vec<ObjectRef<PipelineRun>> {
         match event {
             watcher::Event::Init => {
-                self.of.clear();
-                self.parent.clear();
+                self.relist = Some(Box::default());
                 Vec::new()
             }
             watcher::Event::InitApply(run) => {
-                self.insert(run);
+                self.relist.get_or_insert_default().insert(run);
                 Vec::new()
             }
             watcher::Event::Apply(run) => self.insert(run).into_iter().collect(),
             watcher::Event::Delete(run) => self.remove(run).into_iter().collect(),
-            watcher::Event::InitDone => Vec::new(),
+            watcher::Event::InitDone => {
+                let Some(complete) = self.relist.take() else {
+                    return Vec::new();
+                };
+                // Wake the PipelineRuns whose children changed meanwhile.
+                let parents: BTreeSet<&Parent> = self.of.keys().chain(complete.of.keys()).collect();
+                let woken = parents
+                    .into_iter()
+                    .filter(|p| self.of.get(*p) != complete.of.get(*p))
+                    .map(|(ns, name)| ObjectRef::new(name).within(ns))
+                    .collect();
+                self.of = complete.of;
+                self.parent = complete.parent;
+                woken
+            }
         }
     }
 
@@ -111,6 +128,32 @@ mod tests {
             "nothing kept for a run without children"
         );
         index.apply(&watcher::Event::Init);
+        index.apply(&watcher::Event::InitDone);
         assert!(index.parent.is_empty());
+    }
+
+    /// A relist (after a 410) comes page by page: until it is complete the
+    /// index still answers with what it knew, then it takes the new list
+    /// at once and wakes the runs whose children changed.
+    #[test]
+    fn a_relist_replaces_the_index_only_once_complete() {
+        let mut index = Children::default();
+        for name in ["p-a", "p-b"] {
+            index.apply(&watcher::Event::Apply(child(name, Some("p"))));
+        }
+        index.apply(&watcher::Event::Apply(child("q-a", Some("q"))));
+        index.apply(&watcher::Event::Init);
+        assert_eq!(index.of("ns", "p"), ["p-a", "p-b"], "not cleared by the relist's start");
+        index.apply(&watcher::Event::InitApply(child("p-a", Some("p"))));
+        assert_eq!(index.of("ns", "p"), ["p-a", "p-b"], "not half-filled");
+        index.apply(&watcher::Event::InitApply(child("q-a", Some("q"))));
+        let woken = index.apply(&watcher::Event::InitDone);
+        assert_eq!(
+            woken,
+            [ObjectRef::new("p").within("ns")],
+            "p-b went while the watch was down"
+        );
+        assert_eq!(index.of("ns", "p"), ["p-a"]);
+        assert_eq!(index.of("ns", "q"), ["q-a"]);
     }
 }

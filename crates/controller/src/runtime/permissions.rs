@@ -38,7 +38,7 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
         "minitask.dev",
         "taskruns",
         "get",
-        "pipelines.rs create_child: reading back a TaskRun on AlreadyExists",
+        "pipelines.rs create_child and reconcile: reading back a TaskRun on AlreadyExists, confirming a child the cache lacks",
     ),
     (
         "minitask.dev",
@@ -92,6 +92,12 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
         "persistentvolumeclaims",
         "delete",
         "pipelines.rs delete_claims: a finished run's claims",
+    ),
+    (
+        "",
+        "persistentvolumeclaims",
+        "get",
+        "pipelines.rs create_claim: whose claim holds the name on AlreadyExists",
     ),
     ("", "pods", "list", "run.rs: the pod watch's list"),
     ("", "pods", "watch", "run.rs: the pod watch"),

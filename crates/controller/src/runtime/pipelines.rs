@@ -16,13 +16,15 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
-use minitask_api::{Phase, Pipeline, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, Task, TaskRun};
+use minitask_api::{
+    LABEL_PIPELINE_TASK, Phase, Pipeline, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, Task, TaskRun,
+};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
-use crate::pipeline::child::claim_name;
+use crate::pipeline::child::{claim_name, legacy_claim_name};
 use crate::pipeline::events::announcements;
-use crate::pipeline::plan::{Inputs, Plan, not_found, plan};
+use crate::pipeline::plan::{CreateRefused, Inputs, Plan, not_found, plan};
 use crate::pod::MANAGER;
 use crate::runtime::children::Children;
 use crate::runtime::expiring::Expiring;
@@ -30,6 +32,7 @@ use crate::runtime::leases::Shards;
 use crate::runtime::metrics::{Metrics, ReasonLabel};
 use crate::runtime::publisher::Publisher;
 use crate::shards::shard_of;
+use crate::status::refusal::{Refusal, Refused, refusal_of};
 
 /// What every PipelineRun reconcile shares.
 pub struct PipelineContext {
@@ -160,6 +163,19 @@ pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Resu
     if expected {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
+    // A child of an unfinished task that the cache lacks is asked for
+    // before the plan calls it deleted: a cache behind a relist must not
+    // fail a task whose TaskRun runs on.
+    for name in unconfirmed(&run, &children) {
+        let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), &namespace);
+        let found = api
+            .get_opt(&name)
+            .await
+            .map_err(write_error(&run, format!("reading TaskRun {name}")))?;
+        if found.is_some_and(|c| owned_by(c.owner_references(), &run)) {
+            return Ok(Action::requeue(Duration::from_secs(1)));
+        }
+    }
     let Some(spec) = resolve(&run, &namespace, &ctx) else {
         let name = run.pipeline_name().unwrap_or_default();
         let message = format!(
@@ -178,11 +194,13 @@ pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Resu
     let claims = claims(&run, &namespace, &ctx);
     let declared = |task: &PipelineTask| declared_results(task, &namespace, &ctx.tasks);
     let mut foreign = Vec::new();
+    let mut refused = Vec::new();
     let mut plan = plan(&Inputs {
         run: &run,
         spec: &spec,
         children: &children,
         foreign: &foreign,
+        refused: &refused,
         declared: &declared,
         claims: &claims,
         now: &now,
@@ -194,19 +212,27 @@ pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Resu
         delete_stale(&run, stale, &namespace, &ctx).await?;
     }
     for claim in &plan.claims {
-        create_claim(&run, claim, &namespace, &ctx).await?;
+        refused.extend(create_claim(&run, claim, &namespace, &ctx).await?);
     }
-    for child in &plan.create {
-        if let Some(taken) = create_child(&run, child, &namespace, &ctx).await? {
-            foreign.push(taken);
+    // A TaskRun never starts on a claim that was refused (or is another's).
+    let creates = match refused.is_empty() {
+        true => plan.create.as_slice(),
+        false => &[],
+    };
+    for child in creates {
+        match create_child(&run, child, &namespace, &ctx).await? {
+            Created::Yes => {}
+            Created::Taken(name) => foreign.push(name),
+            Created::Refused(refusal) => refused.push(refusal),
         }
     }
-    if !foreign.is_empty() {
+    if !foreign.is_empty() || !refused.is_empty() {
         plan = self::plan(&Inputs {
             run: &run,
             spec: &spec,
             children: &children,
             foreign: &foreign,
+            refused: &refused,
             declared: &declared,
             claims: &claims,
             now: &now,
@@ -242,6 +268,18 @@ fn children(run: &PipelineRun, namespace: &str, ctx: &PipelineContext) -> BTreeM
             let child = ctx.taskruns.get(&ObjectRef::new(&name).within(namespace))?;
             Some((name, (*child).clone()))
         })
+        .collect()
+}
+
+/// The TaskRuns the status lists for tasks that have not ended but that
+/// the cache does not have.
+fn unconfirmed(run: &PipelineRun, children: &BTreeMap<String, TaskRun>) -> Vec<String> {
+    let tasks = run.status.iter().flat_map(|s| &s.tasks);
+    let running = tasks.filter(|t| !t.state.is_done());
+    running
+        .flat_map(|t| t.task_runs.iter())
+        .filter(|name| !children.contains_key(*name))
+        .cloned()
         .collect()
 }
 
@@ -283,11 +321,17 @@ pub fn declared_results(task: &PipelineTask, namespace: &str, tasks: &Store<Task
 /// The claims of the run that exist (made by it: its UID owns them),
 /// looked up by their names.
 fn claims(run: &PipelineRun, namespace: &str, ctx: &PipelineContext) -> BTreeSet<String> {
+    let none = BTreeSet::new();
     run.spec
         .workspaces
         .iter()
         .filter(|b| b.volume_claim_template.is_some())
-        .map(|b| claim_name(&run.name_any(), &b.name))
+        .flat_map(|b| {
+            [
+                claim_name(&run.name_any(), &b.name, &none),
+                legacy_claim_name(&run.name_any(), &b.name),
+            ]
+        })
         .filter(|name| {
             ctx.claims
                 .get(&ObjectRef::new(name).within(namespace))
@@ -302,35 +346,74 @@ fn owned_by(owners: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerRefer
         .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == run.metadata.uid.as_deref())
 }
 
+/// Creates `claim`; what the API server refused, if it did. A claim of
+/// that name that the run does not own (another run's, a user's) is
+/// never mounted: the run fails.
 async fn create_claim(
     run: &PipelineRun,
     claim: &PersistentVolumeClaim,
     namespace: &str,
     ctx: &PipelineContext,
-) -> Result<(), PipelineError> {
+) -> Result<Option<CreateRefused>, PipelineError> {
     let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
+    let name = claim.name_any();
     let params = PostParams {
         field_manager: Some(MANAGER.into()),
         ..PostParams::default()
     };
+    let refused = |refusal| CreateRefused {
+        name: name.clone(),
+        claim: true,
+        refusal,
+    };
     match api.create(&params, claim).await {
         Ok(_) => {
-            info!(claim = %claim.name_any(), "created claim");
-            Ok(())
+            info!(claim = %name, "created claim");
+            Ok(None)
         }
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(source) => Err(write_error(run, format!("creating claim {}", claim.name_any()))(source)),
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            let existing = api
+                .get_opt(&name)
+                .await
+                .map_err(write_error(run, format!("reading claim {name}")))?;
+            match existing {
+                Some(c) if !owned_by(c.owner_references(), run) => Ok(Some(refused(Refusal::Permanent(format!(
+                    "claim {name} already exists and is not owned by PipelineRun {}: it is never mounted by this run; delete it or start a run with another name",
+                    run.name_any()
+                ))))),
+                _ => Ok(None),
+            }
+        }
+        Err(kube::Error::Api(e)) => {
+            let object = Refused {
+                kind: "claim",
+                resource: "persistentvolumeclaims",
+                name: &name,
+                fix: "fix the workspace's volumeClaimTemplate and start a new run",
+            };
+            match refusal_of(&object, namespace, e.code, &e.message) {
+                Some(refusal) => Ok(Some(refused(refusal))),
+                None => Err(write_error(run, format!("creating claim {name}"))(kube::Error::Api(e))),
+            }
+        }
+        Err(source) => Err(write_error(run, format!("creating claim {name}"))(source)),
     }
 }
 
-/// Creates `child`; Some(name) when its name is taken by a TaskRun that
-/// is not the run's.
+/// What came of creating a child TaskRun.
+enum Created {
+    Yes,
+    /// Its name is taken by a TaskRun that is not the run's.
+    Taken(String),
+    Refused(CreateRefused),
+}
+
 async fn create_child(
     run: &PipelineRun,
     child: &TaskRun,
     namespace: &str,
     ctx: &PipelineContext,
-) -> Result<Option<String>, PipelineError> {
+) -> Result<Created, PipelineError> {
     let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
     let name = child.name_any();
     let params = PostParams {
@@ -341,7 +424,7 @@ async fn create_child(
         Ok(_) => {
             info!(taskrun = %name, "created TaskRun");
             ctx.expect(ObjectRef::new(&name).within(namespace));
-            Ok(None)
+            Ok(Created::Yes)
         }
         // A previous controller (or this one, with a stale cache) made it:
         // it is the run's only if its owner says so.
@@ -350,11 +433,38 @@ async fn create_child(
                 .get_opt(&name)
                 .await
                 .map_err(write_error(run, format!("reading TaskRun {name}")))?;
-            let ours = existing.is_some_and(|t| owned_by(t.owner_references(), run));
-            Ok((!ours).then_some(name))
+            let ours = existing.is_some_and(|t| owned_by(t.owner_references(), run) && same_task(&t, child));
+            Ok(match ours {
+                true => Created::Yes,
+                false => Created::Taken(name),
+            })
+        }
+        Err(kube::Error::Api(e)) => {
+            let object = Refused {
+                kind: "TaskRun",
+                resource: "taskruns",
+                name: &name,
+                fix: "fix the Pipeline or the PipelineRun and start a new run",
+            };
+            match refusal_of(&object, namespace, e.code, &e.message) {
+                Some(refusal) => Ok(Created::Refused(CreateRefused {
+                    name,
+                    claim: false,
+                    refusal,
+                })),
+                None => Err(write_error(run, format!("creating TaskRun {name}"))(kube::Error::Api(
+                    e,
+                ))),
+            }
         }
         Err(source) => Err(write_error(run, format!("creating TaskRun {name}"))(source)),
     }
+}
+
+/// Whether `existing` (a TaskRun of the run's that has `child`'s name) is
+/// the TaskRun of `child`'s pipeline task.
+fn same_task(existing: &TaskRun, child: &TaskRun) -> bool {
+    existing.labels().get(LABEL_PIPELINE_TASK) == child.labels().get(LABEL_PIPELINE_TASK)
 }
 
 async fn cancel_child(
@@ -430,13 +540,14 @@ async fn finished(
     ctx: &PipelineContext,
     now: &Time,
 ) -> Result<Action, PipelineError> {
+    let made = claims(run, namespace, ctx);
     let plan = Plan {
         delete_claims: run
             .spec
             .workspaces
             .iter()
             .filter(|b| b.volume_claim_template.is_some() && !b.keep)
-            .map(|b| claim_name(&run.name_any(), &b.name))
+            .map(|b| claim_name(&run.name_any(), &b.name, &made))
             .collect(),
         ..Plan::default()
     };

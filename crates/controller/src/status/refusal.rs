@@ -19,27 +19,55 @@ pub enum Refusal {
 /// (HTTP `code`, its `message`); None for errors that say nothing about the
 /// pod (the API server busy or unreachable), which are retried quietly.
 pub fn refusal(pod: &str, namespace: &str, code: u16, message: &str) -> Option<Refusal> {
-    let said = format!("the API server refused pod {pod}: {message}");
+    let pod = Refused {
+        kind: "pod",
+        resource: "pods",
+        name: pod,
+        fix: "fix the Task or TaskRun and start a new run",
+    };
+    refusal_of(&pod, namespace, code, message)
+}
+
+/// An object the controller tried to create, for `refusal_of`.
+pub struct Refused<'a> {
+    /// As people say it: "pod", "TaskRun", "claim".
+    pub kind: &'a str,
+    /// As RBAC says it: "pods", "taskruns", "persistentvolumeclaims".
+    pub resource: &'a str,
+    pub name: &'a str,
+    /// What to change when another try cannot pass.
+    pub fix: &'a str,
+}
+
+/// As `refusal`, for any object the controller creates.
+pub fn refusal_of(object: &Refused, namespace: &str, code: u16, message: &str) -> Option<Refusal> {
+    let Refused {
+        kind,
+        resource,
+        name,
+        fix,
+    } = object;
+    let said = format!("the API server refused {kind} {name}: {message}");
     let lower = message.to_ascii_lowercase();
     Some(match code {
-        400 | 422 => Refusal::Permanent(format!("{said}; fix the Task or TaskRun and start a new run")),
+        400 | 422 => Refusal::Permanent(format!("{said}; {fix}")),
         413 => Refusal::Permanent(format!(
-            "{said}; the pod is too large: keep scripts and param values small and pass large data through a workspace"
+            "{said}; the {kind} is too large: keep scripts and param values small and pass large data through a workspace"
         )),
         403 if lower.contains("violates podsecurity") => Refusal::Permanent(format!(
             "{said}; namespace {namespace} enforces Pod Security: set spec.podTemplate.securityContext (runAsNonRoot, seccompProfile) and the Task's stepTemplate.securityContext (allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}})"
         )),
         403 if lower.contains("admission webhook") && lower.contains("denied the request") => Refusal::Permanent(
-            format!("{said}; an admission policy of the cluster denies this pod: change the run to comply"),
+            format!("{said}; an admission policy of the cluster denies this {kind}: change the run to comply"),
         ),
         403 if lower.contains("serviceaccount") && lower.contains("not found") => Refusal::Retry(format!(
             "{said}; create the ServiceAccount or fix spec.serviceAccountName: the controller keeps trying"
         )),
         403 if lower.contains("exceeded quota") || lower.contains("must specify") => Refusal::Retry(format!(
-            "{said}; a ResourceQuota of namespace {namespace} has no room: the run starts when there is room"
+            "{said}; a ResourceQuota of namespace {namespace} has no room: the run goes on when there is room"
         )),
         403 if lower.contains("cannot create resource") => Refusal::Retry(format!(
-            "{said}; the controller's ServiceAccount may not create pods here: grant it (deploy/controller/rbac.yaml); the controller keeps trying"
+            "{said}; the controller's ServiceAccount may not create {resource} here: grant it (deploy/controller/rbac.yaml); the controller keeps trying"
         )),
         429 | 500..=599 => return None,
         _ => Refusal::Retry(format!("{said}; the controller keeps trying")),

@@ -302,10 +302,8 @@ async fn a_claim_template_makes_one_claim_that_goes_when_the_run_ends() {
     .await;
     until_children(&w, &["r-a"]).await;
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(w.client.clone(), &w.ns);
-    let claim = claims
-        .get("r-src")
-        .await
-        .expect("the claim exists before the tasks run");
+    let name = minitask_controller::claim_name("r", "src", &Default::default());
+    let claim = claims.get(&name).await.expect("the claim exists before the tasks run");
     assert_eq!(claim.owner_references()[0].name, "r");
     let a = w.runs().get("r-a").await.unwrap();
     assert_eq!(
@@ -314,20 +312,66 @@ async fn a_claim_template_makes_one_claim_that_goes_when_the_run_ends() {
             .as_ref()
             .unwrap()
             .claim_name,
-        "r-src"
+        name
     );
     end(&w, "r-a", Phase::Succeeded, &[]).await;
     until_children(&w, &["r-a", "r-b"]).await;
     end(&w, "r-b", Phase::Succeeded, &[]).await;
     run_status(&w, "r", "succeeded", |s| s.phase == Some(Phase::Succeeded)).await;
     eventually("the claim to be deleted", WAIT, || async {
-        let claim = claims.get_opt("r-src").await.ok()?;
+        let claim = claims.get_opt(&name).await.ok()?;
         // No garbage collector here: a deleted claim waits on its finalizer.
         claim
             .is_none_or(|c| c.metadata.deletion_timestamp.is_some())
             .then_some(())
     })
     .await;
+}
+
+/// A claim of the run's claim name that the run does not own (a user's,
+/// another run's) is never mounted: the run fails with ClaimFailed and
+/// says whose name it is.
+#[tokio::test]
+async fn a_claim_name_taken_by_another_object_fails_the_run() {
+    let w = World::new("pipeline-claim-taken").await;
+    let _controller = w.controller().await;
+    create_pipeline(
+        &w,
+        "ci",
+        json!({"workspaces": [{"name": "src"}], "tasks": [
+            {"name": "a", "taskRef": {"name": "t"}, "workspaces": [{"name": "source", "workspace": "src"}]},
+        ]}),
+    )
+    .await;
+    let name = minitask_controller::claim_name("r", "src", &Default::default());
+    let theirs: PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }))
+    .unwrap();
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(w.client.clone(), &w.ns);
+    claims.create(&Default::default(), &theirs).await.unwrap();
+    let template = json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    create_run(
+        &w,
+        "r",
+        json!({"pipelineRef": {"name": "ci"}, "workspaces": [{"name": "src", "volumeClaimTemplate": template}]}),
+    )
+    .await;
+    let done = run_status(&w, "r", "failed", |s| s.phase == Some(Phase::Failed)).await;
+    assert_eq!(done.reason.as_deref(), Some("ClaimFailed"));
+    let message = done.message.unwrap_or_default();
+    assert!(
+        message.contains(&format!(
+            "claim {name} already exists and is not owned by PipelineRun r"
+        )),
+        "{message}"
+    );
+    assert!(children(&w).await.is_empty(), "no TaskRun mounts another's claim");
+    assert!(
+        claims.get(&name).await.unwrap().owner_references().is_empty(),
+        "their claim is left alone"
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod audit;
 mod check;
 mod corpus;
 mod load;
+mod pipelines;
 mod proxy;
 mod record;
 mod replica;

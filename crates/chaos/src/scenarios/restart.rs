@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use minitask_testenv::Component;
 
 use super::{Settings, secs, until_created};
+use crate::pipelines;
 use crate::replica::{Replica, Spec};
 use crate::stage::Stage;
 use crate::table::Row;
@@ -18,6 +19,10 @@ pub async fn restart(s: &Settings, component: Component) -> anyhow::Result<Row> 
     let mut replica = Replica::start(&stage.plane, &spec).await?;
     let runs = stage.plain(1, s.runs);
     let burst = stage.burst(runs);
+    // PipelineRuns too: their tasks must ride out the relist.
+    let pipes = (s.runs / 20).max(3);
+    let client = stage.plane.client.clone();
+    let pipelines = tokio::spawn(async move { pipelines::create(&client, pipes).await });
     until_created(&stage, s.runs / 3, Duration::from_secs(60)).await?;
     let control_plane = &stage.plane.control_plane;
     // kube-apiserver as on a rollout (SIGTERM, and SIGKILL 5 s later: it
@@ -35,7 +40,14 @@ pub async fn restart(s: &Settings, component: Component) -> anyhow::Result<Row> 
     let down = stopped.elapsed();
     stage.fault();
     burst.await??;
+    pipelines.await??;
     stage.drain(s.drain).await;
+    let wrong = pipelines::check(&stage.plane.client, pipes, s.drain).await;
+    stage.notes.push(format!(
+        "{pipes} PipelineRuns (3 tasks and a finally task each): {} succeeded",
+        pipes - wrong.len()
+    ));
+    stage.problems.extend(wrong);
     stage.notes.push(format!(
         "{component:?} down for {} (stopping took {}, then {}, started, ready)",
         secs(down),

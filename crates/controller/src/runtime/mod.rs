@@ -18,5 +18,6 @@ pub(crate) mod publisher;
 pub(crate) mod reconcile;
 pub(crate) mod run;
 pub(crate) mod task_status;
+pub(crate) mod task_users;
 pub mod watches;
 pub(crate) mod writes;

@@ -32,7 +32,9 @@ use crate::runtime::pipelines::{self, PipelineContext, PipelineError};
 use crate::runtime::publisher::{Publisher, Reporter};
 use crate::runtime::reconcile::{Context, Error, error_policy, reconcile};
 use crate::runtime::task_status::record_step_count;
+use crate::runtime::task_users::TaskUsers;
 use crate::runtime::watches::{WatchBackoff, controller, log_errors};
+use crate::shards::shard_of;
 use crate::status::retention::Finished;
 
 /// The default `--workers` (see the README's Performance section for why).
@@ -111,6 +113,17 @@ pub async fn run(
     let (beyond_keep, beyond_keep_rx) = mpsc::unbounded_channel();
     let (index, keep) = (finished.clone(), config.keep_finished_per_task);
     let synced = Synced::default();
+    let (pipelineruns, pipelines, claims) = pipeline_apis(&client, config.namespace.as_deref());
+    let (pipeline_store, pipeline_writer) = reflector::store();
+    let metrics = Arc::new(Metrics::default());
+    let shards = match &config.lease {
+        Some(_) => Shards::elected(config.shards),
+        None => Shards::all(config.shards),
+    };
+    // Status writes on Tasks and Pipelines come from the replica holding
+    // their shard alone.
+    let holder = shards.clone();
+    let holds = move |namespace: &str, name: &str| holder.holds(shard_of(namespace, name, holder.count()));
     // Each PipelineRun's TaskRuns follow the watch too; a change wakes the
     // PipelineRun.
     let children = Arc::new(std::sync::Mutex::new(Children::default()));
@@ -135,8 +148,12 @@ pub async fn run(
         .applied_objects();
     let woken_parents = receiver_stream(woken_parents);
     let beyond_keep = receiver_stream(beyond_keep_rx);
-    // Each Task passes by once per change: record its step count then.
+    // Each Task passes by once per change: record its step count then, and
+    // check again the Pipelines that use it (the index says which).
     let counting_client = client.clone();
+    let task_users = Arc::new(std::sync::Mutex::new(TaskUsers::default()));
+    let (users, users_tasks, users_pipelines) = (task_users.clone(), task_store.clone(), pipeline_store.clone());
+    let task_holds = holds.clone();
     let task_events = watcher(tasks, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("tasks"))
         .backoff(WatchBackoff::default())
@@ -146,8 +163,25 @@ pub async fn run(
         .applied_objects()
         .and_then(move |task| {
             let client = counting_client.clone();
+            let namespace = task.namespace().unwrap_or_default();
+            let held = task_holds(&namespace, &task.name_any());
+            let names = users
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .of(&namespace, &task.name_any());
+            let pipelines: Vec<_> = names
+                .iter()
+                .filter(|name| task_holds(&namespace, name))
+                .filter_map(|name| users_pipelines.get(&ObjectRef::new(name).within(&namespace)))
+                .collect();
+            let tasks = users_tasks.clone();
             async move {
-                record_step_count(&client, &task).await;
+                if held {
+                    record_step_count(&client, &task).await;
+                }
+                for pipeline in pipelines {
+                    record_validity(&client, &tasks, &pipeline).await;
+                }
                 Ok(task)
             }
         });
@@ -161,23 +195,26 @@ pub async fn run(
         .inspect_ok(synced.marker(2))
         .touched_objects();
 
-    let (pipelineruns, pipelines, claims) = pipeline_apis(&client, config.namespace.as_deref());
-    let (pipeline_store, pipeline_writer) = reflector::store();
     let (plr_store, plr_writer) = reflector::store();
     let (claim_store, claim_writer) = reflector::store();
     // Each Pipeline passes by once per change: record whether it is valid.
     let (validity_client, validity_tasks) = (client.clone(), task_store.clone());
+    let pipeline_holds = holds.clone();
     let pipeline_events = watcher(pipelines, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("pipelines"))
         .backoff(WatchBackoff::default())
         .modify(cache::pipeline)
         .reflect(pipeline_writer)
         .inspect_ok(synced.marker(3))
+        .inspect_ok(move |event| task_users.lock().unwrap_or_else(|e| e.into_inner()).apply(event))
         .applied_objects()
         .and_then(move |pipeline| {
             let (client, tasks) = (validity_client.clone(), validity_tasks.clone());
+            let held = pipeline_holds(&pipeline.namespace().unwrap_or_default(), &pipeline.name_any());
             async move {
-                record_validity(&client, &tasks, &pipeline).await;
+                if held {
+                    record_validity(&client, &tasks, &pipeline).await;
+                }
                 Ok(pipeline)
             }
         });
@@ -199,11 +236,6 @@ pub async fn run(
         .inspect_ok(synced.marker(5))
         .touched_objects();
 
-    let metrics = Arc::new(Metrics::default());
-    let shards = match &config.lease {
-        Some(_) => Shards::elected(config.shards),
-        None => Shards::all(config.shards),
-    };
     let reporter = Reporter {
         controller: MANAGER.into(),
         instance: config.identity.clone(),
@@ -252,6 +284,24 @@ pub async fn run(
     // return at once.
     let (won, _) = broadcast::channel(4);
     let (won_runs, won_pipelines) = (won.subscribe(), won.subscribe());
+    // And the statuses of its Tasks and Pipelines, which changed while
+    // nobody held it.
+    let mut won_statuses = won.subscribe();
+    let (status_client, status_tasks, status_pipelines) = (client.clone(), task_store.clone(), pipeline_store.clone());
+    tasks_of_this_run.0.push(tokio::spawn(async move {
+        while let Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) = won_statuses.recv().await {
+            for task in status_tasks.state() {
+                if holds(&task.namespace().unwrap_or_default(), &task.name_any()) {
+                    record_step_count(&status_client, &task).await;
+                }
+            }
+            for pipeline in status_pipelines.state() {
+                if holds(&pipeline.namespace().unwrap_or_default(), &pipeline.name_any()) {
+                    record_validity(&status_client, &status_tasks, &pipeline).await;
+                }
+            }
+        }
+    }));
     let (stop, stopped) = watch::channel(false);
     let election = config.lease.clone().map(|lease| {
         info!(shards = config.shards, identity = %lease.identity, namespace = %lease.namespace, "competing for the shard leases");

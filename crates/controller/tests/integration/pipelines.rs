@@ -407,6 +407,50 @@ async fn an_invalid_pipeline_says_why_and_its_runs_fail_at_start() {
     until_children(&w, &["nothing-a"]).await;
 }
 
+/// A Pipeline found invalid because of its Task is checked again when the
+/// Task changes: fixing the Task makes it Valid, without touching it.
+#[tokio::test]
+async fn fixing_the_task_a_pipeline_complained_about_makes_it_valid() {
+    let w = World::new("pipeline-revalid").await;
+    let _controller = w.controller().await;
+    w.create_task("build", &[("make", "true")]).await;
+    create_pipeline(
+        &w,
+        "ci",
+        json!({"tasks": [
+            {"name": "build", "taskRef": {"name": "build"}},
+            {"name": "push", "taskRef": {"name": "build"}, "params": [{"name": "d", "value": "$(tasks.build.results.digest)"}]},
+        ]}),
+    )
+    .await;
+    let pipelines = pipelines(&w);
+    let valid = |want: &'static str| {
+        let pipelines = pipelines.clone();
+        eventually(want, WAIT, move || {
+            let pipelines = pipelines.clone();
+            async move {
+                let status = pipelines.get("ci").await.ok()?.status?;
+                let condition = status.conditions.first()?.clone();
+                (condition.status == want).then_some(condition)
+            }
+        })
+    };
+    let invalid = valid("False").await;
+    assert!(
+        invalid.message.contains("declares no result \"digest\""),
+        "{}",
+        invalid.message
+    );
+    let mut task = w.tasks().get("build").await.unwrap();
+    task.spec.results = vec![minitask_api::ResultSpec {
+        name: "digest".into(),
+        description: None,
+    }];
+    w.tasks().replace("build", &Default::default(), &task).await.unwrap();
+    let fixed = valid("True").await;
+    assert_eq!(fixed.reason, "Valid");
+}
+
 #[tokio::test]
 async fn a_pipelinerun_costs_its_taskruns_and_a_status_write_per_change_and_no_reads() {
     let w = World::new("pipeline-requests").await;

@@ -24,18 +24,22 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, Time};
 use kube::{Resource, ResourceExt};
 use minitask_api::{
-    CONDITION_SUCCEEDED, DEFAULT_TIMEOUT, LABEL_PIPELINE_TASK, MAX_TIMEOUT, Param, ParamValue, Phase, PipelineReason,
-    PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, PipelineTaskStatus, TaskRun, TaskRunResult, TaskState,
-    WhenOperator, format_duration, parse_duration,
+    CONDITION_SUCCEEDED, LABEL_PIPELINE_TASK, ParamValue, Phase, PipelineReason, PipelineRun, PipelineRunStatus,
+    PipelineSpec, PipelineTask, TaskRun, TaskState, WhenOperator, format_duration,
 };
 
 use crate::pipeline::child::{child, child_name, claim};
+use crate::pipeline::deadlines::{Deadlines, ended_at};
 use crate::pipeline::graph::graph;
 use crate::pipeline::matrix::combinations;
-use crate::pipeline::refs::{Ref, refs, texts};
+use crate::pipeline::messages::{outcome, progress_message, summary};
 use crate::pipeline::validate::{DeclaredResults, validate};
+use crate::pipeline::variables::{
+    add_task, missing_input, pipeline_results, results, results_too_large, substitute, when_holds, with_results,
+};
+use crate::pipeline::view::{STOPPED, Stop, View, failed, is_finally};
 use crate::pod::params;
-use crate::pod::substitute::{Field, Scope, Vars, Whole};
+use crate::pod::substitute::{Scope, Vars};
 use crate::status::refusal::{Refusal, retry_after};
 
 /// What a reconcile knows about a PipelineRun.
@@ -85,50 +89,6 @@ pub struct Plan {
     /// Look again after this long (a deadline), unless an event comes first.
     pub requeue: Option<Duration>,
 }
-
-/// How one task stands in this reconcile.
-#[derive(Clone, Debug, Default)]
-struct View {
-    state: TaskState,
-    reason: Option<String>,
-    message: Option<String>,
-    task_runs: Vec<String>,
-    /// Its results: a string each, a list each for a matrix.
-    results: BTreeMap<String, ParamValue>,
-}
-
-impl View {
-    fn skipped(reason: &str, message: String) -> View {
-        View {
-            state: TaskState::Skipped,
-            reason: Some(reason.into()),
-            message: Some(message),
-            ..View::default()
-        }
-    }
-}
-
-/// Why tasks that have not started never will.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Stop {
-    Failed,
-    Cancelled,
-    TimedOut,
-}
-
-impl Stop {
-    fn message(self) -> &'static str {
-        match self {
-            Stop::Failed => "a task failed before it could start",
-            Stop::Cancelled => "the run was cancelled before it could start",
-            Stop::TimedOut => "the run's tasks timed out before it could start",
-        }
-    }
-}
-
-/// The reason of a task that did not start because the run stopped; its
-/// `$(tasks.<name>.status)` is `None`.
-const STOPPED: &str = "Stopped";
 
 pub fn plan(i: &Inputs) -> Plan {
     let run = i.run;
@@ -382,6 +342,9 @@ impl Ctx<'_> {
     fn tasks(&self, stop: Option<Stop>, mut starts: Starts) -> Vec<View> {
         let spec = self.i.spec;
         let mut views: Vec<View> = vec![View::default(); spec.tasks.len()];
+        // Built once, in graph order: a task sees the results and states
+        // of the tasks before it (its parents among them).
+        let mut vars = self.base.clone();
         for &t in &self.graph.order {
             let task = &spec.tasks[t];
             let waiting: Vec<&str> = self.graph.parents[t]
@@ -394,12 +357,12 @@ impl Ctx<'_> {
                     message: Some(format!("waiting for {}", waiting.join(", "))),
                     ..View::default()
                 };
-                continue;
+            } else {
+                let timeout = self.deadlines.for_task(task, false, self.i.now);
+                let starts = starts.as_mut().map(|(plan, running)| (&mut **plan, &mut **running));
+                views[t] = self.advance(task, &vars, stop, timeout, starts);
             }
-            let vars = with_results(self.base, spec, &views, None);
-            let timeout = self.deadlines.for_task(task, false, self.i.now);
-            let starts = starts.as_mut().map(|(plan, running)| (&mut **plan, &mut **running));
-            views[t] = self.advance(task, &vars, stop, timeout, starts);
+            add_task(&mut vars, task, &views[t]);
         }
         views
     }
@@ -603,202 +566,6 @@ fn is_earlier_run(owner: &OwnerReference, run: &PipelineRun) -> bool {
     owner.kind == PipelineRun::kind(&()) && owner.api_version.starts_with(&group) && owner.name == run.name_any()
 }
 
-fn failed(reason: &str, message: String) -> View {
-    View {
-        state: TaskState::Failed,
-        reason: Some(reason.into()),
-        message: Some(message),
-        ..View::default()
-    }
-}
-
-/// A task that uses a result that does not exist is skipped: its input
-/// is missing (the task that should have written it was skipped, or did
-/// not write it).
-fn missing_input(task: &PipelineTask, vars: &Vars) -> Option<View> {
-    for text in texts(task) {
-        for reference in refs(text) {
-            if let Ref::Result { task: source, result } = reference
-                && !vars.values.contains_key(&format!("tasks.{source}.results.{result}"))
-            {
-                let why = match vars.values.get(&format!("tasks.{source}.status")) {
-                    Some(ParamValue::String(s)) if s == "Skipped" || s == "None" => {
-                        format!("task {source:?} was skipped")
-                    }
-                    Some(ParamValue::String(s)) if s == "Failed" => {
-                        format!("task {source:?} failed without writing it")
-                    }
-                    _ => format!("task {source:?} did not write it"),
-                };
-                return Some(View::skipped(
-                    "ResultMissing",
-                    format!("it uses $(tasks.{source}.results.{result}), which does not exist: {why}"),
-                ));
-            }
-        }
-    }
-    None
-}
-
-fn when_holds(task: &PipelineTask, vars: &Vars, what: &str, problems: &mut Vec<String>) -> bool {
-    task.when.iter().all(|w| {
-        let input = vars.string(&w.input, Field::Raw, what, problems);
-        let values = vars.list_in(&w.values, Field::Raw, what, problems);
-        let found = values.contains(&input);
-        match w.operator {
-            WhenOperator::In => found,
-            WhenOperator::NotIn => !found,
-        }
-    })
-}
-
-/// `params` with every reference replaced; a value that is exactly
-/// `$(<array>[*])` becomes the array.
-fn substitute(params: &[Param], vars: &Vars, what: &str, problems: &mut Vec<String>) -> Vec<Param> {
-    params
-        .iter()
-        .map(|p| {
-            let what = format!("{what} param {:?}", p.name);
-            let value = match &p.value {
-                ParamValue::String(s) => match vars.whole_array(s, &what, problems) {
-                    Whole::Items(items) => ParamValue::Array(items.clone()),
-                    Whole::Problem => ParamValue::String(s.clone()),
-                    Whole::No => ParamValue::String(vars.string(s, Field::Raw, &what, problems)),
-                },
-                ParamValue::Array(items) => ParamValue::Array(vars.list_in(items, Field::Raw, &what, problems)),
-                other => other.clone(),
-            };
-            Param {
-                name: p.name.clone(),
-                value,
-            }
-        })
-        .collect()
-}
-
-/// The results of a task's TaskRuns: each TaskRun reports them when it
-/// ends (also a failed one, when it could). A matrix's are lists, in the
-/// order of its combinations, present only when every TaskRun wrote it.
-fn results(children: &[&TaskRun], matrix: bool) -> BTreeMap<String, ParamValue> {
-    let of = |c: &TaskRun| -> Vec<TaskRunResult> { c.status.as_ref().map(|s| s.results.clone()).unwrap_or_default() };
-    if !matrix {
-        return children
-            .first()
-            .map(|c| {
-                of(c)
-                    .into_iter()
-                    .map(|r| (r.name, ParamValue::String(r.value)))
-                    .collect()
-            })
-            .unwrap_or_default();
-    }
-    let names: BTreeSet<String> = children.iter().flat_map(|c| of(c)).map(|r| r.name).collect();
-    names
-        .into_iter()
-        .filter_map(|name| {
-            let values: Option<Vec<String>> = children
-                .iter()
-                .map(|c| of(c).into_iter().find(|r| r.name == name).map(|r| r.value))
-                .collect();
-            Some((name, ParamValue::Array(values?)))
-        })
-        .collect()
-}
-
-/// `base` with the results and states of the tasks so far; for finally
-/// tasks (`stop` given) also `$(tasks.<t>.status)` and `$(tasks.status)`.
-fn with_results(base: &Vars, spec: &PipelineSpec, views: &[View], stop: Option<Option<Stop>>) -> Vars {
-    let mut vars = base.clone();
-    for (task, view) in spec.tasks.iter().zip(views) {
-        for (name, value) in &view.results {
-            vars.values
-                .insert(format!("tasks.{}.results.{name}", task.name), value.clone());
-        }
-        let state = match (view.state, view.reason.as_deref()) {
-            (TaskState::Skipped, Some(STOPPED)) => "None",
-            (state, _) => state.as_str(),
-        };
-        vars.values
-            .insert(format!("tasks.{}.status", task.name), ParamValue::String(state.into()));
-    }
-    if let Some(stop) = stop {
-        let all = match (stop, views.iter().any(|v| v.state == TaskState::Failed)) {
-            (_, true) | (Some(Stop::Failed | Stop::TimedOut), _) => "Failed",
-            (Some(Stop::Cancelled), false) => "Cancelled",
-            (None, false) => "Succeeded",
-        };
-        vars.values
-            .insert("tasks.status".into(), ParamValue::String(all.into()));
-    }
-    vars
-}
-
-/// How a run whose tasks have all ended ends.
-fn outcome(
-    spec: &PipelineSpec,
-    views: &[View],
-    finals: &[View],
-    stop: Option<Stop>,
-    over: bool,
-) -> (PipelineReason, String) {
-    let failed: Vec<String> = spec
-        .all_tasks()
-        .zip(views.iter().chain(finals))
-        .filter(|(_, v)| v.state == TaskState::Failed)
-        .map(|(t, v)| {
-            let why = v.message.as_deref().map(|m| cut(m, 300)).unwrap_or_default();
-            format!(
-                "task {} failed ({}): {why}",
-                t.name,
-                v.reason.clone().unwrap_or_default()
-            )
-        })
-        .collect();
-    let ran_finally = match finals.len() {
-        0 => String::new(),
-        _ => "; the finally tasks ran".into(),
-    };
-    match (stop, over) {
-        (Some(Stop::TimedOut), _) | (_, true) => (
-            PipelineReason::Timeout,
-            format!("the run went over its timeouts; tasks that had not started did not run{ran_finally}"),
-        ),
-        (Some(Stop::Cancelled), _) => (
-            PipelineReason::Cancelled,
-            format!("the run was cancelled (spec.cancelled); tasks that had not started did not run{ran_finally}"),
-        ),
-        _ if !failed.is_empty() => (
-            PipelineReason::TaskFailed,
-            format!("{}; see `kubectl task describe` of its TaskRuns", failed.join("; ")),
-        ),
-        _ => {
-            let skipped = views
-                .iter()
-                .chain(finals)
-                .filter(|v| v.state == TaskState::Skipped)
-                .count();
-            let ran = views.len() + finals.len() - skipped;
-            let message = match skipped {
-                0 => format!("all {ran} tasks succeeded"),
-                _ => format!("{ran} tasks succeeded, {skipped} skipped"),
-            };
-            (PipelineReason::Succeeded, message)
-        }
-    }
-}
-
-/// At most `max` bytes of `text`, cut on a character boundary.
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
-}
-
 /// The status of a run whose Pipeline does not exist (yet): Pending, or
 /// Failed with reason Timeout once its pipeline timeout has passed (it
 /// counts from creation, pending included, as a TaskRun's does); and how
@@ -820,129 +587,6 @@ pub fn not_found(run: &PipelineRun, message: String, now: &Time) -> (PipelineRun
             deadlines.next(now),
         ),
     }
-}
-
-/// The Pipeline's results, from its tasks' results; one whose references
-/// do not all exist is left out.
-fn pipeline_results(spec: &PipelineSpec, views: &[View], finals: &[View]) -> Vec<TaskRunResult> {
-    let mut vars = Vars::new(Scope::Pipeline);
-    for (task, view) in spec.all_tasks().zip(views.iter().chain(finals)) {
-        for (name, value) in &view.results {
-            let text = match value {
-                ParamValue::String(s) => s.clone(),
-                other => serde_json::to_string(other).unwrap_or_default(),
-            };
-            vars.values
-                .insert(format!("tasks.{}.results.{name}", task.name), ParamValue::String(text));
-        }
-    }
-    spec.results
-        .iter()
-        .filter_map(|r| {
-            let mut problems = Vec::new();
-            let value = vars.string(&r.value, Field::Raw, "result", &mut problems);
-            problems.is_empty().then(|| TaskRunResult {
-                name: r.name.clone(),
-                value,
-            })
-        })
-        .collect()
-}
-
-/// The most bytes of task results a PipelineRun's status keeps, all tasks
-/// together (a TaskRun reports at most 8 KiB; a matrix task many times
-/// that). A task whose results would go over is recorded without them.
-pub const MAX_KEPT_RESULTS: usize = 256 * 1024;
-/// The most bytes a Pipeline's results may hold together.
-pub const MAX_PIPELINE_RESULTS: usize = 128 * 1024;
-
-/// How `task` stands, for the status; an ended task keeps its results
-/// while `kept` (bytes so far) stays within `MAX_KEPT_RESULTS`.
-fn summary(task: &PipelineTask, view: &View, finally: bool, kept: &mut usize) -> PipelineTaskStatus {
-    let results: Vec<Param> = match view.state {
-        TaskState::Succeeded | TaskState::Failed => view
-            .results
-            .iter()
-            .map(|(name, value)| Param {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let size: usize = results.iter().map(|r| r.name.len() + value_size(&r.value)).sum();
-    let results = match *kept + size <= MAX_KEPT_RESULTS {
-        true => {
-            *kept += size;
-            results
-        }
-        false => Vec::new(),
-    };
-    PipelineTaskStatus {
-        name: task.name.clone(),
-        task_runs: view.task_runs.clone(),
-        state: view.state,
-        reason: view.reason.clone(),
-        message: view.message.clone(),
-        finally,
-        results,
-    }
-}
-
-fn value_size(value: &ParamValue) -> usize {
-    match value {
-        ParamValue::String(s) => s.len(),
-        ParamValue::Array(items) => items.iter().map(String::len).sum(),
-        ParamValue::Other(other) => other.to_string().len(),
-    }
-}
-
-/// Why `results` cannot be kept, if they are over `MAX_PIPELINE_RESULTS`.
-fn results_too_large(results: &[TaskRunResult]) -> Option<String> {
-    let total: usize = results.iter().map(|r| r.value.len()).sum();
-    if total <= MAX_PIPELINE_RESULTS {
-        return None;
-    }
-    let largest = results.iter().max_by_key(|r| r.value.len())?;
-    Some(format!(
-        "the Pipeline's results hold {total} bytes together, more than the {} KiB a PipelineRun keeps (result {:?} alone is {} bytes); make them smaller, or pass a reference (a path or a digest) instead of the data",
-        MAX_PIPELINE_RESULTS / 1024,
-        largest.name,
-        largest.value.len()
-    ))
-}
-
-fn progress_message(spec: &PipelineSpec, views: &[View], finals: &[View], stop: Option<Stop>) -> String {
-    let named = |state: TaskState| -> Vec<&str> {
-        spec.all_tasks()
-            .zip(views.iter().chain(finals))
-            .filter(|(_, v)| v.state == state)
-            .map(|(t, _)| t.name.as_str())
-            .collect()
-    };
-    let mut parts = Vec::new();
-    for (state, word) in [(TaskState::Running, "running"), (TaskState::Pending, "waiting")] {
-        let names = named(state);
-        if !names.is_empty() {
-            parts.push(format!("{word}: {}", names.join(", ")));
-        }
-    }
-    if let Some(stop) = stop {
-        parts.push(
-            match stop {
-                Stop::Failed => "a task failed: no new task starts, then the finally tasks run",
-                Stop::Cancelled => "cancelled: no new task starts, then the finally tasks run",
-                Stop::TimedOut => "the tasks timed out: the finally tasks run next",
-            }
-            .into(),
-        );
-    }
-    parts.join("; ")
-}
-
-fn is_finally(spec: &PipelineSpec, child: &TaskRun) -> bool {
-    let task = child.labels().get(minitask_api::LABEL_PIPELINE_TASK);
-    spec.finally.iter().any(|f| Some(&f.name) == task)
 }
 
 /// Every required workspace bound, every binding declared, an emptyDir
@@ -989,118 +633,6 @@ fn check_workspaces(run: &PipelineRun, spec: &PipelineSpec) -> Result<(), Vec<St
     match problems.is_empty() {
         true => Ok(()),
         false => Err(problems),
-    }
-}
-
-/// When the last of `children` ended (seconds since the epoch; `now` for
-/// one that does not say); None while one of them has not.
-fn ended_at<'a>(children: impl Iterator<Item = &'a TaskRun>, now: &Time) -> Option<i64> {
-    let mut last = i64::MIN;
-    for child in children {
-        let status = child.status.as_ref();
-        let end = status.and_then(|s| s.completion_time.as_ref()).map(|t| t.0.as_second());
-        match (child.phase().is_terminal(), end) {
-            (true, Some(end)) => last = last.max(end),
-            (true, None) => last = last.max(now.0.as_second()),
-            (false, _) => return None,
-        }
-    }
-    Some(last)
-}
-
-/// The run's deadlines, as seconds since the epoch.
-struct Deadlines {
-    pipeline: i64,
-    tasks: i64,
-    /// The finally tasks': counted from when the first of them started
-    /// (None until then), within the pipeline's.
-    finally: Option<i64>,
-    /// `timeouts.finally`, in seconds.
-    finally_secs: Option<i64>,
-}
-
-impl Deadlines {
-    fn of(run: &PipelineRun, spec: &PipelineSpec, children: &BTreeMap<String, TaskRun>, now: &Time) -> Deadlines {
-        let created = run
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map_or(now.0.as_second(), |t| t.0.as_second());
-        let timeouts = run.spec.timeouts.clone().unwrap_or_default();
-        let secs = |d: Option<&String>, default: Duration| -> i64 {
-            let d = d
-                .and_then(|d| parse_duration(d).ok())
-                .unwrap_or(default)
-                .min(MAX_TIMEOUT);
-            d.as_secs_f64().ceil() as i64
-        };
-        let default = parse_duration(DEFAULT_TIMEOUT).unwrap_or(Duration::from_secs(3600));
-        let pipeline = created.saturating_add(secs(timeouts.pipeline.as_ref(), default));
-        let finally_secs = timeouts.finally.as_ref().map(|f| secs(Some(f), default));
-        // As in Tekton: without `tasks`, the tasks get what `finally`
-        // leaves of `pipeline`, so the finally tasks keep their time.
-        let tasks = match (&timeouts.tasks, finally_secs) {
-            (Some(_), _) => created
-                .saturating_add(secs(timeouts.tasks.as_ref(), default))
-                .min(pipeline),
-            (None, Some(finally)) => pipeline.saturating_sub(finally).max(created),
-            (None, None) => pipeline,
-        };
-        // The finally tasks' time counts from when they could start (the
-        // record), or from the first of them to start.
-        let recorded = run
-            .status
-            .as_ref()
-            .and_then(|s| s.finally_start_time.as_ref())
-            .map(|t| t.0.as_second());
-        let first_started = children
-            .values()
-            .filter(|c| is_finally(spec, c))
-            .filter_map(|c| c.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()))
-            .min();
-        let finally = recorded
-            .or(first_started)
-            .map(|start| finally_secs.map_or(pipeline, |s| start.saturating_add(s).min(pipeline)));
-        Deadlines {
-            pipeline,
-            tasks,
-            finally,
-            finally_secs,
-        }
-    }
-
-    fn tasks_over(&self, now: &Time) -> bool {
-        now.0.as_second() >= self.tasks
-    }
-
-    fn pipeline_over(&self, now: &Time) -> bool {
-        now.0.as_second() >= self.pipeline
-    }
-
-    /// The timeout of a TaskRun that starts now: the task's own, within
-    /// what is left.
-    fn for_task(&self, task: &PipelineTask, finally: bool, now: &Time) -> Duration {
-        let starting_now = self.finally_secs.map_or(self.pipeline, |s| {
-            now.0.as_second().saturating_add(s).min(self.pipeline)
-        });
-        let until = match finally {
-            true => self.finally.unwrap_or(starting_now),
-            false => self.tasks,
-        };
-        let left = Duration::from_secs(until.saturating_sub(now.0.as_second()).max(1) as u64);
-        let own = task.timeout.as_deref().and_then(|t| parse_duration(t).ok());
-        own.map_or(left, |own| own.min(left))
-    }
-
-    /// The next deadline still ahead.
-    fn next(&self, now: &Time) -> Option<Duration> {
-        let now = now.0.as_second();
-        [Some(self.tasks), self.finally, Some(self.pipeline)]
-            .into_iter()
-            .flatten()
-            .filter(|d| *d > now)
-            .min()
-            .map(|d| Duration::from_secs((d - now) as u64))
     }
 }
 

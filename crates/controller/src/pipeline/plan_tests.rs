@@ -1,7 +1,7 @@
 use super::*;
 use crate::pipeline::child::claim_name;
 use k8s_openapi::jiff::Timestamp;
-use minitask_api::{TaskRunStatus, TaskState::*};
+use minitask_api::{Param, TaskRunResult, TaskRunStatus, TaskState::*};
 use serde_json::{Value, json};
 
 fn at(second: i64) -> Time {

@@ -4,14 +4,20 @@
 # launcher is what the controller's pods copy to run their steps. The bench
 # and chaos harnesses are built in the same invocation, as `cargo xtask`
 # does, so that the controller binary is the one they measure.
+#
+# The architecture is one build argument: `--build-arg
+# RUST_TARGET=aarch64-unknown-linux-gnu --platform linux/arm64` builds the
+# arm64 image where that target and its linker are installed.
 FROM rust:1.95-bookworm AS build
+ARG RUST_TARGET=x86_64-unknown-linux-gnu
 WORKDIR /src
 COPY . .
 RUN RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked --target x86_64-unknown-linux-gnu -p minitask-controller -p minitask-launcher -p minitask-bench -p minitask-chaos
+    cargo build --release --locked --target ${RUST_TARGET} -p minitask-controller -p minitask-launcher -p minitask-bench -p minitask-chaos
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/minitask-controller /minitask-controller
-COPY --from=build /src/target/x86_64-unknown-linux-gnu/release/minitask-launcher /minitask-launcher
+ARG RUST_TARGET=x86_64-unknown-linux-gnu
+COPY --from=build /src/target/${RUST_TARGET}/release/minitask-controller /minitask-controller
+COPY --from=build /src/target/${RUST_TARGET}/release/minitask-launcher /minitask-launcher
 USER 65532:65532
 ENTRYPOINT ["/minitask-controller"]

@@ -38,6 +38,7 @@ pub fn controller(root: &Path) -> anyhow::Result<PathBuf> {
     entries.push(Entry::file(&LAUNCHER_PATH[1..], 0o755, binary("minitask-launcher")?));
     let image = Image {
         name: CONTROLLER_IMAGE.into(),
+        architecture: crate::release::architecture(&crate::release::target()).into(),
         entries,
         config: Config {
             entrypoint: vec![CONTROLLER_PATH.into()],
@@ -71,6 +72,7 @@ pub fn local(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
         });
     }
     let busybox = Image {
+        architecture: "amd64".into(),
         name: BUSYBOX_IMAGE.into(),
         entries,
         config: Config {
@@ -82,6 +84,7 @@ pub fn local(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     };
     // The sandbox only holds the pod's namespaces: any process that sleeps.
     let pause = Image {
+        architecture: "amd64".into(),
         name: PAUSE_IMAGE.into(),
         entries: vec![
             Entry::dir("bin", 0o755),
@@ -134,7 +137,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::release::{PACKAGES, STATIC_RUSTFLAGS, TARGET};
+    use crate::release::{DEFAULT_TARGET, PACKAGES, STATIC_RUSTFLAGS, TARGET_ARG};
 
     /// Docker cannot run here, so hold the Dockerfile to what `xtask image`
     /// builds: the same static build, path, user and entrypoint.
@@ -144,9 +147,10 @@ mod tests {
         let packages: Vec<String> = PACKAGES.iter().map(|p| format!("-p {p}")).collect();
         let wants = [
             format!("RUSTFLAGS=\"{STATIC_RUSTFLAGS}\""),
-            format!("--target {TARGET} {}", packages.join(" ")),
-            format!("release/minitask-controller {CONTROLLER_PATH}"),
-            format!("release/minitask-launcher {LAUNCHER_PATH}"),
+            format!("ARG {TARGET_ARG}={DEFAULT_TARGET}"),
+            format!("--target ${{{TARGET_ARG}}} {}", packages.join(" ")),
+            format!("/src/target/${{{TARGET_ARG}}}/release/minitask-controller {CONTROLLER_PATH}"),
+            format!("/src/target/${{{TARGET_ARG}}}/release/minitask-launcher {LAUNCHER_PATH}"),
             format!("USER {NONROOT}"),
             format!("ENTRYPOINT [\"{CONTROLLER_PATH}\"]"),
             "distroless/static".to_string(),

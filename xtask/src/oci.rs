@@ -44,6 +44,8 @@ pub struct Config {
 /// A reference such as `docker.io/library/busybox:latest`.
 pub struct Image {
     pub name: String,
+    /// The OCI architecture of its binaries: `amd64`, `arm64`.
+    pub architecture: String,
     pub entries: Vec<Entry>,
     pub config: Config,
 }
@@ -74,7 +76,7 @@ pub fn archive(image: &Image) -> anyhow::Result<Vec<u8>> {
     let layer = Blob::new(layer_tar(&image.entries)?);
     let c = &image.config;
     let config = Blob::new(serde_json::to_vec(&json!({
-        "architecture": "amd64",
+        "architecture": image.architecture,
         "os": "linux",
         "config": {"Entrypoint": c.entrypoint, "Cmd": c.cmd, "User": c.user, "Env": c.env, "WorkingDir": "/"},
         "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
@@ -87,7 +89,7 @@ pub fn archive(image: &Image) -> anyhow::Result<Vec<u8>> {
     }))?);
     let tag = image.name.rsplit_once(':').map(|(_, t)| t).unwrap_or("latest");
     let mut manifest_ref = manifest.descriptor("application/vnd.oci.image.manifest.v1+json");
-    manifest_ref["platform"] = json!({"architecture": "amd64", "os": "linux"});
+    manifest_ref["platform"] = json!({"architecture": image.architecture, "os": "linux"});
     manifest_ref["annotations"] =
         json!({"io.containerd.image.name": image.name, "org.opencontainers.image.ref.name": tag});
     let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [manifest_ref]});
@@ -160,6 +162,7 @@ mod tests {
 
     fn sample() -> Image {
         Image {
+            architecture: "amd64".into(),
             name: "example.com/demo:1".into(),
             entries: vec![
                 Entry::Dir {

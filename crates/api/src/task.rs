@@ -82,9 +82,9 @@ pub struct TaskStatus {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[x_kube(
     validation = Rule::new("has(self.script) != has(self.command)")
-        .message("set exactly one of script or command"),
+        .message("set exactly one of script or command; an image's ENTRYPOINT is not read (the launcher runs the step): give it as command"),
     validation = Rule::new("!has(self.args) || has(self.command)")
-        .message("args are passed to command: set command, or put the arguments in the script"),
+        .message("args are passed to command: set command (an image's ENTRYPOINT is not read: give it as command), or put the arguments in the script"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct Step {

@@ -11,7 +11,9 @@ pub enum BuildError {
     NoSteps,
     #[error("step name {0:?} is used twice: give every step a unique name")]
     DuplicateStep(String),
-    #[error("step {0:?} needs exactly one of script or command")]
+    #[error(
+        "step {0:?} needs exactly one of script or command; an image's ENTRYPOINT is not read (the launcher runs the step): give it as command"
+    )]
     StepCommand(String),
     #[error("step {0:?} has no image: set its image or stepTemplate.image")]
     NoImage(String),

@@ -133,12 +133,13 @@ async fn debugging_a_run_that_does_not_wait_says_how_to_start_one_that_does() {
 #[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
 async fn a_step_cannot_start_a_later_step_or_forge_the_results() {
     let t = Namespaced::new("forge").await;
+    // Scripts run under `sh -e`: every forging attempt may fail quietly.
     let untrusted = r#"for i in 1 2; do
-          echo succeeded > /minitask/run/$i 2>/dev/null
-          mkdir -p /minitask/run/$i 2>/dev/null; echo succeeded > /minitask/run/$i/state 2>/dev/null
+          (echo succeeded > /minitask/run/$i) 2>/dev/null || true
+          (mkdir -p /minitask/run/$i && echo succeeded > /minitask/run/$i/state) 2>/dev/null || true
         done
         for f in /minitask/scripts/1 /minitask/scripts/build; do
-          if echo 'printf forged > /minitask/results/version' > $f 2>/dev/null; then echo "changed $f"; fi
+          if (echo 'printf forged > /minitask/results/version' > $f) 2>/dev/null; then echo "changed $f"; fi
         done
         printf fake > $(results.version.path)
         sleep 3; touch /workspace/untrusted-done"#;

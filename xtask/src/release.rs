@@ -13,7 +13,9 @@ use xshell::{Shell, cmd};
 /// flag away from build scripts and proc-macros, which run on the host.
 pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-gnu";
 pub const TARGET_ENV: &str = "MINITASK_TARGET";
-/// The Dockerfile's build argument for the same choice.
+/// The Dockerfile's build argument for the same choice (a test holds the
+/// Dockerfile to it).
+#[cfg(test)]
 pub const TARGET_ARG: &str = "RUST_TARGET";
 
 /// The target to build for.

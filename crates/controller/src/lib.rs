@@ -13,6 +13,7 @@ pub use pipeline::child::claim_name;
 pub mod pod;
 pub mod runtime;
 pub mod shards;
+pub(crate) mod shared;
 pub(crate) mod status;
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use minitask_api::{Param, PipelineReason, PipelineSpec, PipelineTask, PipelineTa
 
 use crate::pipeline::variables::{MAX_KEPT_RESULTS, value_size};
 use crate::pipeline::view::{Stop, View};
+use crate::shared::cut;
 
 /// How a run whose tasks have all ended ends.
 pub(crate) fn outcome(
@@ -58,18 +59,6 @@ pub(crate) fn outcome(
             (PipelineReason::Succeeded, message)
         }
     }
-}
-
-/// At most `max` bytes of `text`, cut on a character boundary.
-pub(crate) fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
 
 /// How `task` stands, for the status; an ended task keeps its results

@@ -7,6 +7,7 @@
 pub(crate) mod child;
 pub(crate) mod deadlines;
 pub(crate) mod events;
+pub(crate) mod finished;
 pub(crate) mod graph;
 pub(crate) mod matrix;
 pub(crate) mod messages;

@@ -21,11 +21,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::{Resource, ResourceExt};
 use minitask_api::{
-    CONDITION_SUCCEEDED, LABEL_PIPELINE_TASK, ParamValue, Phase, PipelineReason, PipelineRun, PipelineRunStatus,
-    PipelineSpec, PipelineTask, TaskRun, TaskState, WhenOperator, format_duration,
+    LABEL_PIPELINE_TASK, ParamValue, Phase, PipelineReason, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask,
+    TaskRun, TaskState, WhenOperator, format_duration,
 };
 
 use crate::pipeline::child::{child, child_name, claim};
@@ -40,6 +40,7 @@ use crate::pipeline::variables::{
 use crate::pipeline::view::{STOPPED, Stop, View, failed, is_finally};
 use crate::pod::params;
 use crate::pod::substitute::{Scope, Vars};
+use crate::shared::set_succeeded;
 use crate::status::refusal::{Refusal, retry_after};
 
 /// What a reconcile knows about a PipelineRun.
@@ -530,7 +531,7 @@ impl Ctx<'_> {
 /// The run's own TaskRuns, and those an earlier PipelineRun of the same
 /// name left (owned by another UID). Any other is a conflict the API
 /// server reports when a create meets it.
-fn split<'a>(
+pub(crate) fn split<'a>(
     run: &PipelineRun,
     children: &'a BTreeMap<String, TaskRun>,
 ) -> (BTreeMap<&'a String, &'a TaskRun>, Vec<&'a TaskRun>) {
@@ -645,24 +646,7 @@ fn with_phase(
     message: String,
     now: &Time,
 ) -> PipelineRunStatus {
-    let condition = match phase {
-        Phase::Succeeded => "True",
-        Phase::Failed => "False",
-        Phase::Pending | Phase::Running => "Unknown",
-    };
-    let transition = match status.conditions.iter().find(|c| c.type_ == CONDITION_SUCCEEDED) {
-        Some(old) if old.status == condition => old.last_transition_time.clone(),
-        _ => now.clone(),
-    };
-    status.conditions.retain(|c| c.type_ != CONDITION_SUCCEEDED);
-    status.conditions.push(Condition {
-        type_: CONDITION_SUCCEEDED.into(),
-        status: condition.into(),
-        reason: reason.to_string(),
-        message: message.clone(),
-        last_transition_time: transition,
-        observed_generation: None,
-    });
+    set_succeeded(&mut status.conditions, phase, reason.as_str(), &message, now);
     status.phase = Some(phase);
     status.reason = Some(reason.to_string());
     status.message = Some(message);

@@ -17,6 +17,7 @@ pub(crate) mod poll;
 pub(crate) mod publisher;
 pub(crate) mod reconcile;
 pub(crate) mod run;
+pub(crate) mod shell;
 pub(crate) mod task_status;
 pub(crate) mod task_users;
 pub mod watches;

@@ -7,15 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use minitask_api::{
     LABEL_PIPELINE_TASK, Phase, Pipeline, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, Task, TaskRun,
 };
@@ -24,13 +24,13 @@ use tracing::{info, instrument, warn};
 
 use crate::pipeline::child::{claim_name, legacy_claim_name};
 use crate::pipeline::events::announcements;
+use crate::pipeline::finished::after_end;
 use crate::pipeline::plan::{CreateRefused, Inputs, Plan, not_found, plan};
-use crate::pod::MANAGER;
 use crate::runtime::children::Children;
-use crate::runtime::expiring::Expiring;
 use crate::runtime::leases::Shards;
 use crate::runtime::metrics::{Metrics, ReasonLabel};
 use crate::runtime::publisher::Publisher;
+use crate::runtime::shell::{Expected, Made, apply_status, create_or_read};
 use crate::shards::shard_of;
 use crate::status::refusal::{Refusal, Refused, refusal_of};
 
@@ -48,7 +48,7 @@ pub struct PipelineContext {
     pub metrics: Arc<Metrics>,
     pub publisher: Publisher,
     /// TaskRuns this process created that the cache may not show yet.
-    created: Mutex<Expiring<ObjectRef<TaskRun>, ()>>,
+    created: Expected<TaskRun>,
 }
 
 impl PipelineContext {
@@ -74,7 +74,7 @@ impl PipelineContext {
             shards,
             metrics,
             publisher,
-            created: Mutex::new(Expiring::new(Duration::from_secs(30))),
+            created: Expected::new(Duration::from_secs(30)),
         }
     }
 
@@ -85,21 +85,6 @@ impl PipelineContext {
             self.shards.count(),
         );
         self.shards.holds(shard)
-    }
-
-    /// True while a TaskRun this process created is not in the cache yet.
-    fn awaits(&self, child: &ObjectRef<TaskRun>, seen: bool) -> bool {
-        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
-        if seen {
-            created.remove(child);
-            return false;
-        }
-        created.get(child, Instant::now()).is_some()
-    }
-
-    fn expect(&self, child: ObjectRef<TaskRun>) {
-        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
-        created.insert(child, (), Instant::now());
     }
 }
 
@@ -157,9 +142,10 @@ pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Resu
     }
     // A TaskRun this process just created that the cache does not show
     // yet: the watch brings it in a moment.
-    let expected = names_in_status(&run)
-        .into_iter()
-        .any(|name| ctx.awaits(&ObjectRef::new(&name).within(&namespace), children.contains_key(&name)));
+    let expected = names_in_status(&run).into_iter().any(|name| {
+        let child = ObjectRef::new(&name).within(&namespace);
+        ctx.created.awaits(&child, children.contains_key(&name))
+    });
     if expected {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
@@ -357,33 +343,23 @@ async fn create_claim(
 ) -> Result<Option<CreateRefused>, PipelineError> {
     let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), namespace);
     let name = claim.name_any();
-    let params = PostParams {
-        field_manager: Some(MANAGER.into()),
-        ..PostParams::default()
-    };
     let refused = |refusal| CreateRefused {
         name: name.clone(),
         claim: true,
         refusal,
     };
-    match api.create(&params, claim).await {
-        Ok(_) => {
+    match create_or_read(&api, claim).await {
+        Ok(Made::Created(_)) => {
             info!(claim = %name, "created claim");
             Ok(None)
         }
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            let existing = api
-                .get_opt(&name)
-                .await
-                .map_err(write_error(run, format!("reading claim {name}")))?;
-            match existing {
-                Some(c) if !owned_by(c.owner_references(), run) => Ok(Some(refused(Refusal::Permanent(format!(
-                    "claim {name} already exists and is not owned by PipelineRun {}: it is never mounted by this run; delete it or start a run with another name",
-                    run.name_any()
-                ))))),
-                _ => Ok(None),
-            }
+        Ok(Made::Exists(Some(c))) if !owned_by(c.owner_references(), run) => {
+            Ok(Some(refused(Refusal::Permanent(format!(
+                "claim {name} already exists and is not owned by PipelineRun {}: it is never mounted by this run; delete it or start a run with another name",
+                run.name_any()
+            )))))
         }
+        Ok(Made::Exists(_)) => Ok(None),
         Err(kube::Error::Api(e)) => {
             let object = Refused {
                 kind: "claim",
@@ -416,23 +392,15 @@ async fn create_child(
 ) -> Result<Created, PipelineError> {
     let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
     let name = child.name_any();
-    let params = PostParams {
-        field_manager: Some(MANAGER.into()),
-        ..PostParams::default()
-    };
-    match api.create(&params, child).await {
-        Ok(_) => {
+    match create_or_read(&api, child).await {
+        Ok(Made::Created(_)) => {
             info!(taskrun = %name, "created TaskRun");
-            ctx.expect(ObjectRef::new(&name).within(namespace));
+            ctx.created.created(ObjectRef::new(&name).within(namespace));
             Ok(Created::Yes)
         }
         // A previous controller (or this one, with a stale cache) made it:
-        // it is the run's only if its owner says so.
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            let existing = api
-                .get_opt(&name)
-                .await
-                .map_err(write_error(run, format!("reading TaskRun {name}")))?;
+        // it is the run's only if its owner and its task say so.
+        Ok(Made::Exists(existing)) => {
             let ours = existing.is_some_and(|t| owned_by(t.owner_references(), run) && same_task(&t, child));
             Ok(match ours {
                 true => Created::Yes,
@@ -540,36 +508,19 @@ async fn finished(
     ctx: &PipelineContext,
     now: &Time,
 ) -> Result<Action, PipelineError> {
-    let made = claims(run, namespace, ctx);
+    let after = after_end(run, children, &claims(run, namespace, ctx), now);
     let plan = Plan {
-        delete_claims: run
-            .spec
-            .workspaces
-            .iter()
-            .filter(|b| b.volume_claim_template.is_some() && !b.keep)
-            .map(|b| claim_name(&run.name_any(), &b.name, &made))
-            .collect(),
+        delete_claims: after.delete_claims,
         ..Plan::default()
     };
     delete_claims(run, &plan, namespace, ctx).await?;
-    for child in children.values() {
-        if owned_by(child.owner_references(), run) && !child.phase().is_terminal() && !child.spec.cancelled {
-            cancel_child(run, &child.name_any(), namespace, ctx).await?;
-        }
+    for name in &after.cancel {
+        cancel_child(run, name, namespace, ctx).await?;
     }
-    let (Some(ttl), Some(done)) = (
-        run.spec.ttl_seconds_after_finished,
-        run.status.as_ref().and_then(|s| s.completion_time.as_ref()),
-    ) else {
-        return Ok(Action::await_change());
-    };
-    let left = done
-        .0
-        .as_second()
-        .saturating_add(ttl.max(0))
-        .saturating_sub(now.0.as_second());
-    if left > 0 {
-        return Ok(Action::requeue(Duration::from_secs(left as u64).min(RESYNC)));
+    match after.delete_in {
+        None => return Ok(Action::await_change()),
+        Some(left) if !left.is_zero() => return Ok(Action::requeue(left.min(RESYNC))),
+        Some(_) => {}
     }
     let api: Api<PipelineRun> = Api::namespaced(ctx.client.clone(), namespace);
     let params = DeleteParams {
@@ -600,19 +551,9 @@ async fn write_if_changed(
         return Ok(false);
     }
     let api: Api<PipelineRun> = Api::namespaced(ctx.client.clone(), namespace);
-    let patch = json!({
-        "apiVersion": PipelineRun::api_version(&()),
-        "kind": PipelineRun::kind(&()),
-        "metadata": {"resourceVersion": run.resource_version()},
-        "status": status,
-    });
-    api.patch_status(
-        &run.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(write_error(run, "writing the status"))?;
+    apply_status(&api, run, status)
+        .await
+        .map_err(write_error(run, "writing the status"))?;
     info!(phase = ?status.phase, reason = status.reason.as_deref(), progress = status.progress.as_deref(), "status updated");
     Ok(true)
 }

@@ -11,6 +11,8 @@
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event;
+
+use crate::shared::{cut, prefix};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
@@ -81,7 +83,7 @@ pub fn event(reporter: &Reporter, regarding: ObjectReference, announcement: Anno
     let time = format!(".{:x}", now.as_nanosecond());
     // The API server refuses names over 253 characters and notes over
     // 1 KiB: the Event would be lost, not shortened.
-    let prefix = cut(&name, MAX_NAME - time.len()).trim_end_matches(['-', '.']);
+    let prefix = prefix(&name, MAX_NAME - time.len()).trim_end_matches(['-', '.']);
     Event {
         metadata: ObjectMeta {
             name: Some(format!("{prefix}{time}")),
@@ -90,7 +92,8 @@ pub fn event(reporter: &Reporter, regarding: ObjectReference, announcement: Anno
         },
         action: Some("Reconcile".into()),
         reason: Some(announcement.reason.into()),
-        note: Some(shorten(&announcement.note, MAX_NOTE)),
+        // "..." included: at most MAX_NOTE bytes in all.
+        note: Some(cut(&announcement.note, MAX_NOTE - 3)),
         type_: Some(
             match announcement.type_ {
                 EventType::Normal => "Normal",
@@ -110,23 +113,6 @@ pub fn event(reporter: &Reporter, regarding: ObjectReference, announcement: Anno
 const MAX_NAME: usize = 253;
 /// The longest note events.k8s.io/v1 takes, in bytes.
 const MAX_NOTE: usize = 1024;
-
-/// At most `max` bytes of `text`, cut on a character boundary.
-fn cut(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-/// `text`, or its start and "..." when it is longer than `max` bytes.
-fn shorten(text: &str, max: usize) -> String {
-    match text.len() <= max {
-        true => text.to_string(),
-        false => format!("{}...", cut(text, max - 3)),
-    }
-}
 
 #[cfg(test)]
 mod tests {

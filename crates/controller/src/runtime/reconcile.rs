@@ -11,10 +11,10 @@ use futures::AsyncReadExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, LogParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Api, DeleteParams, LogParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use minitask_api::{Phase, Task, TaskRun, TaskRunStatus, TaskSpec};
 use serde_json::json;
 use tracing::{info, instrument, warn};
@@ -22,10 +22,10 @@ use tracing::{info, instrument, warn};
 use crate::pod::results::REPORTER;
 use crate::pod::{MANAGER, PodOptions, is_owned_by, task_spec_of};
 use crate::runtime::cache::CachedPod;
-use crate::runtime::expiring::Expiring;
 use crate::runtime::leases::Shards;
 use crate::runtime::metrics::{Metrics, ReasonLabel};
 use crate::runtime::publisher::{Publisher, Reporter};
+use crate::runtime::shell::{Expected, Made, apply_status, create_or_read};
 use crate::runtime::writes::{Writes, may_wait};
 use crate::shards::shard_of_run;
 use crate::status::decide::{Facts, Log, current_pod, decide};
@@ -55,7 +55,7 @@ pub struct Context {
     /// Pods this process created that its cache may not show yet (the
     /// "expectations" of Kubernetes' own controllers): a miss on one of
     /// these is the watch lagging, not a deleted pod.
-    created: Mutex<Expiring<ObjectRef<CachedPod>, ()>>,
+    created: Expected<CachedPod>,
     /// The status writes this process made (see writes.rs).
     writes: Writes,
 }
@@ -78,7 +78,7 @@ impl Context {
             metrics: Arc::default(),
             keep_finished_per_task: None,
             finished: Arc::default(),
-            created: Mutex::new(Expiring::new(EXPECTATION_TTL)),
+            created: Expected::new(EXPECTATION_TTL),
             writes: Writes::default(),
         }
     }
@@ -88,22 +88,6 @@ impl Context {
     /// shard can change hands while a reconcile runs).
     fn holds(&self, run: &TaskRun) -> bool {
         self.shards.holds(shard_of_run(run, self.shards.count()))
-    }
-
-    fn expect_created(&self, pod: ObjectRef<CachedPod>) {
-        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
-        created.insert(pod, (), Instant::now());
-    }
-
-    /// True while the watch has had less than EXPECTATION_TTL to deliver a
-    /// pod we created; seeing the pod (or the TTL passing) ends it.
-    fn awaits_created(&self, pod: &ObjectRef<CachedPod>, seen: bool) -> bool {
-        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
-        if seen {
-            created.remove(pod);
-            return false;
-        }
-        created.get(pod, Instant::now()).is_some()
     }
 }
 
@@ -193,7 +177,7 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
     let name = current_pod(&run, &previous);
     let key = ObjectRef::new(&name).within(&namespace);
     let cached = ctx.pods.get(&key).map(|p| p.to_pod());
-    if ctx.awaits_created(&key, cached.is_some()) {
+    if ctx.created.awaits(&key, cached.is_some()) {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let pod = match (cached, &previous.pod_name) {
@@ -242,6 +226,7 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
         let (created, refused) = match create_pod(&run, &new, &pods, &ctx).await? {
             Created::Pod(pod) => (Some(*pod), None),
             Created::Refused(refusal) => (None, Some(refusal)),
+            Created::Gone => return Ok(requeue(Duration::from_secs(1))),
         };
         if let Some(task) = created.as_ref().and_then(task_spec_of)
             && decision.status.retries_status.is_empty()
@@ -474,6 +459,8 @@ enum Created {
     /// decision then checks whose it is).
     Pod(Box<Pod>),
     Refused(Refusal),
+    /// The name was taken, and free again when read back.
+    Gone,
 }
 
 /// Creates `pod`. AlreadyExists means a previous controller (or this one,
@@ -483,23 +470,16 @@ enum Created {
 async fn create_pod(run: &TaskRun, pod: &Pod, pods: &Api<Pod>, ctx: &Context) -> Result<Created, Error> {
     let name = pod.name_any();
     let namespace = run.namespace().unwrap_or_default();
-    let params = PostParams {
-        field_manager: Some(MANAGER.into()),
-        ..Default::default()
-    };
-    match pods.create(&params, pod).await {
-        Ok(created) => {
+    match create_or_read(pods, pod).await {
+        Ok(Made::Created(created)) => {
             info!(pod = %name, "created pod");
-            ctx.expect_created(ObjectRef::new(&name).within(&namespace));
+            ctx.created.created(ObjectRef::new(&name).within(&namespace));
             Ok(Created::Pod(Box::new(created)))
         }
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            let existing = pods.get(&name).await.map_err(|source| Error::ReadPod {
-                pod: name.clone(),
-                source,
-            })?;
-            Ok(Created::Pod(Box::new(existing)))
-        }
+        // Whose it is, the caller checks (by owner UID).
+        Ok(Made::Exists(Some(existing))) => Ok(Created::Pod(Box::new(existing))),
+        // It went while being read back (deleted by hand): look again.
+        Ok(Made::Exists(None)) => Ok(Created::Gone),
         Err(kube::Error::Api(e)) => match refusal(&name, &namespace, e.code, &e.message) {
             Some(refused) => {
                 if let Refusal::Retry(_) = refused {
@@ -540,17 +520,7 @@ async fn write_status(run: &TaskRun, namespace: &str, status: &TaskRunStatus, ct
         return Ok(false);
     }
     let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), namespace);
-    // The resourceVersion makes the write conditional: a status projected
-    // from a cached TaskRun older than the stored one is refused (409) and
-    // the reconcile retried on fresh data, so nothing stale overwrites it.
-    let patch = json!({
-        "apiVersion": TaskRun::api_version(&()),
-        "kind": TaskRun::kind(&()),
-        "metadata": {"resourceVersion": run.resource_version()},
-        "status": status,
-    });
-    let params = PatchParams::apply(MANAGER).force();
-    api.patch_status(&run.name_any(), &params, &Patch::Apply(&patch))
+    apply_status(&api, run, status)
         .await
         .map(|_| true)
         .map_err(|source| Error::WriteStatus {

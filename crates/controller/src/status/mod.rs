@@ -8,8 +8,8 @@
 //! the pod running after the last step, and the run must end anyway.
 
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use minitask_api::{CONDITION_SUCCEEDED, Phase, Reason, StepState, TaskRunResult, TaskRunStatus, format_duration};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use minitask_api::{Phase, Reason, StepState, TaskRunResult, TaskRunStatus, format_duration};
 
 pub(crate) mod deadline;
 pub(crate) mod decide;
@@ -23,6 +23,7 @@ pub(crate) mod stop;
 
 use crate::pod::launcher::debugger_awaited;
 use crate::pod::results::{REPORTER, Report, from_log, from_message};
+use crate::shared::{cut, set_succeeded};
 use crate::status::disruption::disruption;
 use crate::status::steps::step_states;
 pub use crate::status::steps::{CONTINUED_REASON, STOPPED_REASON, TIMED_OUT_REASON, TURN_REASON};
@@ -104,24 +105,7 @@ pub fn with_outcome(
         let end = next.completion_time.get_or_insert_with(|| now.clone()).clone();
         next.duration = next.start_time.as_ref().map(|start| elapsed(start, &end));
     }
-    let status = match phase {
-        Phase::Succeeded => "True",
-        Phase::Failed => "False",
-        Phase::Pending | Phase::Running => "Unknown",
-    };
-    let transition = match previous.conditions.iter().find(|c| c.type_ == CONDITION_SUCCEEDED) {
-        Some(old) if old.status == status => old.last_transition_time.clone(),
-        _ => now.clone(),
-    };
-    next.conditions.retain(|c| c.type_ != CONDITION_SUCCEEDED);
-    next.conditions.push(Condition {
-        type_: CONDITION_SUCCEEDED.into(),
-        status: status.into(),
-        reason: reason.to_string(),
-        message,
-        last_transition_time: transition,
-        observed_generation: None,
-    });
+    set_succeeded(&mut next.conditions, phase, reason.as_str(), &message, now);
     next
 }
 
@@ -349,18 +333,6 @@ fn step_failure(pod: &Pod, step: &StepState, terminated: &ContainerStateTerminat
     }
     message.push_str(&see);
     message
-}
-
-/// At most `max` bytes of `text`, cut on a character boundary.
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
 
 /// "all 3 steps succeeded", or which ones failed and were let through.

@@ -171,9 +171,19 @@ async fn replicas_share_the_shards_and_take_over_from_a_dead_one() {
     // Each run is started by the holder of its shard, and only by it.
     let names: Vec<String> = (0..12).map(|i| format!("r{i}")).collect();
     let starters = run_all(&w, &names).await;
+    // A replica starved of CPU past its 3 s Lease (a loaded machine) loses
+    // its shards, as it must: a run may then be ended by the shard's next
+    // holder, never by a replica that held it at no time.
+    let after = current_holders(&w, SHARDS).await.unwrap_or_default();
     for (name, starter) in names.iter().zip(&starters) {
         let shard = shard_of(&w.ns, name, SHARDS) as usize;
-        assert_eq!(starter, &before[shard], "{name} is in shard {shard}");
+        let held = [Some(&before[shard]), after.get(shard)];
+        assert!(
+            held.contains(&Some(starter)),
+            "{name} is in shard {shard}, held by {} and then {:?}, but {starter} ended it",
+            before[shard],
+            after.get(shard)
+        );
     }
     assert_eq!(w.pod_count().await, 12);
 

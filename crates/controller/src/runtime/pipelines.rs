@@ -30,7 +30,7 @@ use crate::runtime::children::Children;
 use crate::runtime::leases::Shards;
 use crate::runtime::metrics::{Metrics, ReasonLabel};
 use crate::runtime::publisher::Publisher;
-use crate::runtime::shell::{Expected, Made, apply_status, create_or_read};
+use crate::runtime::shell::{Expected, Made, Written, apply_status, create_or_read};
 use crate::shards::shard_of;
 use crate::status::refusal::{Refusal, Refused, refusal_of};
 
@@ -49,6 +49,8 @@ pub struct PipelineContext {
     pub publisher: Publisher,
     /// TaskRuns this process created that the cache may not show yet.
     created: Expected<TaskRun>,
+    /// The status writes this process made, until the watch brings them.
+    written: Written,
 }
 
 impl PipelineContext {
@@ -75,6 +77,7 @@ impl PipelineContext {
             metrics,
             publisher,
             created: Expected::new(Duration::from_secs(30)),
+            written: Written::new(Duration::from_secs(30)),
         }
     }
 
@@ -136,6 +139,12 @@ pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Resu
         .namespace()
         .ok_or_else(|| PipelineError::NoNamespace(run.name_any()))?;
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH));
+    // The cache still shows the run as it was before our last write: the
+    // watch event of that write wakes the run again (the requeue is a
+    // safety net), as on the TaskRun side.
+    if ctx.written.is_stale(&*run) {
+        return Ok(Action::requeue(Duration::from_secs(10)));
+    }
     let children = children(&run, &namespace, &ctx);
     if run.phase().is_terminal() {
         return finished(&run, &namespace, &children, &ctx, &now).await;
@@ -554,6 +563,7 @@ async fn write_if_changed(
     apply_status(&api, run, status)
         .await
         .map_err(write_error(run, "writing the status"))?;
+    ctx.written.wrote(run);
     info!(phase = ?status.phase, reason = status.reason.as_deref(), progress = status.progress.as_deref(), "status updated");
     Ok(true)
 }

@@ -96,3 +96,74 @@ where
         Err(e) => Err(e),
     }
 }
+
+/// The status writes this process made, by object (namespace, name, UID),
+/// with the resourceVersion each was computed from: while the cache still
+/// shows that version, the watch has not brought the write yet, and a
+/// reconcile would compute the same change again only to be refused.
+pub struct Written(Mutex<Expiring<(String, String, String), Option<String>>>);
+
+impl Written {
+    pub fn new(ttl: Duration) -> Self {
+        Written(Mutex::new(Expiring::new(ttl)))
+    }
+
+    fn key<K: Resource>(object: &K) -> (String, String, String) {
+        (
+            object.namespace().unwrap_or_default(),
+            object.name_any(),
+            object.uid().unwrap_or_default(),
+        )
+    }
+
+    /// A status write computed from `object`, as the cache had it.
+    pub fn wrote<K: Resource>(&self, object: &K) {
+        let mut written = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let version = object.resource_version();
+        written.insert(Self::key(object), version, Instant::now());
+    }
+
+    /// True while the cache shows the version of `object` that our last
+    /// write replaced.
+    pub fn is_stale<K: Resource>(&self, object: &K) -> bool {
+        let mut written = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let key = Self::key(object);
+        let stale = match written.get(&key, Instant::now()) {
+            Some((over, _)) => over.is_some() && *over == object.resource_version(),
+            None => return false,
+        };
+        if !stale {
+            written.remove(&key);
+        }
+        stale
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minitask_api::PipelineRun;
+    use serde_json::json;
+
+    fn run(version: &str) -> PipelineRun {
+        serde_json::from_value(json!({
+            "apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun",
+            "metadata": {"name": "p", "namespace": "ns", "uid": "u", "resourceVersion": version},
+            "spec": {"pipelineRef": {"name": "ci"}},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cached_object_older_than_our_write_is_stale_until_the_watch_brings_it() {
+        let written = Written::new(Duration::from_secs(30));
+        assert!(!written.is_stale(&run("5")), "nothing written");
+        written.wrote(&run("5"));
+        assert!(
+            written.is_stale(&run("5")),
+            "the cache still shows what the write replaced"
+        );
+        assert!(!written.is_stale(&run("6")), "the watch brought the write");
+        assert!(!written.is_stale(&run("5")), "and it is forgotten");
+    }
+}

@@ -50,11 +50,12 @@ impl Children {
                 let Some(complete) = self.relist.take() else {
                     return Vec::new();
                 };
-                // Wake the PipelineRuns whose children changed meanwhile.
+                // Wake every PipelineRun with children, before or after: a
+                // child may have been added, gone or ended while the watch
+                // was down, and no later event would say so. Once per relist.
                 let parents: BTreeSet<&Parent> = self.of.keys().chain(complete.of.keys()).collect();
                 let woken = parents
                     .into_iter()
-                    .filter(|p| self.of.get(*p) != complete.of.get(*p))
                     .map(|(ns, name)| ObjectRef::new(name).within(ns))
                     .collect();
                 self.of = complete.of;
@@ -134,7 +135,7 @@ mod tests {
 
     /// A relist (after a 410) comes page by page: until it is complete the
     /// index still answers with what it knew, then it takes the new list
-    /// at once and wakes the runs whose children changed.
+    /// at once and wakes every run with children (any may have changed).
     #[test]
     fn a_relist_replaces_the_index_only_once_complete() {
         let mut index = Children::default();
@@ -150,8 +151,8 @@ mod tests {
         let woken = index.apply(&watcher::Event::InitDone);
         assert_eq!(
             woken,
-            [ObjectRef::new("p").within("ns")],
-            "p-b went while the watch was down"
+            [ObjectRef::new("p").within("ns"), ObjectRef::new("q").within("ns")],
+            "p-b went, and q-a may have ended, while the watch was down"
         );
         assert_eq!(index.of("ns", "p"), ["p-a"]);
         assert_eq!(index.of("ns", "q"), ["q-a"]);

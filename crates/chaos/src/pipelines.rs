@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
-use minitask_api::{Phase, PipelineRun};
+use minitask_api::{LABEL_PIPELINERUN, Phase, PipelineRun, TaskRun};
 use minitask_bench::plane::NAMESPACE;
 use serde_json::json;
 
@@ -80,15 +80,32 @@ pub async fn check(client: &Client, count: usize, bound: Duration) -> Vec<String
         let status = run.status.clone().unwrap_or_default();
         if status.phase != Some(Phase::Succeeded) {
             problems.push(format!(
-                "pipelinerun {} ended {:?} ({}): {}",
+                "pipelinerun {} ended {:?} ({}): {}; its TaskRuns: {}",
                 name(n),
                 status.phase,
                 status.reason.unwrap_or_default(),
-                status.message.unwrap_or_default()
+                status.message.unwrap_or_default(),
+                children(client, &name(n)).await
             ));
         }
     }
     problems
+}
+
+/// The TaskRuns of PipelineRun `run` and their phases, for a report.
+async fn children(client: &Client, run: &str) -> String {
+    let api: Api<TaskRun> = Api::namespaced(client.clone(), NAMESPACE);
+    let selector = format!("{LABEL_PIPELINERUN}={run}");
+    match api.list(&ListParams::default().labels(&selector)).await {
+        Ok(list) if list.items.is_empty() => "none".into(),
+        Ok(list) => list
+            .items
+            .iter()
+            .map(|c| format!("{} {:?}", c.name_any(), c.status.as_ref().and_then(|s| s.phase)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(e) => format!("cannot list them: {e}"),
+    }
 }
 
 #[cfg(test)]

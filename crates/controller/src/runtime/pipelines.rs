@@ -145,7 +145,7 @@ pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Resu
     if ctx.written.is_stale(&*run) {
         return Ok(Action::requeue(Duration::from_secs(10)));
     }
-    let children = children(&run, &namespace, &ctx);
+    let mut children = children(&run, &namespace, &ctx);
     if run.phase().is_terminal() {
         return finished(&run, &namespace, &children, &ctx, &now).await;
     }
@@ -160,15 +160,20 @@ pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Resu
     }
     // A child of an unfinished task that the cache lacks is asked for
     // before the plan calls it deleted: a cache behind a relist must not
-    // fail a task whose TaskRun runs on.
+    // fail a task whose TaskRun runs on. What the API server says is used
+    // for this reconcile, and the run is looked at again soon, since the
+    // cache will not wake it for that child.
+    let mut read_back = false;
     for name in unconfirmed(&run, &children) {
         let api: Api<TaskRun> = Api::namespaced(ctx.client.clone(), &namespace);
         let found = api
             .get_opt(&name)
             .await
             .map_err(write_error(&run, format!("reading TaskRun {name}")))?;
-        if found.is_some_and(|c| owned_by(c.owner_references(), &run)) {
-            return Ok(Action::requeue(Duration::from_secs(1)));
+        if let Some(child) = found.filter(|c| owned_by(c.owner_references(), &run)) {
+            warn!(taskrun = %name, "the cache lacks a TaskRun of the run; using the API server's copy");
+            children.insert(name, child);
+            read_back = true;
         }
     }
     let Some(spec) = resolve(&run, &namespace, &ctx) else {
@@ -244,8 +249,12 @@ pub async fn reconcile(run: Arc<PipelineRun>, ctx: Arc<PipelineContext>) -> Resu
         delete_claims(&run, &plan, &namespace, &ctx).await?;
         return Ok(Action::await_change());
     }
-    Ok(Action::requeue(plan.requeue.map_or(RESYNC, |r| {
-        r.saturating_add(Duration::from_secs(1)).min(RESYNC)
+    let again = match read_back {
+        true => Duration::from_secs(5),
+        false => RESYNC,
+    };
+    Ok(Action::requeue(plan.requeue.map_or(again, |r| {
+        r.saturating_add(Duration::from_secs(1)).min(again)
     })))
 }
 

@@ -86,6 +86,17 @@ impl Pod {
         self.start(name, args.to_args())
     }
 
+    /// Starts the reporter of a pod of `steps` steps, for results `names`.
+    fn reporter(&self, steps: usize, names: &[&str]) -> Child {
+        let report = ReportArgs {
+            steps,
+            budget: 585,
+            max: 8192,
+            names: names.iter().map(|n| n.to_string()).collect(),
+        };
+        self.start("reporter", report.to_args())
+    }
+
     fn record(&self, container: &str) -> Record {
         let text = std::fs::read_to_string(self.container(container).join("dev/termination-log")).unwrap();
         Record::parse(&text).unwrap_or_else(|| panic!("{container} left no record: {text:?}"))
@@ -149,13 +160,7 @@ fn a_failed_step_stops_the_later_ones_and_the_results_are_reported_anyway() {
         pod.step(1, "break", "echo broken >&2; exit 3", |_| {}),
         pod.step(2, "never", "echo ran >> \"$OUT\"", |_| {}),
     ];
-    let report = ReportArgs {
-        steps: 3,
-        budget: 585,
-        max: 8192,
-        names: vec!["version".into(), "missing".into()],
-    };
-    let reporter = pod.start("reporter", report.to_args());
+    let reporter = pod.reporter(3, &["version", "missing"]);
     let codes: Vec<i32> = steps.into_iter().map(|c| end(c).0).collect();
     assert_eq!(codes, [0, 3, 0]);
     let failed = pod.record("break");
@@ -306,16 +311,7 @@ fn results_over_the_limit_are_reported_by_size() {
     let pod = Pod::new("large");
     std::fs::write(pod.dir.join("volumes/results/log"), vec![b'x'; 9000]).unwrap();
     let step = pod.step(0, "only", "true", |_| {});
-    let reporter = pod.start(
-        "reporter",
-        ReportArgs {
-            steps: 1,
-            budget: 585,
-            max: 8192,
-            names: vec!["log".into()],
-        }
-        .to_args(),
-    );
+    let reporter = pod.reporter(1, &["log"]);
     assert_eq!(end(step).0, 0);
     assert_eq!(end(reporter).0, 1);
     let message = std::fs::read_to_string(pod.container("reporter").join("dev/termination-log")).unwrap();
@@ -357,16 +353,7 @@ fn results_are_read_once_the_last_step_has_ended() {
         pod.step(1, "slow", "sleep 0.5", |_| {}),
         pod.step(2, "last", &format!("printf real > {results}"), |_| {}),
     ];
-    let reporter = pod.start(
-        "reporter",
-        ReportArgs {
-            steps: 3,
-            budget: 585,
-            max: 8192,
-            names: vec!["version".into()],
-        }
-        .to_args(),
-    );
+    let reporter = pod.reporter(3, &["version"]);
     for step in steps {
         assert_eq!(end(step).0, 0);
     }
@@ -382,16 +369,7 @@ fn a_result_that_is_a_link_is_refused() {
     std::fs::write(pod.dir.join("secret"), "token").unwrap();
     std::os::unix::fs::symlink(pod.dir.join("secret"), pod.dir.join("volumes/results/leak")).unwrap();
     let step = pod.step(0, "only", "true", |_| {});
-    let reporter = pod.start(
-        "reporter",
-        ReportArgs {
-            steps: 1,
-            budget: 585,
-            max: 8192,
-            names: vec!["leak".into()],
-        }
-        .to_args(),
-    );
+    let reporter = pod.reporter(1, &["leak"]);
     assert_eq!(end(step).0, 0);
     let out = reporter.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2));

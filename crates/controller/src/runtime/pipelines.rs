@@ -378,19 +378,28 @@ async fn create_claim(
             )))))
         }
         Ok(Made::Exists(_)) => Ok(None),
-        Err(kube::Error::Api(e)) => {
+        Err(error) => {
             let object = Refused {
                 kind: "claim",
                 resource: "persistentvolumeclaims",
                 name: &name,
                 fix: "fix the workspace's volumeClaimTemplate and start a new run",
             };
-            match refusal_of(&object, namespace, e.code, &e.message) {
+            match refusal_in(&object, namespace, &error) {
                 Some(refusal) => Ok(Some(refused(refusal))),
-                None => Err(write_error(run, format!("creating claim {name}"))(kube::Error::Api(e))),
+                None => Err(write_error(run, format!("creating claim {name}"))(error)),
             }
         }
-        Err(source) => Err(write_error(run, format!("creating claim {name}"))(source)),
+    }
+}
+
+/// A create of `object` the API server did not take: the refusal to
+/// record in the run, or None (the API server busy or away: an error,
+/// retried quietly).
+fn refusal_in(object: &Refused, namespace: &str, error: &kube::Error) -> Option<Refusal> {
+    match error {
+        kube::Error::Api(e) => refusal_of(object, namespace, e.code, &e.message),
+        _ => None,
     }
 }
 
@@ -425,25 +434,22 @@ async fn create_child(
                 false => Created::Taken(name),
             })
         }
-        Err(kube::Error::Api(e)) => {
+        Err(error) => {
             let object = Refused {
                 kind: "TaskRun",
                 resource: "taskruns",
                 name: &name,
                 fix: "fix the Pipeline or the PipelineRun and start a new run",
             };
-            match refusal_of(&object, namespace, e.code, &e.message) {
+            match refusal_in(&object, namespace, &error) {
                 Some(refusal) => Ok(Created::Refused(CreateRefused {
                     name,
                     claim: false,
                     refusal,
                 })),
-                None => Err(write_error(run, format!("creating TaskRun {name}"))(kube::Error::Api(
-                    e,
-                ))),
+                None => Err(write_error(run, format!("creating TaskRun {name}"))(error)),
             }
         }
-        Err(source) => Err(write_error(run, format!("creating TaskRun {name}"))(source)),
     }
 }
 

@@ -93,6 +93,11 @@ async fn end(w: &World, child: &str, phase: Phase, results: &[(&str, &str)]) {
         .unwrap();
 }
 
+/// A `volumeClaimTemplate` of 1 GiB.
+fn claim_template() -> Value {
+    json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+}
+
 fn task(name: &str, after: &[&str]) -> Value {
     json!({"name": name, "taskRef": {"name": "t"}, "runAfter": after})
 }
@@ -293,7 +298,7 @@ async fn a_claim_template_makes_one_claim_that_goes_when_the_run_ends() {
         ]}),
     )
     .await;
-    let template = json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    let template = claim_template();
     create_run(
         &w,
         "r",
@@ -351,7 +356,7 @@ async fn a_claim_name_taken_by_another_object_fails_the_run() {
     .unwrap();
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(w.client.clone(), &w.ns);
     claims.create(&Default::default(), &theirs).await.unwrap();
-    let template = json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    let template = claim_template();
     create_run(
         &w,
         "r",

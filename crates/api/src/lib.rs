@@ -21,6 +21,7 @@ mod pipelinerun;
 mod properties;
 mod reason;
 mod references;
+mod suggest;
 mod task;
 mod taskrun;
 mod template;
@@ -37,10 +38,11 @@ pub use pipeline::{
 pub use pipeline_reason::PipelineReason;
 pub use pipelinerun::{
     PipelineRef, PipelineRun, PipelineRunSpec, PipelineRunStatus, PipelineTaskStatus, PipelineWorkspaceBinding,
-    TaskState, Timeouts,
+    TaskState, Timeouts, binding_problems,
 };
 pub use reason::Reason;
 pub use references::undeclared;
+pub use suggest::{did_you_mean, similar};
 pub use task::{OnError, Step, Task, TaskSpec, TaskStatus};
 pub use taskrun::{
     AttemptStatus, DEFAULT_DEBUG_TIMEOUT, DebugSpec, Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus,

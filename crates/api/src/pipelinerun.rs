@@ -351,3 +351,49 @@ impl PipelineRun {
         self.spec.pipeline_ref.as_ref().map(|r| r.name.as_str())
     }
 }
+
+/// What is wrong with a PipelineRun's workspace `bindings` for `spec`:
+/// every required workspace bound, every binding declared, an emptyDir
+/// only for a workspace one task uses (the controller and `kubectl task
+/// start` check the same).
+pub fn binding_problems(spec: &PipelineSpec, bindings: &[PipelineWorkspaceBinding]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for binding in bindings {
+        if !spec.workspaces.iter().any(|w| w.name == binding.name) {
+            problems.push(format!(
+                "workspace {:?} is bound, but the Pipeline declares {}",
+                binding.name,
+                match spec.workspaces.is_empty() {
+                    true => "no workspaces".to_string(),
+                    false => format!(
+                        "only {}",
+                        spec.workspaces
+                            .iter()
+                            .map(|w| w.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            ));
+        }
+        let users = spec
+            .all_tasks()
+            .filter(|t| t.workspaces.iter().any(|w| w.workspace == binding.name))
+            .count();
+        if binding.empty_dir.is_some() && users > 1 {
+            problems.push(format!(
+                "workspace {:?} is an emptyDir but {users} tasks use it: an emptyDir lives in one pod; bind a persistentVolumeClaim or a volumeClaimTemplate to share files between tasks",
+                binding.name
+            ));
+        }
+    }
+    for declared in spec.workspaces.iter().filter(|w| !w.optional) {
+        if !bindings.iter().any(|b| b.name == declared.name) {
+            problems.push(format!(
+                "workspace {:?} is not bound: add it to the PipelineRun's spec.workspaces, e.g. {{name: {}, volumeClaimTemplate: ...}}",
+                declared.name, declared.name
+            ));
+        }
+    }
+    problems
+}

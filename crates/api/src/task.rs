@@ -23,6 +23,12 @@ use crate::{ParamSpec, ResultSpec, StepTemplate, WorkspaceDeclaration};
         json_path = ".status.steps",
         description = "How many steps the Task has"
     ),
+    printcolumn(
+        name = "Valid",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Valid\")].status",
+        description = "Whether every reference in the steps names something the Task declares (the controller checks what admission cannot)"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(
@@ -71,11 +77,20 @@ pub struct TaskSpec {
 
 /// What the controller reports about a Task.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskStatus {
     /// How many steps the Task has, for `kubectl get tasks`: a printer
     /// column shows only the first of a list, so it cannot count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i32>,
+    /// The `Valid` condition: False names each `$(params.x)`,
+    /// `$(workspaces.x.path)` or `$(results.x.path)` a step uses that the
+    /// Task does not declare (a run of it would fail).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 /// One step of a Task: a container that runs either `script` or `command`.

@@ -25,7 +25,7 @@ pub fn params(declared: &[ParamSpec], given: &[(String, String)]) -> anyhow::Res
     for (name, value) in given {
         let Some(spec) = declared.iter().find(|d| &d.name == name) else {
             let known: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
-            let hint = crate::refs::did_you_mean(&crate::refs::similar(name, known.iter().copied()));
+            let hint = minitask_api::did_you_mean(&minitask_api::similar(name, known.iter().copied()));
             problems.push(match known.is_empty() {
                 true => format!("unknown param {name:?}: the Task takes no params"),
                 false => format!("unknown param {name:?}{hint}: the Task takes {}", known.join(", ")),

@@ -105,7 +105,16 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
         all_namespaces: args.all_namespaces,
         output: args.output,
     };
-    let headers = ["NAME", "STEPS", "PARAMS", "WORKSPACES", "RESULTS", "AGE", "DESCRIPTION"];
+    let headers = [
+        "NAME",
+        "STEPS",
+        "VALID",
+        "PARAMS",
+        "WORKSPACES",
+        "RESULTS",
+        "AGE",
+        "DESCRIPTION",
+    ];
     let wide = ["IMAGES"];
     shown.print(&items, &headers, &wide, |t| {
         let names = |items: Vec<&str>| match items.is_empty() {
@@ -126,6 +135,11 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
         vec![
             t.name_any(),
             spec.steps.len().to_string(),
+            // What `start` and the controller check (a run of it fails).
+            match minitask_api::undeclared(spec).is_empty() {
+                true => "True".into(),
+                false => "False".into(),
+            },
             names(spec.params.iter().map(|p| p.name.as_str()).collect()),
             names(spec.workspaces.iter().map(|w| w.name.as_str()).collect()),
             names(spec.results.iter().map(|r| r.name.as_str()).collect()),

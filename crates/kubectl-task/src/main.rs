@@ -15,6 +15,7 @@ mod output;
 mod pipeline_logs;
 mod pipeline_show;
 mod pipeline_start;
+mod preflight;
 mod prompt;
 mod refs;
 mod resolve;

@@ -12,16 +12,17 @@ use kube::ResourceExt;
 use kube::api::{Api, ObjectMeta, PostParams};
 use minitask_api::{
     LABEL_PIPELINE, Pipeline, PipelineRef, PipelineRun, PipelineRunSpec, PipelineWorkspaceBinding,
-    PipelineWorkspaceDeclaration, Timeouts, label_value,
+    PipelineWorkspaceDeclaration, Timeouts, binding_problems, label_value,
 };
 
 use crate::cluster::Cluster;
 use crate::errors;
 use crate::follow::Outcome;
 use crate::output::{Format, print, render};
-use crate::refs::Kind;
+use crate::refs::{Kind, run_name};
+use crate::resolve::{find_pipelinerun, last_pipelinerun};
 use crate::start::{Args, timeout_flag};
-use crate::{inputs, pipeline_logs, prompt};
+use crate::{inputs, pipeline_logs, preflight, prompt};
 
 pub fn pipelineruns(cluster: &Cluster) -> Api<PipelineRun> {
     Api::namespaced(cluster.client.clone(), &cluster.namespace)
@@ -35,8 +36,8 @@ pub async fn run(cluster: &Cluster, args: &Args, pipeline: Pipeline) -> anyhow::
             cluster.namespace
         );
     }
+    preflight::pipeline_tasks(cluster, &pipeline).await?;
     for (given, flag) in [
-        (args.last, "--last"),
         (args.use_taskrun.is_some(), "--use-taskrun"),
         (args.retries.is_some(), "--retries"),
     ] {
@@ -49,7 +50,18 @@ pub async fn run(cluster: &Cluster, args: &Args, pipeline: Pipeline) -> anyhow::
         !args.debug,
         "--debug applies to Tasks; to debug a task of pipeline/{name}, start its Task with `kubectl task start TASK --debug`"
     );
-    let run = pipelinerun(args, &pipeline)?;
+    let source = match (&args.use_pipelinerun, args.last) {
+        (Some(name), _) => Some(find_pipelinerun(cluster, &run_name(name)?).await?),
+        (None, true) => Some(last_pipelinerun(cluster, Some(&name)).await?),
+        (None, false) => None,
+    };
+    let run = pipelinerun(args, &pipeline, source.as_ref())?;
+    let problems = binding_problems(&pipeline.spec, &run.spec.workspaces);
+    anyhow::ensure!(
+        problems.is_empty(),
+        "pipeline/{name} cannot run so: {}",
+        problems.join("; ")
+    );
     if args.dry_run {
         let shown = Kind::PipelineRun.qualified(&run.metadata.generate_name.clone().unwrap_or_default());
         print(&render(
@@ -60,6 +72,7 @@ pub async fn run(cluster: &Cluster, args: &Args, pipeline: Pipeline) -> anyhow::
         )?);
         return Ok(Outcome::Done);
     }
+    preflight::pipeline_sources(cluster, &run.spec.workspaces).await?;
     let doing = format!("creating a PipelineRun of {name} in namespace {}", cluster.namespace);
     let created = pipelineruns(cluster)
         .create(&PostParams::default(), &run)
@@ -100,30 +113,59 @@ fn invalid(pipeline: &Pipeline) -> Option<String> {
     (valid.status == "False").then(|| valid.message.clone())
 }
 
-/// The PipelineRun that `args` describe for `pipeline`.
-fn pipelinerun(args: &Args, pipeline: &Pipeline) -> anyhow::Result<PipelineRun> {
+/// The PipelineRun that `args` describe for `pipeline`, starting from
+/// `source` (a run to repeat: its params, workspaces, ServiceAccount,
+/// timeouts and TTL fill in what the flags do not say).
+fn pipelinerun(args: &Args, pipeline: &Pipeline, source: Option<&PipelineRun>) -> anyhow::Result<PipelineRun> {
     let spec = &pipeline.spec;
     let given = args
         .params
         .iter()
         .map(|p| inputs::key_value("-p", p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (mut params, missing) = inputs::params(&spec.params, &given)?;
-    prompt::params(&spec.params, &mut params, &missing, args.use_param_defaults)?;
-    let workspaces = workspaces(&spec.workspaces, &args.workspaces)?;
+    let (mut params, mut missing) = inputs::params(&spec.params, &given)?;
+    let mut bound = Vec::new();
+    if let Some(source) = source {
+        for param in &source.spec.params {
+            if spec.params.iter().any(|d| d.name == param.name) && !params.iter().any(|p| p.name == param.name) {
+                missing.retain(|m| *m != param.name);
+                params.push(param.clone());
+            }
+        }
+        let named: Vec<String> = args
+            .workspaces
+            .iter()
+            .filter_map(|w| Some(w.split_once('=')?.0.to_string()))
+            .collect();
+        bound = source
+            .spec
+            .workspaces
+            .iter()
+            .filter(|b| spec.workspaces.iter().any(|d| d.name == b.name) && !named.contains(&b.name))
+            .cloned()
+            .collect();
+    }
+    prompt::params(
+        &spec.params,
+        &mut params,
+        &missing,
+        args.use_param_defaults || source.is_some(),
+    )?;
+    let mut workspaces = workspaces(&spec.workspaces, &args.workspaces, &bound)?;
+    workspaces.extend(bound);
     let name = pipeline.name_any();
     let mut labels = inputs::labels(&args.labels)?;
     labels.insert(LABEL_PIPELINE.to_string(), label_value(&name));
     let timeouts = match &args.timeout {
         Some(timeout) => Some(Timeouts {
             pipeline: Some(timeout_flag("--timeout", timeout)?.0),
-            ..Timeouts::default()
+            ..source.and_then(|s| s.spec.timeouts.clone()).unwrap_or_default()
         }),
-        None => None,
+        None => source.and_then(|s| s.spec.timeouts.clone()),
     };
     let ttl = match &args.ttl {
         Some(ttl) => Some(timeout_flag("--ttl", ttl)?.1.as_secs() as i64),
-        None => None,
+        None => source.and_then(|s| s.spec.ttl_seconds_after_finished),
     };
     Ok(PipelineRun {
         metadata: ObjectMeta {
@@ -136,7 +178,10 @@ fn pipelinerun(args: &Args, pipeline: &Pipeline) -> anyhow::Result<PipelineRun> 
             params,
             workspaces,
             timeouts,
-            service_account_name: args.service_account.clone(),
+            service_account_name: args
+                .service_account
+                .clone()
+                .or(source.and_then(|s| s.spec.service_account_name.clone())),
             ttl_seconds_after_finished: ttl,
             ..PipelineRunSpec::default()
         },
@@ -150,10 +195,12 @@ const SYNTAX: &str =
 
 /// The run's workspaces from `-w` flags: those of a Task's, and
 /// `volumeClaimTemplate:SIZE` (a claim of that size, ReadWriteOnce, made
-/// by the run and deleted when it ends). Every required one must be given.
+/// by the run and deleted when it ends). Every required one must be given,
+/// here or in `bound` (from a run repeated).
 pub fn workspaces(
     declared: &[PipelineWorkspaceDeclaration],
     flags: &[String],
+    bound: &[PipelineWorkspaceBinding],
 ) -> anyhow::Result<Vec<PipelineWorkspaceBinding>> {
     let mut problems = Vec::new();
     let mut bindings: Vec<PipelineWorkspaceBinding> = Vec::new();
@@ -174,7 +221,7 @@ pub fn workspaces(
     }
     for d in declared
         .iter()
-        .filter(|d| !d.optional && !bindings.iter().any(|b| b.name == d.name))
+        .filter(|d| !d.optional && !bindings.iter().chain(bound).any(|b| b.name == d.name))
     {
         problems.push(format!(
             "workspace {:?} is required: give it with -w {}=volumeClaimTemplate:1Gi (or pvc:CLAIM...)",
@@ -274,11 +321,12 @@ mod tests {
         let got = workspaces(
             &[declared("src", false), declared("cache", true)],
             &["src=volumeClaimTemplate:2Gi".into(), "cache=pvc:shared".into()],
+            &[],
         )
         .unwrap();
         assert_eq!(binding_text(&got[0]), "volumeClaimTemplate:2Gi");
         assert_eq!(binding_text(&got[1]), "pvc:shared");
-        let err = workspaces(&[declared("src", false)], &["other=emptyDir".into()])
+        let err = workspaces(&[declared("src", false)], &["other=emptyDir".into()], &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("the Pipeline has no workspace \"other\""), "{err}");
@@ -286,7 +334,7 @@ mod tests {
             err.contains("workspace \"src\" is required: give it with -w src=volumeClaimTemplate:1Gi"),
             "{err}"
         );
-        let err = workspaces(&[declared("src", false)], &["src=volumeClaimTemplate:".into()])
+        let err = workspaces(&[declared("src", false)], &["src=volumeClaimTemplate:".into()], &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("takes a size"), "{err}");

@@ -3,12 +3,11 @@
 
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use minitask_api::{LABEL_TASK, Pipeline, PipelineRun, Task, TaskRun, label_value};
+use minitask_api::{Pipeline, PipelineRun, Task, TaskRun, did_you_mean, similar};
 
 use crate::cluster::Cluster;
 use crate::errors;
 use crate::list::newest_first;
-use crate::refs::{did_you_mean, similar};
 
 pub fn runs(cluster: &Cluster) -> Api<TaskRun> {
     Api::namespaced(cluster.client.clone(), &cluster.namespace)
@@ -115,6 +114,7 @@ async fn found_or_suggest<K, F, Fut>(
     known: F,
 ) -> anyhow::Result<K>
 where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Vec<String>>,
 {
@@ -123,20 +123,47 @@ where
         return Ok(object);
     }
     let known = known().await;
-    let hint = did_you_mean(&similar(name, known.iter().map(String::as_str)));
     let ns = &cluster.namespace;
+    if known.is_empty() && !namespace_exists(cluster).await {
+        let elsewhere = namespaces_with::<K>(cluster, name).await;
+        let there = match elsewhere.as_slice() {
+            [] => String::new(),
+            [one] => format!("; {name} exists in {one} (-n {one})"),
+            many => format!("; {name} exists in {}", many.join(", ")),
+        };
+        anyhow::bail!("namespace {ns:?} does not exist{there}; list the namespaces with `kubectl get namespaces`")
+    }
+    let hint = did_you_mean(&similar(name, known.iter().map(String::as_str)));
     anyhow::bail!("{kind} {name:?} not found in namespace {ns}{hint}; list them with `{lister} -n {ns}`")
 }
 
-/// The newest TaskRun in the namespace, or of `task`.
+/// False only when the API server says the namespace does not exist (not
+/// when the user may not read it).
+async fn namespace_exists(cluster: &Cluster) -> bool {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client.clone());
+    !matches!(namespaces.get_metadata_opt(&cluster.namespace).await, Ok(None))
+}
+
+/// The namespaces that hold an object of kind `K` named `name`, when the
+/// user may list them across namespaces (else none).
+async fn namespaces_with<K>(cluster: &Cluster, name: &str) -> Vec<String>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let api: Api<K> = Api::all(cluster.client.clone());
+    let params = ListParams::default().fields(&format!("metadata.name={name}"));
+    match api.list_metadata(&params).await {
+        Ok(list) => list.items.iter().filter_map(|o| o.metadata.namespace.clone()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The newest TaskRun in the namespace, or of `task` (whichever way it
+/// was created: the run's taskRef says, as for `runs --task`).
 pub async fn last_run(cluster: &Cluster, task: Option<&str>) -> anyhow::Result<TaskRun> {
-    let params = match task {
-        Some(task) => ListParams::default().labels(&format!("{LABEL_TASK}={}", label_value(task))),
-        None => ListParams::default(),
-    };
     let doing = format!("listing taskruns in namespace {}", cluster.namespace);
     let mut items = runs(cluster)
-        .list(&params)
+        .list(&ListParams::default())
         .await
         .map_err(|e| errors::api(&e, &doing, &cluster.server))?
         .items;
@@ -151,6 +178,29 @@ pub async fn last_run(cluster: &Cluster, task: Option<&str>) -> anyhow::Result<T
         (None, None) => anyhow::bail!(
             "there are no TaskRuns in namespace {}; start one with `kubectl task start TASK`",
             cluster.namespace
+        ),
+    }
+}
+
+/// The newest PipelineRun in the namespace, or of `pipeline` (as `runs
+/// pipelineruns --pipeline` lists them).
+pub async fn last_pipelinerun(cluster: &Cluster, pipeline: Option<&str>) -> anyhow::Result<PipelineRun> {
+    let doing = format!("listing pipelineruns in namespace {}", cluster.namespace);
+    let mut items = pipelineruns(cluster)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
+        .items;
+    items.retain(|r| pipeline.is_none_or(|p| r.pipeline_name() == Some(p)));
+    newest_first(&mut items);
+    let ns = &cluster.namespace;
+    match (items.into_iter().next(), pipeline) {
+        (Some(run), _) => Ok(run),
+        (None, Some(pipeline)) => anyhow::bail!(
+            "Pipeline {pipeline:?} has no runs in namespace {ns}; start one with `kubectl task start pipeline/{pipeline}`"
+        ),
+        (None, None) => anyhow::bail!(
+            "there are no PipelineRuns in namespace {ns}; start one with `kubectl task start pipeline/NAME`"
         ),
     }
 }

@@ -14,7 +14,7 @@ use crate::follow::{Outcome, follow, wait};
 use crate::output::{Format, print, render};
 use crate::refs::{Kind, run_name};
 use crate::resolve::{find_pipeline, find_run, find_task, last_run, runs};
-use crate::{inputs, pipeline_start, prompt};
+use crate::{inputs, pipeline_start, preflight, prompt};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -63,8 +63,12 @@ pub struct Args {
     #[arg(long, conflicts_with = "use_taskrun")]
     pub last: bool,
     /// Run it again as this TaskRun ran (as --last, for a named run).
-    #[arg(long, value_name = "RUN")]
+    #[arg(long, value_name = "RUN", conflicts_with = "use_pipelinerun")]
     pub use_taskrun: Option<String>,
+    /// For a Pipeline: run it again as this PipelineRun ran (as --last,
+    /// for a named run).
+    #[arg(long, value_name = "RUN", conflicts_with = "last")]
+    pub use_pipelinerun: Option<String>,
     /// Follow the logs of every step, in order, until the run ends; the exit
     /// code is then the run's outcome.
     #[arg(short = 'f', long, visible_alias = "showlog", conflicts_with_all = ["wait", "dry_run"])]
@@ -119,12 +123,17 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
         (None, true) => Some(last_run(cluster, Some(&task_name)).await?),
         (None, false) => None,
     };
+    anyhow::ensure!(
+        args.use_pipelinerun.is_none(),
+        "--use-pipelinerun applies to Pipelines; to repeat a TaskRun of {task_name}, use --use-taskrun RUN or --last"
+    );
     let run = taskrun(&args, &task, source.as_ref())?;
     if args.dry_run {
         let name = Kind::TaskRun.qualified(&run.metadata.generate_name.clone().unwrap_or_default());
         print(&render(&[&run], &[name], &args.output.unwrap_or(Format::Yaml), true)?);
         return Ok(Outcome::Done);
     }
+    preflight::task_sources(cluster, &run.spec.workspaces).await?;
     let doing = format!("creating a TaskRun of {task_name} in namespace {}", cluster.namespace);
     let created = runs(cluster)
         .create(&PostParams::default(), &run)

@@ -109,6 +109,16 @@ pub(crate) fn progress_message(spec: &PipelineSpec, views: &[View], finals: &[Vi
             parts.push(format!("{word}: {}", names.join(", ")));
         }
     }
+    // A task whose Task does not exist waits for it: say so, with the
+    // TaskRun's words (which name the Task and what was probably meant).
+    for (task, view) in spec.all_tasks().zip(views.iter().chain(finals)) {
+        if view.state == TaskState::Pending
+            && view.reason.as_deref() == Some(minitask_api::Reason::TaskNotFound.as_str())
+        {
+            let why = view.message.as_deref().map(|m| cut(m, 300)).unwrap_or_default();
+            parts.push(format!("task {} waits: {why}", task.name));
+        }
+    }
     if let Some(stop) = stop {
         parts.push(
             match stop {

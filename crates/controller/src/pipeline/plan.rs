@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::{Resource, ResourceExt};
 use minitask_api::{
     LABEL_PIPELINE_TASK, ParamValue, Phase, PipelineReason, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask,
-    TaskRun, TaskState, WhenOperator, format_duration,
+    Reason, TaskRun, TaskState, WhenOperator, format_duration,
 };
 
 use crate::pipeline::child::{child, child_name, claim};
@@ -518,6 +518,14 @@ impl Ctx<'_> {
             ));
         } else if existing.iter().any(|c| c.phase() != Phase::Pending) {
             view.state = TaskState::Running;
+        } else if let Some(status) = existing
+            .iter()
+            .filter_map(|c| c.status.as_ref())
+            .find(|s| s.reason.as_deref() == Some(Reason::TaskNotFound.as_str()))
+        {
+            // Waiting for its Task to be created: the run's message says so.
+            view.reason = status.reason.clone();
+            view.message = status.message.clone();
         } else {
             view.message = Some(match (existing.is_empty(), view.task_runs.is_empty()) {
                 (true, true) => "waiting for room under maxParallel".into(),
@@ -593,44 +601,7 @@ pub fn not_found(run: &PipelineRun, message: String, now: &Time) -> (PipelineRun
 /// Every required workspace bound, every binding declared, an emptyDir
 /// only for a workspace one task uses.
 fn check_workspaces(run: &PipelineRun, spec: &PipelineSpec) -> Result<(), Vec<String>> {
-    let mut problems = Vec::new();
-    for binding in &run.spec.workspaces {
-        if !spec.workspaces.iter().any(|w| w.name == binding.name) {
-            problems.push(format!(
-                "workspace {:?} is bound, but the Pipeline declares {}",
-                binding.name,
-                match spec.workspaces.is_empty() {
-                    true => "no workspaces".to_string(),
-                    false => format!(
-                        "only {}",
-                        spec.workspaces
-                            .iter()
-                            .map(|w| w.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                }
-            ));
-        }
-        let users = spec
-            .all_tasks()
-            .filter(|t| t.workspaces.iter().any(|w| w.workspace == binding.name))
-            .count();
-        if binding.empty_dir.is_some() && users > 1 {
-            problems.push(format!(
-                "workspace {:?} is an emptyDir but {users} tasks use it: an emptyDir lives in one pod; bind a persistentVolumeClaim or a volumeClaimTemplate to share files between tasks",
-                binding.name
-            ));
-        }
-    }
-    for declared in spec.workspaces.iter().filter(|w| !w.optional) {
-        if !run.spec.workspaces.iter().any(|b| b.name == declared.name) {
-            problems.push(format!(
-                "workspace {:?} is not bound: add it to the PipelineRun's spec.workspaces, e.g. {{name: {}, volumeClaimTemplate: ...}}",
-                declared.name, declared.name
-            ));
-        }
-    }
+    let problems = minitask_api::binding_problems(spec, &run.spec.workspaces);
     match problems.is_empty() {
         true => Ok(()),
         false => Err(problems),

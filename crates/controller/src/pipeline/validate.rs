@@ -241,45 +241,31 @@ mod tests {
     }
 }
 
-/// The condition type of a Pipeline's check.
-pub const CONDITION_VALID: &str = "Valid";
-
 /// The status `pipeline` should show: its `Valid` condition (False naming
 /// every problem) and its task count; None when it shows that already.
+/// `missing` says why a task's named Task cannot be found, if it cannot
+/// (a run would wait for it, so it is not checked when a run starts).
 pub fn validity(
     pipeline: &minitask_api::Pipeline,
     declared: DeclaredResults,
+    missing: &dyn Fn(&PipelineTask) -> Option<String>,
     now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 ) -> Option<minitask_api::PipelineStatus> {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-    let problems = validate(&pipeline.spec, declared);
-    let (status, reason, message) = match problems.is_empty() {
-        true => ("True", "Valid", "the graph and its references are sound".to_string()),
-        false => ("False", "Invalid", problems.join("; ")),
-    };
+    use crate::shared::valid::{already_says, valid_condition};
+    let mut problems: Vec<String> = (pipeline.spec.all_tasks())
+        .filter_map(|t| Some(format!("task {:?}: {}", t.name, missing(t)?)))
+        .collect();
+    problems.extend(validate(&pipeline.spec, declared));
     let current = pipeline.status.clone().unwrap_or_default();
-    let old = current.conditions.iter().find(|c| c.type_ == CONDITION_VALID);
-    let tasks = i32::try_from(pipeline.spec.tasks.len() + pipeline.spec.finally.len()).unwrap_or(i32::MAX);
     let generation = pipeline.metadata.generation;
-    let same = old.is_some_and(|c| c.status == status && c.message == message)
+    let sound = "the graph and its references are sound";
+    let condition = valid_condition(&problems, sound, &current.conditions, generation, now);
+    let tasks = i32::try_from(pipeline.spec.tasks.len() + pipeline.spec.finally.len()).unwrap_or(i32::MAX);
+    let same = already_says(&current.conditions, &condition)
         && current.tasks == Some(tasks)
         && current.observed_generation == generation;
-    if same {
-        return None;
-    }
-    let transition = match old {
-        Some(c) if c.status == status => c.last_transition_time.clone(),
-        _ => now.clone(),
-    };
-    Some(minitask_api::PipelineStatus {
-        conditions: vec![Condition {
-            type_: CONDITION_VALID.into(),
-            status: status.into(),
-            reason: reason.into(),
-            message,
-            last_transition_time: transition,
-            observed_generation: generation,
-        }],
+    (!same).then(|| minitask_api::PipelineStatus {
+        conditions: vec![condition],
         tasks: Some(tasks),
         observed_generation: generation,
     })
@@ -301,15 +287,37 @@ mod validity_tests {
         }))
         .unwrap();
         let none = |_: &PipelineTask| None;
-        let status = validity(&pipeline, &none, &now).unwrap();
+        let found = |_: &PipelineTask| None;
+        let status = validity(&pipeline, &none, &found, &now).unwrap();
         assert_eq!(status.conditions[0].status, "False");
         assert!(status.conditions[0].message.contains("form a cycle"));
         assert_eq!(status.tasks, Some(2));
         pipeline.status = Some(status);
-        assert_eq!(validity(&pipeline, &none, &now), None, "nothing new to write");
+        assert_eq!(validity(&pipeline, &none, &found, &now), None, "nothing new to write");
         pipeline.spec.tasks[0].run_after.clear();
         pipeline.metadata.generation = Some(2);
-        let fixed = validity(&pipeline, &none, &now).unwrap();
+        let fixed = validity(&pipeline, &none, &found, &now).unwrap();
         assert_eq!(fixed.conditions[0].status, "True");
+    }
+
+    #[test]
+    fn a_task_whose_task_does_not_exist_makes_the_pipeline_invalid() {
+        let now = Time(Timestamp::from_second(1_800_000_000).unwrap());
+        let pipeline: minitask_api::Pipeline = serde_json::from_value(json!({
+            "apiVersion": "minitask.dev/v1alpha1", "kind": "Pipeline", "metadata": {"name": "ci", "generation": 1},
+            "spec": {"tasks": [{"name": "a", "taskRef": {"name": "helo"}}, {"name": "b", "taskRef": {"name": "t"}}]},
+        }))
+        .unwrap();
+        let none = |_: &PipelineTask| None;
+        let missing = |t: &PipelineTask| {
+            (t.task_ref.as_ref()?.name == "helo")
+                .then(|| "Task \"helo\" does not exist (did you mean \"hello\"?)".to_string())
+        };
+        let status = validity(&pipeline, &none, &missing, &now).unwrap();
+        assert_eq!(status.conditions[0].status, "False");
+        assert_eq!(
+            status.conditions[0].message,
+            "task \"a\": Task \"helo\" does not exist (did you mean \"hello\"?)"
+        );
     }
 }

@@ -20,7 +20,7 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
         "minitask.dev",
         "tasks/status",
         "patch",
-        "task_status.rs record_step_count",
+        "task_status.rs record_task_status",
     ),
     (
         "minitask.dev",

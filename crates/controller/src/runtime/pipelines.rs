@@ -322,6 +322,18 @@ pub fn declared_results(task: &PipelineTask, namespace: &str, tasks: &Store<Task
         .map(|t| names(&t.spec))
 }
 
+/// Why `task`'s named Task cannot be found, when the cache lacks it.
+pub fn missing_task(task: &PipelineTask, namespace: &str, tasks: &Store<Task>) -> Option<String> {
+    let name = &task.task_ref.as_ref()?.name;
+    if tasks.get(&ObjectRef::new(name).within(namespace)).is_some() {
+        return None;
+    }
+    let hint = crate::runtime::reconcile::suggest_task(name, namespace, tasks);
+    Some(format!(
+        "Task {name:?} does not exist in namespace {namespace:?}{hint}; create it or fix the taskRef"
+    ))
+}
+
 /// The claims of the run that exist (made by it: its UID owns them),
 /// looked up by their names.
 fn claims(run: &PipelineRun, namespace: &str, ctx: &PipelineContext) -> BTreeSet<String> {

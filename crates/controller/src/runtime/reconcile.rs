@@ -506,9 +506,24 @@ fn resolve_task(run: &TaskRun, tasks: &Store<Task>) -> Result<Box<TaskSpec>, Str
     match tasks.get(&ObjectRef::new(name).within(&namespace)) {
         Some(task) => Ok(Box::new(task.spec.clone())),
         None => Err(format!(
-            "Task {name:?} not found in namespace {namespace:?}; create it (kubectl apply -f <task>.yaml -n {namespace}) and the run starts"
+            "Task {name:?} not found in namespace {namespace:?}{}; create it (kubectl apply -f <task>.yaml -n {namespace}) and the run starts",
+            suggest_task(name, &namespace, tasks)
         )),
     }
+}
+
+/// ` (did you mean "hello"?)` for a Task `name` that `namespace` lacks,
+/// from the cache (only on this path: a scan of the cached Tasks).
+pub fn suggest_task(name: &str, namespace: &str, tasks: &Store<Task>) -> String {
+    let known: Vec<_> = tasks
+        .state()
+        .into_iter()
+        .filter(|t| t.namespace().as_deref() == Some(namespace))
+        .collect();
+    minitask_api::did_you_mean(&minitask_api::similar(
+        name,
+        known.iter().map(|t| t.metadata.name.as_deref().unwrap_or_default()),
+    ))
 }
 
 /// Server-side apply of the whole status, as the controller's field

@@ -31,7 +31,7 @@ use crate::runtime::pipeline_status::record_validity;
 use crate::runtime::pipelines::{self, PipelineContext, PipelineError};
 use crate::runtime::publisher::{Publisher, Reporter};
 use crate::runtime::reconcile::{Context, Error, error_policy, reconcile};
-use crate::runtime::task_status::record_step_count;
+use crate::runtime::task_status::record_task_status;
 use crate::runtime::task_users::TaskUsers;
 use crate::runtime::watches::{WatchBackoff, controller, log_errors};
 use crate::shards::shard_of;
@@ -129,12 +129,14 @@ pub async fn run(
     let children = Arc::new(std::sync::Mutex::new(Children::default()));
     let (wake_parent, woken_parents) = mpsc::unbounded_channel();
     let child_index = children.clone();
+    let (runs_listing, pipelineruns_listing) = (Listing::default(), Listing::default());
     let run_events = watcher(taskruns, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("taskruns"))
         .backoff(WatchBackoff::default())
         .modify(cache::run)
         .reflect(run_writer)
         .inspect_ok(synced.marker(0))
+        .inspect_ok(runs_listing.marker())
         .inspect_ok(move |event| {
             for parent in child_index.lock().unwrap_or_else(|e| e.into_inner()).apply(event) {
                 let _ = wake_parent.send(parent);
@@ -148,43 +150,65 @@ pub async fn run(
         .applied_objects();
     let woken_parents = receiver_stream(woken_parents);
     let beyond_keep = receiver_stream(beyond_keep_rx);
-    // Each Task passes by once per change: record its step count then, and
-    // check again the Pipelines that use it (the index says which).
+    // Each Task passes by once per change: record its status then, and
+    // check again the Pipelines that use it (the index says which); a
+    // deleted Task too, as its Pipelines now miss it. A list shows its
+    // Tasks in the store only once complete: then every Pipeline is
+    // checked (a Task missing from a list in progress is not missing).
     let counting_client = client.clone();
     let task_users = Arc::new(std::sync::Mutex::new(TaskUsers::default()));
     let (users, users_tasks, users_pipelines) = (task_users.clone(), task_store.clone(), pipeline_store.clone());
     let task_holds = holds.clone();
+    let tasks_synced = synced.clone();
     let task_events = watcher(tasks, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("tasks"))
         .backoff(WatchBackoff::default())
         .modify(cache::task)
         .reflect(task_writer)
         .inspect_ok(synced.marker(1))
-        .applied_objects()
-        .and_then(move |task| {
+        .and_then(move |event| {
             let client = counting_client.clone();
-            let namespace = task.namespace().unwrap_or_default();
-            let held = task_holds(&namespace, &task.name_any());
-            let names = users
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .of(&namespace, &task.name_any());
-            let pipelines: Vec<_> = names
-                .iter()
-                .filter(|name| task_holds(&namespace, name))
-                .filter_map(|name| users_pipelines.get(&ObjectRef::new(name).within(&namespace)))
-                .collect();
+            let holds = task_holds.clone();
+            let tasks_listed = tasks_synced.clone();
+            let listed = matches!(event, watcher::Event::InitDone);
+            let (task, exists, users_of) = match event {
+                watcher::Event::Apply(task) => (Some(task), true, true),
+                watcher::Event::InitApply(task) => (Some(task), true, false),
+                watcher::Event::Delete(task) => (Some(task), false, true),
+                watcher::Event::Init | watcher::Event::InitDone => (None, false, false),
+            };
+            let pipelines: Vec<Arc<Pipeline>> = match &task {
+                // The list is complete: every Pipeline.
+                None if listed => users_pipelines.state(),
+                None => Vec::new(),
+                Some(task) if users_of => {
+                    let namespace = task.namespace().unwrap_or_default();
+                    let names = users
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .of(&namespace, &task.name_any());
+                    let find = |name: &String| users_pipelines.get(&ObjectRef::new(name).within(&namespace));
+                    names.iter().filter_map(find).collect()
+                }
+                Some(_) => Vec::new(),
+            };
             let tasks = users_tasks.clone();
             async move {
-                if held {
-                    record_step_count(&client, &task).await;
+                if let Some(task) = &task
+                    && exists
+                    && holds(&task.namespace().unwrap_or_default(), &task.name_any())
+                {
+                    record_task_status(&client, task).await;
                 }
                 for pipeline in pipelines {
-                    record_validity(&client, &tasks, &pipeline).await;
+                    if holds(&pipeline.namespace().unwrap_or_default(), &pipeline.name_any()) {
+                        record_validity(&client, &tasks, tasks_listed.is(1), &pipeline).await;
+                    }
                 }
                 Ok(task)
             }
-        });
+        })
+        .try_filter_map(|task| futures::future::ready(Ok(task)));
     // Only our pods: the label selector keeps the rest of the cluster's pods
     // out of the watch and the cache.
     let pod_config = watcher::Config::default().labels(LABEL_TASKRUN).page_size(LIST_PAGE);
@@ -200,6 +224,7 @@ pub async fn run(
     // Each Pipeline passes by once per change: record whether it is valid.
     let (validity_client, validity_tasks) = (client.clone(), task_store.clone());
     let pipeline_holds = holds.clone();
+    let pipelines_synced = synced.clone();
     let pipeline_events = watcher(pipelines, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("pipelines"))
         .backoff(WatchBackoff::default())
@@ -210,10 +235,11 @@ pub async fn run(
         .applied_objects()
         .and_then(move |pipeline| {
             let (client, tasks) = (validity_client.clone(), validity_tasks.clone());
+            let tasks_listed = pipelines_synced.clone();
             let held = pipeline_holds(&pipeline.namespace().unwrap_or_default(), &pipeline.name_any());
             async move {
                 if held {
-                    record_validity(&client, &tasks, &pipeline).await;
+                    record_validity(&client, &tasks, tasks_listed.is(1), &pipeline).await;
                 }
                 Ok(pipeline)
             }
@@ -224,6 +250,7 @@ pub async fn run(
         .modify(cache::pipeline_run)
         .reflect(plr_writer)
         .inspect_ok(synced.marker(4))
+        .inspect_ok(pipelineruns_listing.marker())
         .applied_objects();
     // Only the claims PipelineRuns made: the label keeps the rest out.
     let claim_config = watcher::Config::default()
@@ -288,16 +315,17 @@ pub async fn run(
     // nobody held it.
     let mut won_statuses = won.subscribe();
     let (status_client, status_tasks, status_pipelines) = (client.clone(), task_store.clone(), pipeline_store.clone());
+    let status_synced = synced.clone();
     tasks_of_this_run.0.push(tokio::spawn(async move {
         while let Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) = won_statuses.recv().await {
             for task in status_tasks.state() {
                 if holds(&task.namespace().unwrap_or_default(), &task.name_any()) {
-                    record_step_count(&status_client, &task).await;
+                    record_task_status(&status_client, &task).await;
                 }
             }
             for pipeline in status_pipelines.state() {
                 if holds(&pipeline.namespace().unwrap_or_default(), &pipeline.name_any()) {
-                    record_validity(&status_client, &status_tasks, &pipeline).await;
+                    record_validity(&status_client, &status_tasks, status_synced.is(1), &pipeline).await;
                 }
             }
         }
@@ -327,7 +355,7 @@ pub async fn run(
     let taskruns = controller(run_events, run_store, config.workers)
         .owns_stream(pod_events)
         .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
-        .reconcile_all_on(broadcast_stream(won_runs))
+        .reconcile_all_on(after_listing(broadcast_stream(won_runs), runs_listing))
         .reconcile_on(beyond_keep)
         .graceful_shutdown_on(shutdown.clone())
         .run(
@@ -371,7 +399,7 @@ pub async fn run(
         .watches_stream(pipeline_events, move |pipeline| {
             pipelineruns_waiting_for(&waiting_pipelineruns, &pipeline)
         })
-        .reconcile_all_on(broadcast_stream(won_pipelines))
+        .reconcile_all_on(after_listing(broadcast_stream(won_pipelines), pipelineruns_listing))
         .reconcile_on(woken_parents)
         .graceful_shutdown_on(shutdown)
         .run(
@@ -447,9 +475,55 @@ impl Synced {
         }
     }
 
+    /// Whether watch `index` has delivered its first full list.
+    fn is(&self, index: usize) -> bool {
+        self.0[index].load(Ordering::SeqCst)
+    }
+
     fn all(&self) -> bool {
         self.0.iter().all(|f| f.load(Ordering::SeqCst))
     }
+}
+
+/// Whether a watch is in the middle of a list, during which its store
+/// still shows the state before it. Winning a shard looks at every run in
+/// the store, so it waits for the list to be complete: a run first seen in
+/// that list, and turned away before the shard was won, would be missed
+/// (full-size chaos, an API server restart longer than the Leases: a
+/// PipelineRun's TaskRun never got a status).
+#[derive(Clone)]
+struct Listing(watch::Sender<bool>);
+
+impl Default for Listing {
+    /// Listing: nothing is listed yet.
+    fn default() -> Self {
+        Listing(watch::channel(true).0)
+    }
+}
+
+impl Listing {
+    fn marker<K>(&self) -> impl FnMut(&watcher::Event<K>) + use<K> {
+        let listing = self.0.clone();
+        move |event| match event {
+            watcher::Event::Init => {
+                listing.send_replace(true);
+            }
+            watcher::Event::InitDone => {
+                listing.send_replace(false);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Each wake-up of `won`, passed on once no list is in progress.
+fn after_listing(won: impl Stream<Item = ()> + Send, listing: Listing) -> impl Stream<Item = ()> + Send {
+    won.then(move |()| {
+        let mut listed = listing.0.subscribe();
+        async move {
+            let _ = listed.wait_for(|listing| !*listing).await;
+        }
+    })
 }
 
 /// Aborts its tasks when dropped.
@@ -546,5 +620,25 @@ mod tests {
         assert_eq!(panic_message(caught.unwrap_err().as_ref()), "boom 1");
         let caught = futures::executor::block_on(AssertUnwindSafe(async { panic!("static") }).catch_unwind());
         assert_eq!(panic_message(caught.unwrap_err().as_ref()), "static");
+    }
+
+    /// A shard won during a list is looked at once the list is complete,
+    /// when the store holds the runs the list brought.
+    #[tokio::test]
+    async fn winning_a_shard_during_a_list_waits_for_its_end() {
+        let listing = Listing::default();
+        let mut marker = listing.marker::<TaskRun>();
+        marker(&watcher::Event::InitDone);
+        let (won, wins) = mpsc::unbounded_channel();
+        let mut passed = Box::pin(after_listing(receiver_stream(wins), listing.clone()));
+        won.send(()).unwrap();
+        assert_eq!(passed.next().await, Some(()), "no list in progress: at once");
+        marker(&watcher::Event::Init);
+        won.send(()).unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(50), passed.next()).await;
+        assert!(early.is_err(), "held back while the list is in progress");
+        marker(&watcher::Event::InitApply(TaskRun::new("r", Default::default())));
+        marker(&watcher::Event::InitDone);
+        assert_eq!(passed.next().await, Some(()), "passed on once it is complete");
     }
 }

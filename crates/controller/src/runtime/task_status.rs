@@ -1,28 +1,47 @@
-//! `Task.status.steps`: the step count behind the STEPS column of
-//! `kubectl get tasks` (a printer column cannot count a list).
+//! `Task.status`: the step count behind the STEPS column of `kubectl get
+//! tasks` (a printer column cannot count a list), and the `Valid`
+//! condition (every `$(params.x)`, `$(workspaces.x.path)` and
+//! `$(results.x.path)` a step uses is declared: CEL's cost budget cannot
+//! walk the scripts at admission).
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
-use minitask_api::Task;
+use minitask_api::{Task, TaskStatus, undeclared};
 use serde_json::json;
 use tracing::warn;
 
 use crate::pod::MANAGER;
+use crate::shared::valid::{already_says, valid_condition};
 
-/// The count to write, or None when the status already says it.
-pub fn step_count_to_write(task: &Task) -> Option<i32> {
+/// The status to write, or None when the Task shows it already.
+pub fn status_to_write(task: &Task, now: &Time) -> Option<TaskStatus> {
     let count = i32::try_from(task.spec.steps.len()).unwrap_or(i32::MAX);
-    (task.status.as_ref().and_then(|s| s.steps) != Some(count)).then_some(count)
+    let current = task.status.clone().unwrap_or_default();
+    let generation = task.metadata.generation;
+    let sound = "every reference in the steps names something the Task declares";
+    let condition = valid_condition(&undeclared(&task.spec), sound, &current.conditions, generation, now);
+    let same = current.steps == Some(count)
+        && already_says(&current.conditions, &condition)
+        && current.observed_generation == generation;
+    (!same).then(|| TaskStatus {
+        steps: Some(count),
+        conditions: vec![condition],
+        observed_generation: generation,
+    })
 }
 
-/// Writes the count when it changed. Failures are logged, not retried
-/// here: the next event for the Task tries again, and runs never wait on it.
-pub async fn record_step_count(client: &Client, task: &Task) {
-    let (Some(count), Some(namespace)) = (step_count_to_write(task), task.namespace()) else {
+/// Writes the status when it changed. Failures are logged, not retried
+/// here: the next event for the Task tries again, and runs never wait on
+/// it (a run checks its Task itself).
+pub async fn record_task_status(client: &Client, task: &Task) {
+    let now = Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH));
+    let (Some(status), Some(namespace)) = (status_to_write(task, &now), task.namespace()) else {
         return;
     };
     let api: Api<Task> = Api::namespaced(client.clone(), &namespace);
-    let patch = json!({"apiVersion": Task::api_version(&()), "kind": Task::kind(&()), "status": {"steps": count}});
+    let patch = json!({"apiVersion": Task::api_version(&()), "kind": Task::kind(&()), "status": status});
     if let Err(error) = api
         .patch_status(
             &task.name_any(),
@@ -31,7 +50,7 @@ pub async fn record_step_count(client: &Client, task: &Task) {
         )
         .await
     {
-        warn!(task = %task.name_any(), %namespace, %error, "could not record the step count");
+        warn!(task = %task.name_any(), %namespace, %error, "could not record the Task's status");
     }
 }
 
@@ -39,15 +58,39 @@ pub async fn record_step_count(client: &Client, task: &Task) {
 mod tests {
     use super::*;
     use crate::fixtures::task;
-    use minitask_api::TaskStatus;
 
     #[test]
-    fn the_count_is_written_only_when_it_changed() {
+    fn the_status_is_written_only_when_it_changed() {
+        let now = Time(Timestamp::from_second(1_800_000_000).unwrap());
         let mut t = Task::new("t", task(&["a", "b"]));
-        assert_eq!(step_count_to_write(&t), Some(2), "no status yet");
-        t.status = Some(TaskStatus { steps: Some(2) });
-        assert_eq!(step_count_to_write(&t), None, "up to date");
+        t.metadata.generation = Some(1);
+        let first = status_to_write(&t, &now).expect("no status yet");
+        assert_eq!(first.steps, Some(2));
+        assert_eq!(first.conditions[0].status, "True");
+        t.status = Some(first);
+        assert_eq!(status_to_write(&t, &now), None, "up to date");
         t.spec.steps.pop();
-        assert_eq!(step_count_to_write(&t), Some(1), "a step was removed");
+        t.metadata.generation = Some(2);
+        assert_eq!(status_to_write(&t, &now).unwrap().steps, Some(1), "a step was removed");
+    }
+
+    #[test]
+    fn a_script_that_uses_what_the_task_does_not_declare_makes_it_invalid() {
+        let now = Time(Timestamp::from_second(1_800_000_000).unwrap());
+        let mut t = Task::new("t", task(&["a"]));
+        t.spec.steps[0].script = Some("echo $(params.whom) > $(workspaces.src.path)/x".into());
+        let status = status_to_write(&t, &now).unwrap();
+        let valid = &status.conditions[0];
+        assert_eq!((valid.status.as_str(), valid.reason.as_str()), ("False", "Invalid"));
+        assert!(
+            valid.message.contains("$(params.whom) names no param"),
+            "{}",
+            valid.message
+        );
+        assert!(
+            valid.message.contains("$(workspaces.src) names no workspace"),
+            "{}",
+            valid.message
+        );
     }
 }

@@ -1,5 +1,8 @@
 //! Pure pieces both kinds of run share: how a message is cut to size and
-//! how the `Succeeded` condition follows a run's phase.
+//! how the `Succeeded` condition follows a run's phase; and the `Valid`
+//! condition of Tasks and Pipelines (`valid`).
+
+pub mod valid;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use minitask_api::{CONDITION_SUCCEEDED, Phase};

@@ -456,6 +456,101 @@ async fn fixing_the_task_a_pipeline_complained_about_makes_it_valid() {
     assert_eq!(fixed.reason, "Valid");
 }
 
+/// A `taskRef` to a Task that does not exist makes the Pipeline invalid,
+/// with what was probably meant; a run of it says what it waits for at
+/// once, and starts when the Task appears; deleting the Task makes the
+/// Pipeline invalid again.
+#[tokio::test]
+async fn a_pipeline_naming_a_task_that_does_not_exist_says_so() {
+    let w = World::new("pipeline-missing-task").await;
+    let _controller = w.controller().await;
+    w.create_task("hello", &[("say", "echo hi")]).await;
+    create_pipeline(
+        &w,
+        "ci",
+        json!({"tasks": [{"name": "greet", "taskRef": {"name": "helo"}}]}),
+    )
+    .await;
+    let pipelines = pipelines(&w);
+    let valid = |want: &'static str| {
+        let pipelines = pipelines.clone();
+        eventually(want, WAIT, move || {
+            let pipelines = pipelines.clone();
+            async move {
+                let status = pipelines.get("ci").await.ok()?.status?;
+                let condition = status.conditions.first()?.clone();
+                (condition.status == want).then_some(condition)
+            }
+        })
+    };
+    let invalid = valid("False").await;
+    assert!(
+        invalid.message.contains("task \"greet\": Task \"helo\" does not exist")
+            && invalid.message.contains("(did you mean \"hello\"?)"),
+        "{}",
+        invalid.message
+    );
+    create_run(&w, "r", json!({"pipelineRef": {"name": "ci"}})).await;
+    let waiting = run_status(&w, "r", "a message naming the missing Task", |s| {
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("task greet waits: Task \"helo\" not found"))
+    })
+    .await;
+    assert!(
+        waiting
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("did you mean \"hello\""),
+        "{:?}",
+        waiting.message
+    );
+    w.create_task("helo", &[("say", "echo hi")]).await;
+    valid("True").await;
+    run_status(&w, "r", "the missing Task no longer named", |s| {
+        !s.message.as_deref().unwrap_or_default().contains("not found")
+    })
+    .await;
+    w.tasks().delete("helo", &Default::default()).await.unwrap();
+    valid("False").await;
+}
+
+/// A Task whose steps use a param or workspace it does not declare is
+/// marked invalid, naming each; fixing it makes it valid.
+#[tokio::test]
+async fn a_task_using_what_it_does_not_declare_is_marked_invalid() {
+    let w = World::new("task-valid").await;
+    let _controller = w.controller().await;
+    w.create_task("greet", &[("say", "echo $(params.whom) > $(workspaces.src.path)/x")])
+        .await;
+    let tasks = w.tasks();
+    let valid = |want: &'static str| {
+        let tasks = tasks.clone();
+        eventually(want, WAIT, move || {
+            let tasks = tasks.clone();
+            async move {
+                let status = tasks.get("greet").await.ok()?.status?;
+                let condition = status.conditions.first()?.clone();
+                (condition.status == want).then_some((condition, status.steps))
+            }
+        })
+    };
+    let (invalid, steps) = valid("False").await;
+    assert_eq!(steps, Some(1));
+    assert!(
+        invalid.message.contains("$(params.whom) names no param of the Task")
+            && invalid.message.contains("$(workspaces.src) names no workspace"),
+        "{}",
+        invalid.message
+    );
+    let mut task = tasks.get("greet").await.unwrap();
+    task.spec.params = vec![serde_json::from_value(json!({"name": "whom"})).unwrap()];
+    task.spec.workspaces = vec![serde_json::from_value(json!({"name": "src"})).unwrap()];
+    tasks.replace("greet", &Default::default(), &task).await.unwrap();
+    valid("True").await;
+}
+
 #[tokio::test]
 async fn a_pipelinerun_costs_its_taskruns_and_a_status_write_per_change_and_no_reads() {
     let w = World::new("pipeline-requests").await;

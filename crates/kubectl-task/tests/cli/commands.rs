@@ -19,11 +19,15 @@ async fn list_and_runs_print_tables_and_parse_back() {
     let table = ok(&task_in(&ns, &["list"]));
     let lines: Vec<&str> = table.lines().collect();
     assert!(
-        lines[0].starts_with("NAME") && lines[0].contains("STEPS   PARAMS   WORKSPACES   RESULTS   AGE   DESCRIPTION"),
+        lines[0].starts_with("NAME")
+            && lines[0].contains("STEPS   VALID   PARAMS   WORKSPACES   RESULTS   AGE   DESCRIPTION"),
         "{table}"
     );
     assert!(
-        lines[1].starts_with("build") && lines[1].contains(" 2 ") && lines[1].contains("tag,os"),
+        lines[1].starts_with("build")
+            && lines[1].contains(" 2 ")
+            && lines[1].contains(" True ")
+            && lines[1].contains("tag,os"),
         "{table}"
     );
     assert!(lines[2].starts_with("hello") && lines[2].contains("<none>"), "{table}");

@@ -2,7 +2,7 @@
 //! template), list, runs, describe, logs, cancel and delete, in kubectl's
 //! `kind/name` forms.
 
-use crate::{error, ok, task_in, text, world};
+use crate::{create_task, error, ok, task_in, text, world};
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use minitask_api::{Pipeline, PipelineRun};
@@ -32,6 +32,13 @@ fn ci() -> Value {
     })
 }
 
+/// The `ci` Pipeline and the Tasks it names.
+async fn create_ci(client: &Client, ns: &str) {
+    create_task(client, ns, "git").await;
+    create_task(client, ns, "t").await;
+    create_pipeline(client, ns, "ci", ci()).await;
+}
+
 async fn pipelineruns(client: &Client, ns: &str) -> Vec<PipelineRun> {
     Api::<PipelineRun>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
@@ -43,7 +50,7 @@ async fn pipelineruns(client: &Client, ns: &str) -> Vec<PipelineRun> {
 #[tokio::test]
 async fn start_makes_a_pipelinerun_with_params_and_a_claim_template() {
     let (client, ns) = world("cli-pl-start").await;
-    create_pipeline(&client, &ns, "ci", ci()).await;
+    create_ci(&client, &ns).await;
     let out = task_in(
         &ns,
         &[
@@ -89,7 +96,7 @@ async fn start_makes_a_pipelinerun_with_params_and_a_claim_template() {
 #[tokio::test]
 async fn start_refuses_what_the_pipeline_cannot_take() {
     let (client, ns) = world("cli-pl-refuse").await;
-    create_pipeline(&client, &ns, "ci", ci()).await;
+    create_ci(&client, &ns).await;
     let stderr = error(&task_in(
         &ns,
         &["start", "pipeline/ci", "-p", "repo=x", "-p", "colour=red"],
@@ -141,7 +148,7 @@ async fn start_refuses_what_the_pipeline_cannot_take() {
 #[tokio::test]
 async fn pipelines_and_their_runs_are_listed_described_cancelled_and_deleted() {
     let (client, ns) = world("cli-pl-show").await;
-    create_pipeline(&client, &ns, "ci", ci()).await;
+    create_ci(&client, &ns).await;
     let list = ok(&task_in(&ns, &["list", "pipelines"]));
     let header: Vec<&str> = list.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
@@ -230,7 +237,7 @@ async fn pipelines_and_their_runs_are_listed_described_cancelled_and_deleted() {
 #[tokio::test]
 async fn delete_keeps_the_taskruns_of_pipelineruns_that_have_not_finished() {
     let (client, ns) = world("cli-pl-delete").await;
-    create_pipeline(&client, &ns, "ci", ci()).await;
+    create_ci(&client, &ns).await;
     let api = Api::<PipelineRun>::namespaced(client.clone(), &ns);
     let run: PipelineRun = serde_json::from_value(json!({
         "apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun", "metadata": {"name": "ci-1"},
@@ -278,4 +285,148 @@ async fn delete_keeps_the_taskruns_of_pipelineruns_that_have_not_finished() {
         ok(&task_in(&ns, &["delete", "--task", "git"])),
         "taskrun.minitask.dev/ci-1-fetch deleted\n"
     );
+}
+
+/// What would only fail once running is refused by `start`, before
+/// anything is created: a Task the Pipeline names that does not exist, an
+/// emptyDir shared by tasks, a ConfigMap, Secret or claim that does not
+/// exist; and a namespace that does not exist is named as such.
+#[tokio::test]
+async fn start_refuses_what_would_only_fail_once_running() {
+    let (client, ns) = world("cli-preflight").await;
+    create_task(&client, &ns, "hello").await;
+    create_pipeline(
+        &client,
+        &ns,
+        "typo",
+        json!({"tasks": [{"name": "greet", "taskRef": {"name": "helo"}}]}),
+    )
+    .await;
+    let stderr = error(&task_in(&ns, &["start", "pipeline/typo"]));
+    assert!(
+        stderr.contains(
+            "Pipeline typo cannot run: task \"greet\" names Task \"helo\", which does not exist in namespace"
+        ) && stderr.contains("(did you mean \"hello\"?)"),
+        "{stderr}"
+    );
+
+    create_task_with_workspace(&client, &ns, "t").await;
+    create_pipeline(
+        &client,
+        &ns,
+        "build-and-test",
+        json!({"workspaces": [{"name": "source"}], "tasks": [
+            {"name": "build", "taskRef": {"name": "t"}, "workspaces": [{"name": "src", "workspace": "source"}]},
+            {"name": "test", "taskRef": {"name": "t"}, "runAfter": ["build"], "workspaces": [{"name": "src", "workspace": "source"}]},
+        ]}),
+    )
+    .await;
+    let stderr = error(&task_in(
+        &ns,
+        &["start", "pipeline/build-and-test", "-w", "source=emptyDir"],
+    ));
+    assert!(
+        stderr.contains("workspace \"source\" is an emptyDir but 2 tasks use it"),
+        "{stderr}"
+    );
+    let stderr = error(&task_in(
+        &ns,
+        &["start", "pipeline/build-and-test", "-w", "source=pvc:nope"],
+    ));
+    assert!(
+        stderr.contains("workspace \"source\": PersistentVolumeClaim \"nope\" does not exist in namespace"),
+        "{stderr}"
+    );
+    for (flag, kind) in [("input=configmap:nope", "ConfigMap"), ("input=secret:nope", "Secret")] {
+        let stderr = error(&task_in(&ns, &["start", "t", "-w", flag]));
+        assert!(
+            stderr.contains(&format!(
+                "workspace \"input\": {kind} \"nope\" does not exist in namespace {ns}"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(pipelineruns(&client, &ns).await.is_empty());
+    assert!(crate::runs(&client, &ns).await.is_empty());
+
+    // One that exists is taken.
+    let config: k8s_openapi::api::core::v1::ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "words"}, "data": {"a": "b"}})).unwrap();
+    Api::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &config)
+        .await
+        .unwrap();
+    ok(&task_in(&ns, &["start", "t", "-w", "input=configmap:words"]));
+
+    // A namespace that does not exist is named as such, with where the
+    // Task does exist.
+    let stderr = error(&task_in(&format!("{ns}-nope"), &["start", "hello"]));
+    assert!(
+        stderr.contains(&format!("namespace \"{ns}-nope\" does not exist; hello exists in {ns}")),
+        "{stderr}"
+    );
+}
+
+async fn create_task_with_workspace(client: &Client, ns: &str, name: &str) {
+    crate::create_task_with(
+        client,
+        ns,
+        name,
+        json!({"workspaces": [{"name": "src", "optional": true}, {"name": "input", "optional": true}],
+               "steps": [{"name": "a", "image": "busybox", "script": "true"}]}),
+    )
+    .await;
+}
+
+/// `start pipeline/X --last` and `--use-pipelinerun RUN` run it again as
+/// that run ran; flags given win.
+#[tokio::test]
+async fn start_repeats_a_pipelinerun() {
+    let (client, ns) = world("cli-pl-last").await;
+    create_ci(&client, &ns).await;
+    let first = ok(&task_in(
+        &ns,
+        &[
+            "start",
+            "pipeline/ci",
+            "-p",
+            "repo=git://a",
+            "-p",
+            "ref=dev",
+            "-w",
+            "src=volumeClaimTemplate:2Gi",
+            "--timeout",
+            "20m",
+            "-o",
+            "name",
+        ],
+    ));
+    let first = first.trim().rsplit('/').next().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    ok(&task_in(&ns, &["start", "pipeline/ci", "--last", "-p", "ref=main"]));
+    ok(&task_in(&ns, &["start", "pipeline/ci", "--use-pipelinerun", &first]));
+    let runs = pipelineruns(&client, &ns).await;
+    assert_eq!(runs.len(), 3);
+    let value = |run: &minitask_api::PipelineRun, name: &str| {
+        let param = run.spec.params.iter().find(|p| p.name == name).unwrap();
+        serde_json::to_value(&param.value).unwrap()
+    };
+    let mut refs = Vec::new();
+    for run in runs
+        .iter()
+        .filter(|r| r.metadata.name.as_deref() != Some(first.as_str()))
+    {
+        assert_eq!(value(run, "repo"), json!("git://a"));
+        assert!(run.spec.workspaces[0].volume_claim_template.is_some());
+        assert_eq!(run.spec.timeouts.as_ref().unwrap().pipeline.as_deref(), Some("20m"));
+        refs.push(value(run, "ref"));
+    }
+    refs.sort_by_key(|r| r.to_string());
+    assert_eq!(
+        refs,
+        [json!("dev"), json!("main")],
+        "--use-pipelinerun keeps dev; --last -p ref=main"
+    );
+    let stderr = error(&task_in(&ns, &["start", "t", "--use-pipelinerun", &first]));
+    assert!(stderr.contains("--use-pipelinerun applies to Pipelines"), "{stderr}");
 }

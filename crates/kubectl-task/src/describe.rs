@@ -12,8 +12,8 @@ use crate::cluster::Cluster;
 use crate::errors;
 use crate::output::{Format, age, print, render, table};
 use crate::pipeline_show::{show_pipeline, show_pipelinerun};
-use crate::refs::{Kind, parse};
-use crate::resolve::{AnyRun, find_any_run, find_pipeline, find_pipelinerun, find_run, find_task, last_run};
+use crate::refs::{Kind, parse, run_kind_word};
+use crate::resolve::{AnyRun, find_any_run, find_pipeline, find_pipelinerun, find_run, find_task, last_any};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,29 +21,39 @@ pub struct Args {
     /// or `task NAME`) or a Pipeline (pipeline/NAME).
     #[arg(value_name = "NAME", num_args = 0..=2)]
     names: Vec<String>,
-    /// The newest TaskRun (of --task when given).
-    #[arg(long, conflicts_with = "names")]
+    /// The newest run: a TaskRun (of --task), or a PipelineRun (of
+    /// --pipeline, or with `pipelinerun --last`).
+    #[arg(long)]
     last: bool,
     /// With --last: the newest run of this Task.
     #[arg(long, requires = "last")]
     task: Option<String>,
+    /// With --last: the newest run of this Pipeline.
+    #[arg(long, requires = "last", conflicts_with = "task")]
+    pipeline: Option<String>,
     /// Print the object as yaml, json, name, jsonpath=... instead.
     #[arg(short = 'o', long, value_parser = Format::parse)]
     output: Option<Format>,
 }
 
 pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<()> {
+    if args.last {
+        let kind = match args.names.as_slice() {
+            [] => None,
+            [word] if run_kind_word(word).is_some() => run_kind_word(word),
+            _ => anyhow::bail!("--last picks the run: give no name, or only its kind (`describe pipelinerun --last`)"),
+        };
+        return match last_any(cluster, kind, args.task.as_deref(), args.pipeline.as_deref()).await? {
+            AnyRun::Task(run) => show_run(cluster, *run, args.output).await,
+            AnyRun::Pipeline(run) => show_pipelinerun(cluster, *run, args.output).await,
+        };
+    }
     let (kind, name) = match args.names.as_slice() {
-        [] if args.last => (Some(Kind::TaskRun), String::new()),
         [] => anyhow::bail!("describe what? give a TaskRun, task/NAME, or --last"),
         [one] => parse(one)?,
         [kind, name] => (parse(&format!("{kind}/{name}"))?.0, name.clone()),
         _ => anyhow::bail!("describe takes one name"),
     };
-    if args.last {
-        let run = last_run(cluster, args.task.as_deref()).await?;
-        return show_run(cluster, run, args.output).await;
-    }
     match kind {
         Some(Kind::Task) => show_task(cluster, find_task(cluster, &name).await?, args.output).await,
         Some(Kind::TaskRun) => show_run(cluster, find_run(cluster, &name).await?, args.output).await,

@@ -10,7 +10,7 @@ use minitask_api::{Pipeline, PipelineRun, Task, TaskRun};
 
 use crate::cluster::Cluster;
 use crate::errors;
-use crate::output::{Format, age, print, render, table};
+use crate::output::{Format, age, aligned_table, print, render};
 use crate::refs::Kind;
 
 #[derive(clap::Args)]
@@ -104,6 +104,7 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
         scope: scope(cluster, args.all_namespaces),
         all_namespaces: args.all_namespaces,
         output: args.output,
+        widths: Default::default(),
     };
     let headers = [
         "NAME",
@@ -183,38 +184,66 @@ pub async fn runs(cluster: &Cluster, args: RunsArgs) -> anyhow::Result<()> {
         scope: scope(cluster, args.all_namespaces),
         all_namespaces: args.all_namespaces,
         output: args.output.clone(),
+        widths: Default::default(),
     };
     let headers = ["NAME", "TASK", "STATUS", "REASON", "STARTED", "DURATION"];
     let wide = ["POD", "ATTEMPT", "MESSAGE"];
+    if args.watch {
+        shown.reserve(minitask_api::Reason::ALL.iter().map(|r| r.as_str()));
+    }
     shown.print(&items, &headers, &wide, run_row)?;
     if !args.watch {
         return Ok(());
     }
-    // Then every change, one row per change, as `kubectl get -w` prints.
-    let config = match &args.selector {
+    let task = args.task.clone();
+    let keep = move |run: &TaskRun| task.as_deref().is_none_or(|t| run.task_name() == Some(t));
+    watch_rows(runs, &args.selector, &items, &shown, &headers, &wide, run_row, keep).await
+}
+
+/// After the list (`printed`), every change, one row per change, as
+/// `kubectl get -w` prints them, under the same columns.
+#[allow(clippy::too_many_arguments)]
+async fn watch_rows<K>(
+    api: Api<K>,
+    selector: &Option<String>,
+    printed: &[K],
+    shown: &Shown,
+    headers: &[&str],
+    wide: &[&str],
+    row: impl Fn(&K) -> Vec<String>,
+    keep: impl Fn(&K) -> bool,
+) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug + Send + 'static,
+{
+    let config = match selector {
         Some(s) => watcher::Config::default().labels(s),
         None => watcher::Config::default(),
     };
-    let mut changes = std::pin::pin!(watcher(runs, config));
+    // What the list printed, by object and version: the watch's own first
+    // list repeats it, but shows what changed in between.
+    let version = |o: &K| (o.namespace(), o.name_any(), o.resource_version());
+    let seen: std::collections::HashSet<_> = printed.iter().map(version).collect();
+    let mut changes = std::pin::pin!(watcher(api, config));
     let mut listed = true;
     while let Some(event) = changes.next().await {
-        let run = match event.map_err(|e| anyhow::anyhow!("watching taskruns: {}", errors::root_cause(&e)))? {
-            // The first list repeats what is printed already.
-            watcher::Event::Init => {
-                listed = true;
-                continue;
-            }
-            watcher::Event::InitDone => {
-                listed = false;
-                continue;
-            }
-            watcher::Event::InitApply(_) if listed => continue,
-            watcher::Event::InitApply(run) | watcher::Event::Apply(run) | watcher::Event::Delete(run) => run,
-        };
-        if args.task.as_deref().is_some_and(|t| run.task_name() != Some(t)) {
-            continue;
+        let object =
+            match event.map_err(|e| anyhow::anyhow!("watching {}: {}", shown.plural, errors::root_cause(&e)))? {
+                // The first list repeats what is printed already.
+                watcher::Event::Init => {
+                    listed = true;
+                    continue;
+                }
+                watcher::Event::InitDone => {
+                    listed = false;
+                    continue;
+                }
+                watcher::Event::InitApply(o) if listed && seen.contains(&version(&o)) => continue,
+                watcher::Event::InitApply(o) | watcher::Event::Apply(o) | watcher::Event::Delete(o) => o,
+            };
+        if keep(&object) {
+            shown.rows(&[object], headers, wide, &row, false)?;
         }
-        shown.rows(&[run], &headers, &wide, run_row, false)?;
     }
     Ok(())
 }
@@ -235,6 +264,7 @@ async fn list_pipelines(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()>
         scope: scope(cluster, args.all_namespaces),
         all_namespaces: args.all_namespaces,
         output: args.output,
+        widths: Default::default(),
     };
     let headers = ["NAME", "TASKS", "PARAMS", "WORKSPACES", "VALID", "AGE", "DESCRIPTION"];
     shown.print(&items, &headers, &[], |p| {
@@ -267,6 +297,10 @@ async fn list_pipelines(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()>
 }
 
 async fn pipelineruns(cluster: &Cluster, args: RunsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.task.is_none(),
+        "--task lists taskruns: `kubectl task runs --task NAME` (for pipelineruns, --pipeline NAME)"
+    );
     let runs: Api<PipelineRun> = api(cluster.client.clone(), &cluster.namespace, args.all_namespaces);
     let doing = format!("listing pipelineruns in {}", scope(cluster, args.all_namespaces));
     let mut items: Vec<PipelineRun> = runs
@@ -285,26 +319,48 @@ async fn pipelineruns(cluster: &Cluster, args: RunsArgs) -> anyhow::Result<()> {
         scope: scope(cluster, args.all_namespaces),
         all_namespaces: args.all_namespaces,
         output: args.output.clone(),
+        widths: Default::default(),
     };
     let headers = ["NAME", "PIPELINE", "STATUS", "REASON", "TASKS", "STARTED", "DURATION"];
     let wide = ["MESSAGE"];
-    shown.print(&items, &headers, &wide, |r| {
-        let now = Timestamp::now();
-        let status = r.status.clone().unwrap_or_default();
-        vec![
-            r.name_any(),
-            r.pipeline_name().unwrap_or("<inline>").to_string(),
-            format!("{:?}", r.phase()),
-            status.reason.unwrap_or_default(),
-            status.progress.unwrap_or_else(|| "---".into()),
-            status
-                .start_time
-                .as_ref()
-                .map_or("---".into(), |t| format!("{} ago", age(Some(t), now))),
-            status.duration.unwrap_or_else(|| "---".into()),
-            status.message.unwrap_or_default(),
-        ]
-    })
+    if args.watch {
+        shown.reserve(minitask_api::PipelineReason::ALL.iter().map(|r| r.as_str()));
+    }
+    shown.print(&items, &headers, &wide, pipelinerun_row)?;
+    if !args.watch {
+        return Ok(());
+    }
+    let pipeline = args.pipeline.clone();
+    let keep = move |run: &PipelineRun| pipeline.as_deref().is_none_or(|p| run.pipeline_name() == Some(p));
+    watch_rows(
+        runs,
+        &args.selector,
+        &items,
+        &shown,
+        &headers,
+        &wide,
+        pipelinerun_row,
+        keep,
+    )
+    .await
+}
+
+fn pipelinerun_row(r: &PipelineRun) -> Vec<String> {
+    let now = Timestamp::now();
+    let status = r.status.clone().unwrap_or_default();
+    vec![
+        r.name_any(),
+        r.pipeline_name().unwrap_or("<inline>").to_string(),
+        format!("{:?}", r.phase()),
+        status.reason.unwrap_or_default(),
+        status.progress.unwrap_or_else(|| "---".into()),
+        status
+            .start_time
+            .as_ref()
+            .map_or("---".into(), |t| format!("{} ago", age(Some(t), now))),
+        status.duration.unwrap_or_else(|| "---".into()),
+        status.message.unwrap_or_default(),
+    ]
 }
 
 fn run_row(r: &TaskRun) -> Vec<String> {
@@ -335,9 +391,23 @@ struct Shown {
     scope: String,
     all_namespaces: bool,
     output: Option<Format>,
+    /// The widths of the columns printed so far.
+    widths: std::cell::RefCell<Vec<usize>>,
 }
 
 impl Shown {
+    /// Room in the STATUS and REASON columns for the longest value a run
+    /// can come to show: the rows a watch prints later stay under them.
+    fn reserve(&self, reasons: impl Iterator<Item = &'static str>) {
+        let longest = reasons.map(str::len).max().unwrap_or(0);
+        let mut widths = self.widths.borrow_mut();
+        // NAME (and NAMESPACE), then the kind's column, then STATUS, REASON.
+        let at = 2 + usize::from(self.all_namespaces);
+        widths.resize(at + 2, 0);
+        widths[at] = "Succeeded".len();
+        widths[at + 1] = longest;
+    }
+
     fn print<K>(
         &self,
         items: &[K],
@@ -390,7 +460,7 @@ impl Shown {
                 cells
             })
             .collect();
-        let text = table(&headers, &rows);
+        let text = aligned_table(&headers, &rows, &mut self.widths.borrow_mut());
         match with_headers {
             true => print(&text),
             false => print(&text.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>()),

@@ -86,7 +86,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct LogsArgs {
-    /// The run (NAME, taskrun/NAME or pipelinerun/NAME; not needed with --last).
+    /// The run (NAME, taskrun/NAME or pipelinerun/NAME); with --last, none
+    /// or only its kind (`logs pipelinerun --last`).
     #[arg(required_unless_present = "last")]
     run: Option<String>,
     /// Stream the logs until the run ends, waiting for steps to start and
@@ -108,12 +109,17 @@ struct LogsArgs {
     /// No colours.
     #[arg(long)]
     no_color: bool,
-    /// The newest TaskRun (of --task when given).
-    #[arg(long, conflicts_with = "run")]
+    /// The newest run: a TaskRun (of --task), or a PipelineRun (of
+    /// --pipeline, or with `pipelinerun --last`).
+    #[arg(long)]
     last: bool,
-    /// With --last: the newest run of this Task.
-    #[arg(long, requires = "last", value_name = "TASK")]
+    /// With --last: the newest run of this Task. With a PipelineRun: only
+    /// the logs of this task of the Pipeline (and --step within it).
+    #[arg(long, value_name = "TASK")]
     task: Option<String>,
+    /// With --last: the newest run of this Pipeline.
+    #[arg(long, requires = "last", value_name = "PIPELINE")]
+    pipeline: Option<String>,
 }
 
 #[tokio::main]
@@ -185,13 +191,31 @@ async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outc
         to_stderr: false,
         task: None,
     };
-    let run = match &args.run {
-        Some(name) => match resolve::find_any_run(cluster, name).await? {
-            resolve::AnyRun::Task(run) => *run,
-            resolve::AnyRun::Pipeline(run) => return pipeline_logs::logs(cluster, *run, &options).await,
-        },
-        None => resolve::last_run(cluster, args.task.as_deref()).await?,
+    let found = match (&args.run, args.last) {
+        (Some(text), true) => {
+            let kind = refs::run_kind_word(text).ok_or_else(|| {
+                anyhow::anyhow!("--last picks the run: give no name, or only its kind (`logs pipelinerun --last`)")
+            })?;
+            resolve::last_any(cluster, Some(kind), args.task.as_deref(), args.pipeline.as_deref()).await?
+        }
+        (None, _) => resolve::last_any(cluster, None, args.task.as_deref(), args.pipeline.as_deref()).await?,
+        (Some(name), false) => resolve::find_any_run(cluster, name).await?,
     };
+    let run = match found {
+        resolve::AnyRun::Task(run) => *run,
+        resolve::AnyRun::Pipeline(run) => {
+            anyhow::ensure!(
+                options.attempt.is_none(),
+                "--attempt applies to a TaskRun; to see one attempt of a task, give its TaskRun (kubectl task describe pipelinerun/{} lists them)",
+                kube::ResourceExt::name_any(run.as_ref())
+            );
+            return pipeline_logs::logs(cluster, *run, &options, args.task.as_deref()).await;
+        }
+    };
+    anyhow::ensure!(
+        args.last || args.task.is_none(),
+        "--task applies to PipelineRuns (logs pipelinerun/NAME --task TASK) or with --last (the newest run of a Task)"
+    );
     if let Some(attempt) = options.attempt {
         let attempts = run.status.as_ref().map_or(0, |s| s.retries_status.len() + 1);
         anyhow::ensure!(

@@ -133,7 +133,17 @@ pub fn render<T: Serialize>(objects: &[T], names: &[String], format: &Format, si
 
 /// Rows as a kubectl table: upper-case headers, columns three spaces apart.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    aligned_table(headers, rows, &mut Vec::new())
+}
+
+/// `table`, with each column at least as wide as `widths` says (what an
+/// earlier table printed), which then holds this table's widths: the rows
+/// of a watch stay under the header printed first.
+pub fn aligned_table(headers: &[&str], rows: &[Vec<String>], widths: &mut Vec<usize>) -> String {
+    widths.resize(headers.len().max(widths.len()), 0);
+    for (width, header) in widths.iter_mut().zip(headers) {
+        *width = (*width).max(header.len());
+    }
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());

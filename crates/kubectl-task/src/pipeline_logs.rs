@@ -15,9 +15,27 @@ use crate::resolve::{pipelineruns, runs};
 use crate::spinner::{Spinner, following};
 use crate::watch::{Seen, until, versions};
 
-/// Prints (or follows, with `options.follow`) every task's logs.
-pub async fn logs(cluster: &Cluster, run: PipelineRun, options: &Options) -> anyhow::Result<Outcome> {
+/// Prints (or follows, with `options.follow`) every task's logs, or only
+/// those of pipeline task `only`.
+pub async fn logs(
+    cluster: &Cluster,
+    run: PipelineRun,
+    options: &Options,
+    only: Option<&str>,
+) -> anyhow::Result<Outcome> {
     let name = run.name_any();
+    if let Some(only) = only {
+        let spec = run.status.as_ref().and_then(|s| s.pipeline_spec.as_deref());
+        let tasks: Vec<&str> = spec
+            .map(|s| s.all_tasks().map(|t| t.name.as_str()).collect())
+            .unwrap_or_default();
+        anyhow::ensure!(
+            spec.is_none() || tasks.contains(&only),
+            "pipelinerun {name} has no task {only:?}{}; its tasks: {}",
+            minitask_api::did_you_mean(&minitask_api::similar(only, tasks.iter().copied())),
+            tasks.join(", ")
+        );
+    }
     following(&cluster.namespace, &format!("pipelinerun/{name}"));
     let mut printed = BTreeSet::new();
     let mut spinner = Spinner::new();
@@ -26,7 +44,11 @@ pub async fn logs(cluster: &Cluster, run: PipelineRun, options: &Options) -> any
     loop {
         // The run's TaskRuns not printed yet, in the order they started.
         let mut next: Vec<TaskRun> = Vec::new();
-        for child in task_run_names(&current).into_iter().filter(|n| !printed.contains(n)) {
+        let names = match only {
+            Some(only) => task_run_names_of(&current, only),
+            None => task_run_names(&current),
+        };
+        for child in names.into_iter().filter(|n| !printed.contains(n)) {
             let doing = format!("reading TaskRun {child}");
             if let Some(found) = runs(cluster)
                 .get_opt(&child)
@@ -88,7 +110,7 @@ pub async fn follow(cluster: &Cluster, run: PipelineRun, to_stderr: bool) -> any
         to_stderr,
         ..Options::default()
     };
-    logs(cluster, run, &options).await
+    logs(cluster, run, &options, None).await
 }
 
 /// Waits until the run ends, saying what it waits for.
@@ -121,6 +143,16 @@ pub fn task_run_names(run: &PipelineRun) -> Vec<String> {
     run.status
         .iter()
         .flat_map(|s| &s.tasks)
+        .flat_map(|t| t.task_runs.clone())
+        .collect()
+}
+
+/// The TaskRuns the run's status lists for pipeline task `task`.
+fn task_run_names_of(run: &PipelineRun, task: &str) -> Vec<String> {
+    run.status
+        .iter()
+        .flat_map(|s| &s.tasks)
+        .filter(|t| t.name == task)
         .flat_map(|t| t.task_runs.clone())
         .collect()
 }

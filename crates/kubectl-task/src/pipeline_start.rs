@@ -84,26 +84,36 @@ pub async fn run(cluster: &Cluster, args: &Args, pipeline: Pipeline) -> anyhow::
             _ => errors::api(&e, &doing, &cluster.server),
         })?;
     let created_name = created.name_any();
+    let shown = [Kind::PipelineRun.qualified(&created_name)];
+    // With -f or --wait, -o prints the run as it ended.
+    let at_end = args.follow || args.wait;
     match &args.output {
-        Some(format) => print(&render(
-            &[&created],
-            &[Kind::PipelineRun.qualified(&created_name)],
-            format,
-            true,
-        )?),
-        None => print(&format!("{} created\n", Kind::PipelineRun.qualified(&created_name))),
+        Some(_) if at_end => {}
+        Some(format) => print(&render(&[&created], &shown, format, true)?),
+        None => print(&format!("{} created\n", shown[0])),
     }
-    match (args.follow, args.wait) {
-        (true, _) => pipeline_logs::follow(cluster, created, args.output.is_some()).await,
-        (_, true) => pipeline_logs::wait(cluster, created).await,
+    let outcome = match (args.follow, args.wait) {
+        (true, _) => pipeline_logs::follow(cluster, created, args.output.is_some()).await?,
+        (_, true) => pipeline_logs::wait(cluster, created).await?,
         _ => {
             eprintln!(
                 "follow it with `kubectl task logs -f pipelinerun/{created_name} -n {}`",
                 cluster.namespace
             );
-            Ok(Outcome::Done)
+            return Ok(Outcome::Done);
+        }
+    };
+    if let Some(format) = &args.output {
+        let doing = format!("reading PipelineRun {created_name} in namespace {}", cluster.namespace);
+        let ended = pipelineruns(cluster)
+            .get_opt(&created_name)
+            .await
+            .map_err(|e| errors::api(&e, &doing, &cluster.server))?;
+        if let Some(ended) = ended {
+            print(&render(&[&ended], &shown, format, true)?);
         }
     }
+    Ok(outcome)
 }
 
 /// Why the controller found the Pipeline invalid, if it did.

@@ -28,6 +28,16 @@ impl Kind {
     }
 }
 
+/// A run kind written alone (`pipelinerun`, `plr`, `taskruns`...), as in
+/// `kubectl task logs pipelinerun --last`.
+pub fn run_kind_word(text: &str) -> Option<Kind> {
+    match text.strip_suffix(".minitask.dev").unwrap_or(text) {
+        "taskrun" | "taskruns" | "tr" => Some(Kind::TaskRun),
+        "pipelinerun" | "pipelineruns" | "plr" => Some(Kind::PipelineRun),
+        _ => None,
+    }
+}
+
 /// `text` as a kind (when it names one) and a name.
 pub fn parse(text: &str) -> anyhow::Result<(Option<Kind>, String)> {
     let Some((kind, name)) = text.split_once('/') else {

@@ -129,7 +129,8 @@ where
         let there = match elsewhere.as_slice() {
             [] => String::new(),
             [one] => format!("; {name} exists in {one} (-n {one})"),
-            many => format!("; {name} exists in {}", many.join(", ")),
+            many if many.len() <= 5 => format!("; {name} exists in {}", many.join(", ")),
+            many => format!("; {name} exists in {} and {} more", many[..5].join(", "), many.len() - 5),
         };
         anyhow::bail!("namespace {ns:?} does not exist{there}; list the namespaces with `kubectl get namespaces`")
     }
@@ -179,6 +180,27 @@ pub async fn last_run(cluster: &Cluster, task: Option<&str>) -> anyhow::Result<T
             "there are no TaskRuns in namespace {}; start one with `kubectl task start TASK`",
             cluster.namespace
         ),
+    }
+}
+
+/// What `--last` picks: the newest PipelineRun (of `pipeline`) when
+/// `pipeline` is given or `kind` is a PipelineRun, else the newest TaskRun
+/// (of `task`; for a PipelineRun, `task` is one of its tasks instead).
+pub async fn last_any(
+    cluster: &Cluster,
+    kind: Option<crate::refs::Kind>,
+    task: Option<&str>,
+    pipeline: Option<&str>,
+) -> anyhow::Result<AnyRun> {
+    use crate::refs::Kind;
+    match (kind, pipeline) {
+        (Some(Kind::TaskRun), Some(_)) => {
+            anyhow::bail!("--pipeline picks a PipelineRun; for the newest TaskRun of a Task, use --task")
+        }
+        (Some(Kind::PipelineRun), _) | (_, Some(_)) => {
+            Ok(AnyRun::Pipeline(Box::new(last_pipelinerun(cluster, pipeline).await?)))
+        }
+        _ => Ok(AnyRun::Task(Box::new(last_run(cluster, task).await?))),
     }
 }
 

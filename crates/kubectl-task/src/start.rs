@@ -145,19 +145,33 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
             _ => errors::api(&e, &doing, &cluster.server),
         })?;
     let name = created.name_any();
+    // With -f or --wait, -o prints the run as it ended (`| jq .status.results`).
+    let at_end = args.follow || args.wait;
     match &args.output {
+        Some(_) if at_end => {}
         Some(format) => print(&render(&[&created], &[Kind::TaskRun.qualified(&name)], format, true)?),
         None => print(&format!("{} created\n", Kind::TaskRun.qualified(&name))),
     }
     let namespace = &cluster.namespace;
-    match (args.follow, args.wait) {
-        (true, _) => follow(cluster, created, args.output.is_some()).await,
-        (_, true) => wait(cluster, created).await,
+    let outcome = match (args.follow, args.wait) {
+        (true, _) => follow(cluster, created, args.output.is_some()).await?,
+        (_, true) => wait(cluster, created).await?,
         _ => {
             eprintln!("follow it with `kubectl task logs -f {name} -n {namespace}`");
-            Ok(Outcome::Done)
+            return Ok(Outcome::Done);
+        }
+    };
+    if let Some(format) = &args.output {
+        let doing = format!("reading TaskRun {name} in namespace {namespace}");
+        let ended = runs(cluster)
+            .get_opt(&name)
+            .await
+            .map_err(|e| errors::api(&e, &doing, &cluster.server))?;
+        if let Some(ended) = ended {
+            print(&render(&[&ended], &[Kind::TaskRun.qualified(&name)], format, true)?);
         }
     }
+    Ok(outcome)
 }
 
 /// The TaskRun that `args` describe, for `task`, starting from `source`

@@ -111,6 +111,7 @@ async fn every_output_format_works_and_yaml_has_no_managed_fields() {
 async fn last_picks_the_newest_run_and_start_last_runs_it_again() {
     let (client, ns) = world("last").await;
     full_task(&client, &ns, "build").await;
+    crate::create_claim(&client, &ns, "code").await;
     create_task(&client, &ns, "hello").await;
     let first = ok(&task_in(
         &ns,

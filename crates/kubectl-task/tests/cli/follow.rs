@@ -90,7 +90,7 @@ async fn ctrl_c_while_following_says_how_to_get_back() {
 }
 
 #[tokio::test]
-async fn output_and_follow_together_keep_stdout_one_json_document() {
+async fn output_and_follow_together_print_the_ended_run_as_one_json_document() {
     let (client, ns) = world("follow-json").await;
     create_task(&client, &ns, "hello").await;
     let child = spawn(&ns, &["start", "hello", "-f", "-o", "json"]);
@@ -103,13 +103,16 @@ async fn output_and_follow_together_keep_stdout_one_json_document() {
         &client,
         &ns,
         &run.name_any(),
-        json!({"phase": "Succeeded", "reason": "Succeeded", "message": "ok"}),
+        json!({"phase": "Succeeded", "reason": "Succeeded", "message": "ok", "results": [{"name": "digest", "value": "sha256:1"}]}),
     )
     .await;
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let printed: TaskRun = serde_json::from_str(&text(&out.stdout)).expect("stdout is one TaskRun");
     assert_eq!(printed.name_any(), run.name_any());
+    // The run as it ended: `| jq .status.results` works.
+    let results = printed.status.unwrap().results;
+    assert_eq!(results[0].value, "sha256:1");
     assert!(text(&out.stderr).contains("succeeded: ok"));
 }
 

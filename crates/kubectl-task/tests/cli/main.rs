@@ -63,6 +63,19 @@ pub async fn create_run(client: &Client, ns: &str, name: &str, task: &str) -> Ta
         .unwrap()
 }
 
+/// A claim named `name` (`start` checks that the claims `-w` names exist).
+pub async fn create_claim(client: &Client, ns: &str, name: &str) {
+    let claim: k8s_openapi::api::core::v1::PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }))
+    .unwrap();
+    Api::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &claim)
+        .await
+        .unwrap();
+}
+
 /// Plays the controller: merges `status` into the run's status.
 pub async fn set_status(client: &Client, ns: &str, run: &str, status: Value) {
     Api::<TaskRun>::namespaced(client.clone(), ns)

@@ -360,9 +360,12 @@ async fn start_refuses_what_would_only_fail_once_running() {
 
     // A namespace that does not exist is named as such, with where the
     // Task does exist.
-    let stderr = error(&task_in(&format!("{ns}-nope"), &["start", "hello"]));
+    create_task(&client, &ns, "only-here").await;
+    let stderr = error(&task_in(&format!("{ns}-nope"), &["start", "only-here"]));
     assert!(
-        stderr.contains(&format!("namespace \"{ns}-nope\" does not exist; hello exists in {ns}")),
+        stderr.contains(&format!(
+            "namespace \"{ns}-nope\" does not exist; only-here exists in {ns} (-n {ns})"
+        )),
         "{stderr}"
     );
 }
@@ -429,4 +432,110 @@ async fn start_repeats_a_pipelinerun() {
     );
     let stderr = error(&task_in(&ns, &["start", "t", "--use-pipelinerun", &first]));
     assert!(stderr.contains("--use-pipelinerun applies to Pipelines"), "{stderr}");
+}
+
+/// Creates PipelineRun `name` of `ci`, Running, its status listing tasks.
+async fn running_ci(client: &Client, ns: &str, name: &str) {
+    let run: PipelineRun = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun", "metadata": {"name": name},
+        "spec": {"pipelineRef": {"name": "ci"}, "params": [{"name": "repo", "value": "git://x"}]},
+    }))
+    .unwrap();
+    let api = Api::<PipelineRun>::namespaced(client.clone(), ns);
+    api.create(&PostParams::default(), &run).await.unwrap();
+    let status = json!({"status": {"phase": "Running", "reason": "Running", "message": "running: fetch", "progress": "0/3",
+        "pipelineSpec": ci(), "tasks": [{"name": "fetch", "state": "Pending"}]}});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
+/// tkn's habits for PipelineRuns: `--last --pipeline X` and `pipelinerun
+/// --last` pick the newest; `--task` picks a task of a PipelineRun; a flag
+/// that does not apply is refused, never ignored; `runs pipelineruns -w`
+/// watches, its rows under the header's columns.
+#[tokio::test]
+async fn pipelineruns_answer_tkn_habits() {
+    let (client, ns) = world("cli-pl-habits").await;
+    create_ci(&client, &ns).await;
+    running_ci(&client, &ns, "ci-1").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    running_ci(&client, &ns, "ci-2").await;
+    for args in [
+        vec!["describe", "--last", "--pipeline", "ci"],
+        vec!["describe", "pipelinerun", "--last"],
+    ] {
+        let shown = ok(&task_in(&ns, &args));
+        assert!(shown.lines().next().unwrap().contains("ci-2"), "{args:?}: {shown}");
+    }
+    let stderr = error(&task_in(&ns, &["logs", "--last", "--pipeline", "ci", "--task", "fetc"]));
+    assert!(
+        stderr.contains("pipelinerun ci-2 has no task \"fetc\" (did you mean \"fetch\"?)"),
+        "{stderr}"
+    );
+    ok(&task_in(
+        &ns,
+        &["logs", "pipelinerun/ci-1", "--task", "fetch", "--step", "a"],
+    ));
+    for (args, said) in [
+        (
+            vec!["logs", "plr/ci-1", "--attempt", "1"],
+            "--attempt applies to a TaskRun",
+        ),
+        (vec!["runs", "pipelineruns", "--task", "git"], "--task lists taskruns"),
+        (
+            vec!["describe", "taskrun", "--last", "--pipeline", "ci"],
+            "--pipeline picks a PipelineRun",
+        ),
+    ] {
+        let stderr = error(&task_in(&ns, &args));
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+    crate::create_run(&client, &ns, "git-1", "git").await;
+    let stderr = error(&task_in(&ns, &["logs", "git-1", "--task", "fetch"]));
+    assert!(stderr.contains("--task applies to PipelineRuns"), "{stderr}");
+
+    // -w: the list, then a row per change, aligned with the header.
+    let mut watch = std::process::Command::new(crate::PLUGIN)
+        .args(["runs", "pipelineruns", "-w", "-n", &ns])
+        .env("KUBECONFIG", &minitask_testenv::ControlPlane::shared().kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = watch.stdout.take().unwrap();
+    let (line, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for read in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(read) = read else { break };
+            if line.send(read).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || {
+        lines
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a line within 20s")
+    };
+    let header = next();
+    assert!(header.starts_with("NAME"), "{header}");
+    for _ in 0..2 {
+        next();
+    }
+    let done = json!({"status": {"phase": "Succeeded", "reason": "Succeeded", "message": "all 3 tasks succeeded", "progress": "3/3"}});
+    Api::<PipelineRun>::namespaced(client.clone(), &ns)
+        .patch_status("ci-1", &PatchParams::default(), &Patch::Merge(&done))
+        .await
+        .unwrap();
+    let row = next();
+    crate::signal(&watch, "TERM");
+    let _ = watch.wait();
+    assert!(row.starts_with("ci-1") && row.contains("Succeeded"), "{row}");
+    for column in ["PIPELINE", "STATUS", "REASON", "TASKS"] {
+        let at = header.find(column).unwrap();
+        assert!(
+            at > 0 && row.as_bytes()[at - 1] == b' ' && row.as_bytes()[at] != b' ',
+            "column {column} at {at}:\n{header}\n{row}"
+        );
+    }
 }

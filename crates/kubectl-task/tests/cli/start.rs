@@ -102,6 +102,7 @@ async fn params_task(client: &Client, ns: &str) {
 async fn start_flags_shape_the_run() {
     let (client, ns) = world("start-flags").await;
     params_task(&client, &ns).await;
+    crate::create_claim(&client, &ns, "sources").await;
     let out = task_in(
         &ns,
         &[

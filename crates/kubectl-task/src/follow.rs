@@ -48,7 +48,7 @@ pub async fn follow_with(cluster: &Cluster, run: TaskRun, options: &Options) -> 
     Ok(match logs::logs(cluster, run, options).await? {
         Ended::Finished(run) => outcome(&run),
         Ended::Deleted => deleted(&name),
-        Ended::Printed => Outcome::Done,
+        Ended::Printed | Ended::Lost(_) => Outcome::Done,
     })
 }
 

@@ -47,6 +47,8 @@ pub enum Ended {
     Deleted,
     /// Not following: what there was has been printed.
     Printed,
+    /// Not following: printed, but these pods were gone with their logs.
+    Lost(Vec<String>),
 }
 
 type Updates = Pin<Box<dyn Stream<Item = anyhow::Result<Option<TaskRun>>> + Send>>;
@@ -70,6 +72,8 @@ struct Follower<'a> {
     spinner: Spinner,
     /// Whether the "stopping" note was said for the current pod.
     said_stopping: bool,
+    /// Pods found gone, their logs with them.
+    lost: Vec<String>,
 }
 
 /// Prints (or follows) the logs of run `name`.
@@ -86,6 +90,7 @@ pub async fn logs(cluster: &Cluster, run: TaskRun, options: &Options) -> anyhow:
         deleted: false,
         spinner: Spinner::new(),
         said_stopping: false,
+        lost: Vec::new(),
     };
     follower.all().await
 }
@@ -119,7 +124,10 @@ impl Follower<'_> {
                         .unwrap_or_else(|| "the controller has not seen it yet".into());
                     eprintln!("taskrun {} has not started: {why}", self.name);
                 }
-                return Ok(Ended::Printed);
+                return Ok(match self.lost.is_empty() {
+                    true => Ended::Printed,
+                    false => Ended::Lost(std::mem::take(&mut self.lost)),
+                });
             }
             // Until the run ends, starts its pod, or starts another attempt.
             let known = self.attempts().len();
@@ -260,6 +268,7 @@ impl Follower<'_> {
                     let Some(version) = version? else {
                         self.spinner.clear();
                         eprintln!("pod {pod} is gone: its logs went with it");
+                        self.lost.push(pod.to_string());
                         return Ok(false);
                     };
                     current = Some(version);

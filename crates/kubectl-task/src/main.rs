@@ -228,8 +228,15 @@ async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outc
     match args.follow {
         true => follow::follow_with(cluster, run, &options).await,
         false => {
-            logs::logs(cluster, run, &options).await?;
-            Ok(Outcome::Done)
+            let name = kube::ResourceExt::name_any(&run);
+            match logs::logs(cluster, run, &options).await? {
+                // Scripts must notice that what they read is not all.
+                logs::Ended::Lost(pods) => anyhow::bail!(
+                    "some logs of taskrun {name} are lost: pod {} is gone; `kubectl task describe {name}` still shows how each step ended",
+                    pods.join(", ")
+                ),
+                _ => Ok(Outcome::Done),
+            }
         }
     }
 }

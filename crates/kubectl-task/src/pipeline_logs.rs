@@ -38,6 +38,7 @@ pub async fn logs(
     }
     following(&cluster.namespace, &format!("pipelinerun/{name}"));
     let mut printed = BTreeSet::new();
+    let mut lost: Vec<String> = Vec::new();
     let mut spinner = Spinner::new();
     let mut updates = std::pin::pin!(versions(pipelineruns(cluster), &name));
     let mut current = run;
@@ -67,8 +68,10 @@ pub async fn logs(
                 task: Some(task),
                 ..options.clone()
             };
-            if let Ended::Deleted = logs::logs(cluster, child, &child_options).await? {
-                eprintln!("a TaskRun of pipelinerun {name} was deleted while it was followed");
+            match logs::logs(cluster, child, &child_options).await? {
+                Ended::Deleted => eprintln!("a TaskRun of pipelinerun {name} was deleted while it was followed"),
+                Ended::Lost(pods) => lost.extend(pods),
+                Ended::Finished(_) | Ended::Printed => {}
             }
             continue;
         }
@@ -80,6 +83,11 @@ pub async fn logs(
                     why.unwrap_or_else(|| "the controller has not seen it yet".into())
                 );
             }
+            anyhow::ensure!(
+                lost.is_empty(),
+                "some logs of pipelinerun {name} are lost: pod {} is gone; `kubectl task describe pipelinerun/{name}` still shows how each task ended",
+                lost.join(", ")
+            );
             return Ok(Outcome::Done);
         }
         if current.phase().is_terminal() {

@@ -130,7 +130,11 @@ where
             [] => String::new(),
             [one] => format!("; {name} exists in {one} (-n {one})"),
             many if many.len() <= 5 => format!("; {name} exists in {}", many.join(", ")),
-            many => format!("; {name} exists in {} and {} more", many[..5].join(", "), many.len() - 5),
+            many => format!(
+                "; {name} exists in {} and {} more",
+                many[..5].join(", "),
+                many.len() - 5
+            ),
         };
         anyhow::bail!("namespace {ns:?} does not exist{there}; list the namespaces with `kubectl get namespaces`")
     }

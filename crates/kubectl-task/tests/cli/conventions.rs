@@ -337,3 +337,24 @@ async fn global_flags_work_as_in_kubectl_and_help_says_kubectl_task() {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }
+
+/// `logs` of a run whose pod is gone says so and exits non-zero: a script
+/// must not take a part for the whole.
+#[tokio::test]
+async fn logs_of_a_run_whose_pod_is_gone_exit_non_zero() {
+    let (client, ns) = world("logs-gone").await;
+    create_task(&client, &ns, "hello").await;
+    create_run(&client, &ns, "old", "hello").await;
+    let status = json!({"phase": "Succeeded", "reason": "Succeeded", "podName": "old-pod",
+        "steps": [{"name": "a", "container": "step-a", "terminated": {"exitCode": 0}}]});
+    set_status(&client, &ns, "old", status).await;
+    let stderr = error(&task_in(&ns, &["logs", "old"]));
+    assert!(
+        stderr.contains("pod old-pod is gone: its logs went with it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("some logs of taskrun old are lost: pod old-pod is gone"),
+        "{stderr}"
+    );
+}

@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 use anyhow::bail;
 use kube::ResourceExt;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use minitask_api::{LABEL_TASK, PipelineRun, TaskRun, label_value};
+use minitask_api::{PipelineRun, TaskRun};
 use serde_json::json;
 
 use crate::cluster::Cluster;
@@ -51,6 +51,9 @@ pub struct DeleteArgs {
     /// Do not ask for confirmation on a terminal.
     #[arg(short = 'y', long)]
     yes: bool,
+    /// Print what would be deleted, and delete nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 pub async fn cancel(cluster: &Cluster, args: CancelArgs) -> anyhow::Result<()> {
@@ -132,6 +135,10 @@ async fn delete_pipelineruns(cluster: &Cluster, doomed: Vec<PipelineRun>, args: 
     }
     for run in doomed {
         let name = run.name_any();
+        if args.dry_run {
+            print(&format!("{} deleted (dry run)\n", Kind::PipelineRun.qualified(&name)));
+            continue;
+        }
         let doing = format!("deleting pipelinerun {name}");
         match pipelineruns(cluster).delete(&name, &DeleteParams::background()).await {
             Ok(_) => print(&format!("{} deleted\n", Kind::PipelineRun.qualified(&name))),
@@ -164,12 +171,10 @@ pub async fn delete(cluster: &Cluster, args: DeleteArgs) -> anyhow::Result<()> {
             found
         }
         false => {
-            let selector = match (&args.task, &args.selector) {
-                (Some(task), Some(s)) => Some(format!("{LABEL_TASK}={},{s}", label_value(task))),
-                (Some(task), None) => Some(format!("{LABEL_TASK}={}", label_value(task))),
-                (None, s) => s.clone(),
-            };
-            let params = selector
+            // The runs `runs --task` lists: by taskRef, whichever way they
+            // were created (`kubectl apply` sets no task label).
+            let params = args
+                .selector
                 .as_deref()
                 .map_or(ListParams::default(), |s| ListParams::default().labels(s));
             let doing = format!("listing taskruns in namespace {}", cluster.namespace);
@@ -182,25 +187,30 @@ pub async fn delete(cluster: &Cluster, args: DeleteArgs) -> anyhow::Result<()> {
                 .collect()
         }
     };
-    let busy = children_of_running_pipelines(cluster, &doomed).await?;
-    if !args.force && !busy.is_empty() {
-        let named: Vec<String> = busy
+    let owned = children_of_pipelineruns(cluster, &doomed).await?;
+    if by_name {
+        let busy: Vec<String> = owned
             .iter()
-            .map(|(run, pipeline)| format!("{run} (of {pipeline})"))
+            .filter(|c| !c.finished)
+            .map(|c| format!("{} (of {})", c.run, c.pipeline))
             .collect();
-        if by_name {
+        if !args.force && !busy.is_empty() {
             bail!(
                 "not deleting, these TaskRuns belong to PipelineRuns that have not finished and may still need their results: {}; wait for them, or pass --force",
-                named.join(", ")
+                busy.join(", ")
             );
         }
+    } else if !owned.is_empty() {
+        // A PipelineRun's TaskRuns are part of its record (its logs, its
+        // results): they go with it, `kubectl task delete pipelinerun/NAME`.
+        let named: Vec<String> = owned.iter().map(|c| format!("{} (of {})", c.run, c.pipeline)).collect();
         eprintln!(
-            "Keeping {} TaskRun{} of PipelineRuns that have not finished: {}",
-            busy.len(),
-            if busy.len() == 1 { "" } else { "s" },
+            "Keeping {} TaskRun{} of PipelineRuns, which go with their PipelineRun: {}",
+            owned.len(),
+            if owned.len() == 1 { "" } else { "s" },
             named.join(", ")
         );
-        doomed.retain(|r| !busy.iter().any(|(name, _)| *name == r.name_any()));
+        doomed.retain(|r| !owned.iter().any(|c| c.run == r.name_any()));
     }
     let running: Vec<String> = doomed
         .iter()
@@ -224,11 +234,15 @@ pub async fn delete(cluster: &Cluster, args: DeleteArgs) -> anyhow::Result<()> {
         eprintln!("No TaskRuns to delete in namespace {}.", cluster.namespace);
         return Ok(());
     }
-    if !args.yes && crate::prompt::interactive() && !confirm(&doomed, &cluster.namespace)? {
+    if !args.yes && !args.dry_run && crate::prompt::interactive() && !confirm(&doomed, &cluster.namespace)? {
         bail!("nothing was deleted");
     }
     for run in doomed {
         let name = run.name_any();
+        if args.dry_run {
+            print(&format!("{} deleted (dry run)\n", Kind::TaskRun.qualified(&name)));
+            continue;
+        }
         let doing = format!("deleting taskrun {name}");
         match api.delete(&name, &DeleteParams::background()).await {
             Ok(_) => print(&format!("{} deleted\n", Kind::TaskRun.qualified(&name))),
@@ -239,9 +253,17 @@ pub async fn delete(cluster: &Cluster, args: DeleteArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The TaskRuns of `doomed` whose PipelineRun has not finished, each with
-/// that PipelineRun's name: its later tasks may still read them.
-async fn children_of_running_pipelines(cluster: &Cluster, doomed: &[TaskRun]) -> anyhow::Result<Vec<(String, String)>> {
+/// A TaskRun that a PipelineRun which still exists owns.
+struct Owned {
+    run: String,
+    pipeline: String,
+    /// Whether that PipelineRun has finished (its later tasks no longer
+    /// read this one's results).
+    finished: bool,
+}
+
+/// The TaskRuns of `doomed` whose PipelineRun still exists.
+async fn children_of_pipelineruns(cluster: &Cluster, doomed: &[TaskRun]) -> anyhow::Result<Vec<Owned>> {
     let parent = |run: &TaskRun| {
         run.owner_references()
             .iter()
@@ -259,14 +281,19 @@ async fn children_of_running_pipelines(cluster: &Cluster, doomed: &[TaskRun]) ->
         .await
         .map_err(|e| errors::api(&e, &doing, &cluster.server))?
         .items;
-    let running = |(name, uid): &(String, String)| {
-        pipelines
-            .iter()
-            .any(|p| p.metadata.uid.as_ref() == Some(uid) && !p.phase().is_terminal() && p.name_any() == *name)
-    };
     Ok(doomed
         .iter()
-        .filter_map(|r| parent(r).filter(running).map(|(pipeline, _)| (r.name_any(), pipeline)))
+        .filter_map(|r| {
+            let (name, uid) = parent(r)?;
+            let owner = pipelines
+                .iter()
+                .find(|p| p.metadata.uid.as_ref() == Some(&uid) && p.name_any() == name)?;
+            Some(Owned {
+                run: r.name_any(),
+                pipeline: name,
+                finished: owner.phase().is_terminal(),
+            })
+        })
         .collect())
 }
 

@@ -358,3 +358,34 @@ async fn logs_of_a_run_whose_pod_is_gone_exit_non_zero() {
         "{stderr}"
     );
 }
+
+/// `delete --task T` picks the runs `runs --task T` lists, also those
+/// created by `kubectl apply` (no task label).
+#[tokio::test]
+async fn delete_and_runs_select_the_same_runs_of_a_task() {
+    let (client, ns) = world("delete-same").await;
+    create_task(&client, &ns, "hello").await;
+    let applied: minitask_api::TaskRun = serde_json::from_value(json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun", "metadata": {"name": "applied"},
+        "spec": {"taskRef": {"name": "hello"}},
+    }))
+    .unwrap();
+    kube::Api::namespaced(client.clone(), &ns)
+        .create(&Default::default(), &applied)
+        .await
+        .unwrap();
+    create_run(&client, &ns, "started", "hello").await;
+    for name in ["applied", "started"] {
+        finished(&client, &ns, name, "Succeeded").await;
+    }
+    let listed = ok(&task_in(&ns, &["runs", "--task", "hello", "-o", "name"]));
+    let dry = ok(&task_in(&ns, &["delete", "--task", "hello", "--dry-run"]));
+    let mut listed: Vec<&str> = listed.lines().collect();
+    let mut deleted: Vec<String> = dry.lines().map(|l| l.replace(" deleted (dry run)", "")).collect();
+    listed.sort();
+    deleted.sort();
+    assert_eq!(deleted, listed);
+    assert_eq!(crate::runs(&client, &ns).await.len(), 2, "a dry run deletes nothing");
+    let kept = ok(&task_in(&ns, &["delete", "--task", "hello", "--keep", "1"]));
+    assert_eq!(kept.lines().count(), 1, "{kept}");
+}

@@ -267,7 +267,8 @@ async fn delete_keeps_the_taskruns_of_pipelineruns_that_have_not_finished() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "taskrun.minitask.dev/alone deleted\n");
     assert!(
-        text(&out.stderr).contains("Keeping 1 TaskRun of PipelineRuns that have not finished: ci-1-fetch (of ci-1)"),
+        text(&out.stderr)
+            .contains("Keeping 1 TaskRun of PipelineRuns, which go with their PipelineRun: ci-1-fetch (of ci-1)"),
         "{}",
         text(&out.stderr)
     );
@@ -277,12 +278,21 @@ async fn delete_keeps_the_taskruns_of_pipelineruns_that_have_not_finished() {
         "{stderr}"
     );
 
+    // Ended, the PipelineRun still holds its TaskRuns for bulk deletes
+    // (its logs are theirs); by name, one may go; --dry-run deletes nothing.
     let ended = json!({"status": {"phase": "Succeeded", "reason": "Succeeded"}});
     api.patch_status("ci-1", &PatchParams::default(), &Patch::Merge(&ended))
         .await
         .unwrap();
+    let out = task_in(&ns, &["delete", "--all"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
     assert_eq!(
-        ok(&task_in(&ns, &["delete", "--task", "git"])),
+        ok(&task_in(&ns, &["delete", "ci-1-fetch", "--dry-run"])),
+        "taskrun.minitask.dev/ci-1-fetch deleted (dry run)\n"
+    );
+    assert_eq!(
+        ok(&task_in(&ns, &["delete", "ci-1-fetch"])),
         "taskrun.minitask.dev/ci-1-fetch deleted\n"
     );
 }

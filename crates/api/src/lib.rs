@@ -19,6 +19,8 @@ mod pipeline_reason;
 mod pipelinerun;
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod readme_tests;
 mod reason;
 mod references;
 mod suggest;

@@ -13,12 +13,19 @@ pub struct Announcement {
     pub note: String,
 }
 
+/// Every reason an Event of a TaskRun may have (the README lists them).
+pub const EVENT_REASONS: [&str; 6] = ["Retrying", "PodCreationFailed", "Succeeded", "Failed", "Cancelled", "TimedOut"];
+
 /// The Events that going from `before` to `after` announces.
 pub fn announcements(before: &TaskRunStatus, after: &TaskRunStatus) -> Vec<Announcement> {
     let mut out = Vec::new();
     // A first pod is no news: the status says so (podName, startTime), and
-    // an Event for it would cost a write per run. A retry is news.
-    if let (None, Some(pod), attempt @ 1..) = (&before.pod_name, &after.pod_name, after.retries_status.len()) {
+    // an Event for it would cost a write per run. A retry's new pod is
+    // news; the write that records it may be the one that records the
+    // failed attempt too, so the status before names the old pod.
+    if let (Some(pod), attempt @ 1..) = (&after.pod_name, after.retries_status.len())
+        && before.pod_name.as_ref() != Some(pod)
+    {
         out.push(Announcement {
             type_: EventType::Normal,
             reason: "Retrying",
@@ -109,6 +116,13 @@ mod tests {
             reasons(&before, &retry),
             [("Retrying", "created pod p-retry1 for attempt 2".to_string())]
         );
+        // One write both ends the first attempt and starts the second: the
+        // status before still names the first pod.
+        assert_eq!(
+            reasons(&running, &retry),
+            [("Retrying", "created pod p-retry1 for attempt 2".to_string())]
+        );
+        assert_eq!(reasons(&retry, &retry), [], "once per attempt");
         let refused = status(Some(Phase::Pending), "PodCreationFailed", None);
         let got = announcements(&none, &refused);
         assert_eq!((got[0].reason, got[0].type_), ("PodCreationFailed", EventType::Warning));
@@ -116,5 +130,42 @@ mod tests {
         let mut other = refused.clone();
         other.message = Some("another cause".into());
         assert_eq!(reasons(&refused, &other)[0].0, "PodCreationFailed");
+    }
+
+    #[test]
+    fn the_readme_lists_every_event_and_no_other() {
+        const README: &str = include_str!("../../../../README.md");
+        let at = README.find("Events on TaskRuns (and on PipelineRuns").expect("the README's Events paragraph");
+        let paragraph = README[at..].split("\n\n").next().unwrap_or_default();
+        let listed: std::collections::BTreeSet<&str> = paragraph
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| !w.contains(' '))
+            .collect();
+        assert_eq!(listed, EVENT_REASONS.into_iter().collect());
+    }
+
+    #[test]
+    fn every_event_reason_is_a_listed_one() {
+        let statuses = [
+            status(Some(Phase::Pending), "PodCreationFailed", None),
+            status(Some(Phase::Succeeded), "Succeeded", Some("p")),
+            status(Some(Phase::Failed), "StepFailed", Some("p")),
+            status(Some(Phase::Failed), "Cancelled", Some("p")),
+            status(Some(Phase::Failed), "Timeout", Some("p")),
+            TaskRunStatus {
+                retries_status: vec![Default::default()],
+                ..status(Some(Phase::Pending), "Retrying", Some("p-retry1"))
+            },
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for after in &statuses {
+            for a in announcements(&TaskRunStatus::default(), after) {
+                assert!(EVENT_REASONS.contains(&a.reason), "{}", a.reason);
+                seen.insert(a.reason);
+            }
+        }
+        assert_eq!(seen, EVENT_REASONS.into_iter().collect(), "each is sent somewhere");
     }
 }

@@ -159,6 +159,17 @@ async fn a_failed_attempt_is_retried_in_a_new_pod_and_recorded() {
         ("r-pod", "StepFailed")
     );
     assert_eq!(attempt.steps[0].terminated.as_ref().unwrap().exit_code, 1);
+    // The Event the README promises for a new attempt.
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> = kube::Api::namespaced(w.client.clone(), &w.ns);
+    let retried = minitask_testenv::eventually("a Retrying Event", Duration::from_secs(10), || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.ok()?;
+            list.items.into_iter().find(|e| e.reason.as_deref() == Some("Retrying"))
+        }
+    })
+    .await;
+    assert_eq!(retried.note.as_deref(), Some("created pod r-pod-retry1 for attempt 2"));
 
     w.kubelet(&second, "Failed", &[Exited(2)]).await;
     let failed = w.phase("r", Phase::Failed).await;

@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use minitask_api::{ParamValue, StepState, Task, TaskRun};
+use minitask_api::{ParamValue, Reason, StepState, Task, TaskRun};
 
 use crate::cluster::Cluster;
 use crate::errors;
@@ -87,7 +87,12 @@ async fn show_run(cluster: &Cluster, run: TaskRun, output: Option<Format>) -> an
         return Ok(());
     }
     let events = events(cluster, "TaskRun", &run.name_any()).await?;
-    print(&describe_run(&run, &events, Timestamp::now()));
+    let status = run.status.clone().unwrap_or_default();
+    let debugged = match (debugged_step(&status), &status.pod_name) {
+        (Some(index), Some(pod)) => debugged_exit_code(cluster, pod, &status.steps[index].container).await,
+        _ => None,
+    };
+    print(&describe_run(&run, &events, debugged, Timestamp::now()));
     Ok(())
 }
 
@@ -141,7 +146,9 @@ pub async fn events(cluster: &Cluster, kind: &str, name: &str) -> anyhow::Result
 }
 
 /// The description of `run`.
-pub fn describe_run(run: &TaskRun, events: &[Event], now: Timestamp) -> String {
+/// `debugged_exit`: the exit code of the step that waits for a debugger,
+/// when its log says it.
+pub fn describe_run(run: &TaskRun, events: &[Event], debugged_exit: Option<i32>, now: Timestamp) -> String {
     let status = run.status.clone().unwrap_or_default();
     let mut out = String::new();
     let mut field = |name: &str, value: String| out.push_str(&format!("{:<11}{value}\n", format!("{name}:")));
@@ -222,10 +229,11 @@ pub fn describe_run(run: &TaskRun, events: &[Event], now: Timestamp) -> String {
         .phase()
         .is_terminal()
         .then(|| status.completion_time.clone().unwrap_or(Time(now)));
-    out.push_str(&indented(
-        &["NAME", "STATE", "EXIT", "DURATION", "TIMELINE", "MESSAGE"],
-        &step_rows(&status.steps, ended.as_ref(), now),
-    ));
+    let mut rows = step_rows(&status.steps, ended.as_ref(), now);
+    if let Some(index) = debugged_step(&status) {
+        rows[index] = debugging_row(rows[index].clone(), debugged_exit);
+    }
+    out.push_str(&indented(&["NAME", "STATE", "EXIT", "DURATION", "TIMELINE", "MESSAGE"], &rows));
 
     if !status.retries_status.is_empty() {
         out.push_str("\nEarlier attempts:\n");
@@ -448,6 +456,48 @@ fn step_rows(steps: &[StepState], ended: Option<&Time>, now: Timestamp) -> Vec<V
         .collect()
 }
 
+/// The step that failed and waits for a debugger, in a run that says so.
+fn debugged_step(status: &minitask_api::TaskRunStatus) -> Option<usize> {
+    if status.reason.as_deref() != Some(Reason::Debugging.as_str()) {
+        return None;
+    }
+    status.steps.iter().position(|s| s.running.is_some() && s.terminated.is_none())
+}
+
+/// The row of a step that failed and waits for a debugger: its container
+/// still runs (the launcher keeps it for `kubectl task debug`), so say so.
+fn debugging_row(mut row: Vec<String>, exit: Option<i32>) -> Vec<String> {
+    row[1] = "Failed, waiting for a debugger".into();
+    row[2] = exit.map_or("?".into(), |code| code.to_string());
+    row[5] = match exit {
+        Some(code) => format!("failed (exit {code}), waiting for a debugger; the duration includes the wait"),
+        None => "failed, waiting for a debugger; the duration includes the wait".into(),
+    };
+    row
+}
+
+/// The exit code a step waiting for a debugger failed with, from the line
+/// its launcher wrote last (one small read of its log).
+async fn debugged_exit_code(cluster: &Cluster, pod: &str, container: &str) -> Option<i32> {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let params = kube::api::LogParams {
+        container: Some(container.to_string()),
+        tail_lines: Some(5),
+        ..Default::default()
+    };
+    let log = pods.logs(pod, &params).await.ok()?;
+    exit_code_in(&log)
+}
+
+/// N from the launcher's `failed with exit code N;` line.
+fn exit_code_in(log: &str) -> Option<i32> {
+    log.lines().rev().find_map(|line| {
+        let rest = line.split("failed with exit code ").nth(1)?;
+        rest.split(|c: char| !c.is_ascii_digit() && c != '-').next()?.parse().ok()
+    })
+}
+
 /// `start..end` of `total` as a bar of BAR cells, at least one cell wide.
 fn bar(start: i64, end: i64, total: i64) -> String {
     let cell = |t: i64| ((t * BAR as i64) / total).clamp(0, BAR as i64) as usize;
@@ -539,5 +589,17 @@ mod tests {
         assert_eq!(rows[4][5], "exec: \"x\": not found", "the runtime's words");
         let going = step_rows(&steps[3..4], None, Timestamp::now());
         assert_eq!(going[0][1], "Waiting (ErrImagePull)");
+    }
+
+    #[test]
+    fn a_step_waiting_for_a_debugger_says_so_with_its_exit_code() {
+        let log = "building\nminitask: step \"build\" failed with exit code 3; it waits up to 15m for `kubectl task debug`\n";
+        assert_eq!(exit_code_in(log), Some(3));
+        assert_eq!(exit_code_in("nothing here"), None);
+        let row: Vec<String> = ["build", "Running", "---", "40s", "", ""].map(String::from).to_vec();
+        let shown = debugging_row(row, Some(3));
+        assert_eq!(shown[1], "Failed, waiting for a debugger");
+        assert_eq!(shown[2], "3");
+        assert_eq!(shown[5], "failed (exit 3), waiting for a debugger; the duration includes the wait");
     }
 }

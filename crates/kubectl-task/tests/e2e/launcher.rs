@@ -79,6 +79,11 @@ async fn a_failed_step_waits_for_a_debugger_until_the_shell_exits_or_continue() 
     let run = start_debugging(&t);
     let described = t.kubectl_ok(&["task", "describe", &run]);
     assert!(described.contains(&format!("kubectl task debug {run}")), "{described}");
+    assert!(
+        described.contains("Failed, waiting for a debugger")
+            && described.contains("failed (exit 2), waiting for a debugger; the duration includes the wait"),
+        "{described}"
+    );
 
     // The failed step's container is still there, as the step left it.
     let runs: kube::Api<TaskRun> = kube::Api::namespaced(t.client.clone(), &t.ns);

@@ -13,9 +13,6 @@ pub struct Announcement {
     pub note: String,
 }
 
-/// Every reason an Event of a TaskRun may have (the README lists them).
-pub const EVENT_REASONS: [&str; 6] = ["Retrying", "PodCreationFailed", "Succeeded", "Failed", "Cancelled", "TimedOut"];
-
 /// The Events that going from `before` to `after` announces.
 pub fn announcements(before: &TaskRunStatus, after: &TaskRunStatus) -> Vec<Announcement> {
     let mut out = Vec::new();
@@ -131,6 +128,9 @@ mod tests {
         other.message = Some("another cause".into());
         assert_eq!(reasons(&refused, &other)[0].0, "PodCreationFailed");
     }
+
+    /// Every reason an Event of a TaskRun may have (the README lists them).
+    const EVENT_REASONS: [&str; 6] = ["Retrying", "PodCreationFailed", "Succeeded", "Failed", "Cancelled", "TimedOut"];
 
     #[test]
     fn the_readme_lists_every_event_and_no_other() {

@@ -9,14 +9,11 @@ const README: &str = include_str!("../../../README.md");
 
 /// The `backticked` words of the paragraph that starts with `start`.
 pub(crate) fn listed(start: &str) -> BTreeSet<String> {
-    let at = README.find(start).unwrap_or_else(|| panic!("the README has no paragraph starting {start:?}"));
+    let at = README
+        .find(start)
+        .unwrap_or_else(|| panic!("the README has no paragraph starting {start:?}"));
     let paragraph = README[at..].split("\n\n").next().unwrap_or_default();
-    paragraph
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
+    paragraph.split('`').skip(1).step_by(2).map(str::to_string).collect()
 }
 
 #[test]

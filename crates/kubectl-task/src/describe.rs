@@ -164,7 +164,10 @@ pub fn describe_run(run: &TaskRun, events: &[Event], debugged_exit: Option<i32>,
             false => format!("{phase} ({reason})"),
         },
     );
-    field("Message", status.message.clone().unwrap_or_default());
+    field(
+        "Message",
+        crate::output::deadline_in(&status.message.clone().unwrap_or_default(), now),
+    );
     field("Pod", status.pod_name.clone().unwrap_or_else(|| "<none>".into()));
     field(
         "Started",
@@ -233,7 +236,10 @@ pub fn describe_run(run: &TaskRun, events: &[Event], debugged_exit: Option<i32>,
     if let Some(index) = debugged_step(&status) {
         rows[index] = debugging_row(rows[index].clone(), debugged_exit);
     }
-    out.push_str(&indented(&["NAME", "STATE", "EXIT", "DURATION", "TIMELINE", "MESSAGE"], &rows));
+    out.push_str(&indented(
+        &["NAME", "STATE", "EXIT", "DURATION", "TIMELINE", "MESSAGE"],
+        &rows,
+    ));
 
     if !status.retries_status.is_empty() {
         out.push_str("\nEarlier attempts:\n");
@@ -445,10 +451,12 @@ fn step_rows(steps: &[StepState], ended: Option<&Time>, now: Timestamp) -> Vec<V
                 (Some((a, b)), Some(first), Some(last)) => bar(a - first, b - first, (last - first).max(1)),
                 _ => " ".repeat(BAR),
             };
+            // How it ended, or what kept it from running.
             let message = step
                 .terminated
                 .as_ref()
                 .and_then(|t| t.message.clone())
+                .or_else(|| waiting_why(step))
                 .map(|m| m.trim().replace('\n', " "))
                 .unwrap_or_default();
             vec![step.name.clone(), state, exit, duration, timeline, message]
@@ -461,7 +469,10 @@ fn debugged_step(status: &minitask_api::TaskRunStatus) -> Option<usize> {
     if status.reason.as_deref() != Some(Reason::Debugging.as_str()) {
         return None;
     }
-    status.steps.iter().position(|s| s.running.is_some() && s.terminated.is_none())
+    status
+        .steps
+        .iter()
+        .position(|s| s.running.is_some() && s.terminated.is_none())
 }
 
 /// The row of a step that failed and waits for a debugger: its container
@@ -494,7 +505,24 @@ async fn debugged_exit_code(cluster: &Cluster, pod: &str, container: &str) -> Op
 fn exit_code_in(log: &str) -> Option<i32> {
     log.lines().rev().find_map(|line| {
         let rest = line.split("failed with exit code ").nth(1)?;
-        rest.split(|c: char| !c.is_ascii_digit() && c != '-').next()?.parse().ok()
+        rest.split(|c: char| !c.is_ascii_digit() && c != '-')
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+/// What a step waits for, when it is not just its turn or its pod: the
+/// kubelet's words (an image that does not pull, a missing Secret key).
+fn waiting_why(step: &StepState) -> Option<String> {
+    let waiting = step.waiting.as_ref()?;
+    let reason = waiting
+        .reason
+        .as_deref()
+        .filter(|r| !["PodInitializing", "ContainerCreating", "WaitingForPreviousStep"].contains(r))?;
+    Some(match waiting.message.as_deref().filter(|m| !m.is_empty()) {
+        Some(detail) => format!("{reason}: {detail}"),
+        None => reason.to_string(),
     })
 }
 
@@ -587,19 +615,25 @@ mod tests {
             ]
         );
         assert_eq!(rows[4][5], "exec: \"x\": not found", "the runtime's words");
+        assert_eq!(rows[3][5], "ErrImagePull", "why the step did not run");
+        assert_eq!(rows[5][5], "", "a step whose turn never came");
         let going = step_rows(&steps[3..4], None, Timestamp::now());
         assert_eq!(going[0][1], "Waiting (ErrImagePull)");
     }
 
     #[test]
     fn a_step_waiting_for_a_debugger_says_so_with_its_exit_code() {
-        let log = "building\nminitask: step \"build\" failed with exit code 3; it waits up to 15m for `kubectl task debug`\n";
+        let log =
+            "building\nminitask: step \"build\" failed with exit code 3; it waits up to 15m for `kubectl task debug`\n";
         assert_eq!(exit_code_in(log), Some(3));
         assert_eq!(exit_code_in("nothing here"), None);
         let row: Vec<String> = ["build", "Running", "---", "40s", "", ""].map(String::from).to_vec();
         let shown = debugging_row(row, Some(3));
         assert_eq!(shown[1], "Failed, waiting for a debugger");
         assert_eq!(shown[2], "3");
-        assert_eq!(shown[5], "failed (exit 3), waiting for a debugger; the duration includes the wait");
+        assert_eq!(
+            shown[5],
+            "failed (exit 3), waiting for a debugger; the duration includes the wait"
+        );
     }
 }

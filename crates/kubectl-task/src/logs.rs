@@ -330,7 +330,12 @@ impl Follower<'_> {
     /// Why a step waits: the run's own message when it is about that step
     /// (it says when the controller gives up), else the kubelet's words.
     fn waiting_reason(&self, step: &str, state: &ContainerState, first: bool) -> String {
-        let message = self.status().message.unwrap_or_default();
+        let message = crate::output::deadline_in(&self.status().message.unwrap_or_default(), Timestamp::now());
+        // The run's message about this step, without its name again (the
+        // line says it already).
+        if let Some(rest) = message.strip_prefix(&format!("step {step:?} is waiting: ")) {
+            return rest.to_string();
+        }
         if message.contains(&format!("{step:?}")) && message.contains("waiting") {
             return message;
         }

@@ -187,6 +187,27 @@ pub fn colour_stdout(disabled: bool) -> bool {
     !disabled && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
+/// `the run fails at 2026-12-03T10:00:00Z` as a person reads it: `the run
+/// fails in 4m50s` (the controller writes a fixed time, which costs no
+/// status write as it nears).
+pub fn deadline_in(message: &str, now: Timestamp) -> String {
+    const AT: &str = "the run fails at ";
+    let Some(start) = message.find(AT).map(|i| i + AT.len()) else {
+        return message.to_string();
+    };
+    let end = message[start..].find(' ').map_or(message.len(), |i| start + i);
+    let Ok(when) = message[start..end].parse::<Timestamp>() else {
+        return message.to_string();
+    };
+    let left = when.as_second().saturating_sub(now.as_second()).max(0);
+    let left = minitask_api::format_duration(std::time::Duration::from_secs(left as u64));
+    format!(
+        "{}the run fails in {left}{}",
+        &message[..start - AT.len()],
+        &message[end..]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +263,18 @@ mod tests {
         for bad in ["table", "custom-columns=", "custom-columns=.a", "jsonpath={.a"] {
             assert!(Format::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_deadline_reads_as_a_time_left() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let at = Timestamp::from_second(1_800_000_290).unwrap();
+        let message =
+            format!("step \"a\" is waiting: ErrImagePull: nope; the run fails at {at} if it has not started by then");
+        assert_eq!(
+            deadline_in(&message, now),
+            "step \"a\" is waiting: ErrImagePull: nope; the run fails in 4m50s if it has not started by then"
+        );
+        assert_eq!(deadline_in("no deadline", now), "no deadline");
     }
 }

@@ -130,12 +130,21 @@ mod tests {
     }
 
     /// Every reason an Event of a TaskRun may have (the README lists them).
-    const EVENT_REASONS: [&str; 6] = ["Retrying", "PodCreationFailed", "Succeeded", "Failed", "Cancelled", "TimedOut"];
+    const EVENT_REASONS: [&str; 6] = [
+        "Retrying",
+        "PodCreationFailed",
+        "Succeeded",
+        "Failed",
+        "Cancelled",
+        "TimedOut",
+    ];
 
     #[test]
     fn the_readme_lists_every_event_and_no_other() {
         const README: &str = include_str!("../../../../README.md");
-        let at = README.find("Events on TaskRuns (and on PipelineRuns").expect("the README's Events paragraph");
+        let at = README
+            .find("Events on TaskRuns (and on PipelineRuns")
+            .expect("the README's Events paragraph");
         let paragraph = README[at..].split("\n\n").next().unwrap_or_default();
         let listed: std::collections::BTreeSet<&str> = paragraph
             .split('`')

@@ -39,7 +39,7 @@ use crate::pipeline::variables::{
 };
 use crate::pipeline::view::{STOPPED, Stop, View, failed, is_finally};
 use crate::pod::params;
-use crate::pod::substitute::{Scope, Vars};
+use crate::pod::substitute::{Field, Scope, Vars};
 use crate::shared::set_succeeded;
 use crate::status::refusal::{Refusal, retry_after};
 
@@ -377,15 +377,23 @@ impl Ctx<'_> {
         let mut problems = Vec::new();
         let what = format!("task {:?}", task.name);
         if !when_holds(task, vars, &what, &mut problems) && problems.is_empty() {
+            // With the values it was judged on: "dev" notin [main]
+            // ($(params.branch)), not only the text of the Pipeline.
             let conditions: Vec<String> = task
                 .when
                 .iter()
                 .map(|w| {
+                    let mut unused = Vec::new();
+                    let input = vars.string(&w.input, Field::Raw, &what, &mut unused);
+                    let values = vars.list_in(&w.values, Field::Raw, &what, &mut unused);
+                    let written = match input == w.input {
+                        true => String::new(),
+                        false => format!(" ({})", w.input),
+                    };
                     format!(
-                        "{} {} [{}]",
-                        w.input,
+                        "{input:?}{written} {} [{}]",
                         if w.operator == WhenOperator::In { "in" } else { "notin" },
-                        w.values.join(", ")
+                        values.join(", ")
                     )
                 })
                 .collect();

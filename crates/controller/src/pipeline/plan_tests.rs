@@ -183,6 +183,11 @@ fn when_guards_only_its_task_and_those_that_need_its_results() {
     }));
     let plan = plan_at(&run(), &spec, vec![], 1);
     assert_eq!(state(&plan, "deploy"), (Skipped, Some("WhenFalse".into())));
+    assert_eq!(
+        plan.status.tasks[0].message.as_deref(),
+        Some("its when is false: \"dev\" ($(params.branch)) in [main]"),
+        "the values it was judged on"
+    );
     assert_eq!(created(&plan), ["p-after"], "runAfter a skipped task still runs");
     assert_eq!(state(&plan, "uses"), (Skipped, Some("ResultMissing".into())));
     let message = plan.status.tasks[2].message.clone().unwrap();

@@ -47,6 +47,11 @@ pub enum Reason {
     /// grace period (CreateContainerConfigError: a missing Secret or
     /// ConfigMap key; CreateContainerError; ImageInspectError...).
     ContainerCreationFailed,
+    /// Failed: the pod could not start its containers within the image
+    /// pull grace period for a cause its Events name that does not go away
+    /// by itself: a volume that does not mount because the ConfigMap,
+    /// Secret or claim it names does not exist.
+    PodStartFailed,
     /// Failed: a pod with the run's pod name exists and belongs to someone else.
     PodConflict,
     /// The API server refused the pod. Pending while the cause may go away
@@ -70,7 +75,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order the API documents them.
-    pub const ALL: [Reason; 23] = [
+    pub const ALL: [Reason; 24] = [
         Reason::TaskNotFound,
         Reason::Pending,
         Reason::Running,
@@ -83,6 +88,7 @@ impl Reason {
         Reason::Cancelled,
         Reason::ImagePullFailed,
         Reason::ContainerCreationFailed,
+        Reason::PodStartFailed,
         Reason::PodFailed,
         Reason::PodDeleted,
         Reason::PodEvicted,
@@ -114,6 +120,7 @@ impl Reason {
             Reason::PodEvicted => "PodEvicted",
             Reason::NodeLost => "NodeLost",
             Reason::ContainerCreationFailed => "ContainerCreationFailed",
+            Reason::PodStartFailed => "PodStartFailed",
             Reason::PodConflict => "PodConflict",
             Reason::PodCreationFailed => "PodCreationFailed",
             Reason::InvalidParams => "InvalidParams",
@@ -164,6 +171,7 @@ mod tests {
                 | Reason::PodDeleted
                 | Reason::PodEvicted
                 | Reason::NodeLost
+                | Reason::PodStartFailed
                 | Reason::PodConflict
                 | Reason::PodCreationFailed
                 | Reason::InvalidParams

@@ -243,7 +243,7 @@ pub struct TaskRunStatus {
     /// A CamelCase word that says why the run is in its phase, for machines:
     /// TaskNotFound, Pending, Running, Retrying, Succeeded, StepFailed,
     /// StepTimeout, Debugging, Timeout, Cancelled, ImagePullFailed, ContainerCreationFailed,
-    /// PodFailed, PodDeleted, PodEvicted, NodeLost, PodConflict,
+    /// PodStartFailed, PodFailed, PodDeleted, PodEvicted, NodeLost, PodConflict,
     /// PodCreationFailed, InvalidParams, InvalidWorkspaces, InvalidTaskSpec,
     /// ResultsTooLarge, ResultsFailed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -122,6 +122,12 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
         "reconcile.rs observe: a results report too long for the termination message",
     ),
     ("events.k8s.io", "events", "create", "publisher.rs create"),
+    (
+        "",
+        "events",
+        "list",
+        "reconcile.rs read_pod_events: why a pod on a node starts nothing",
+    ),
     ("coordination.k8s.io", "leases", "list", "leases.rs round"),
     (
         "coordination.k8s.io",

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::AsyncReadExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, LogParams, Patch, PatchParams, Preconditions};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
@@ -34,6 +34,7 @@ use crate::status::refusal::{Refusal, refusal};
 use crate::status::reporter_log_needed;
 use crate::status::retention::{Finished, Retention, by_ttl};
 use crate::status::stop::{Stop, ended_pods, how_to_stop};
+use crate::status::stuck::{self, PodEvent, events_worth_reading};
 
 /// What every reconcile shares: the client, the caches and the settings.
 pub struct Context {
@@ -202,12 +203,17 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
         Some(header) => Some(read_report(&pods, &name, header.bytes).await?),
         None => None,
     };
+    let events = match owned.filter(|p| events_worth_reading(p, &now).is_some_and(|wait| wait.is_zero())) {
+        Some(pod) => Some(read_pod_events(&ctx.client, &namespace, pod).await),
+        None => None,
+    };
     let task = (pod.is_none() && previous.pod_name.is_none()).then(|| resolve_task(&run, &ctx.tasks));
     let facts = Facts {
         run: &run,
         previous: &previous,
         pod: pod.as_ref(),
         reporter_log: log.as_ref(),
+        pod_events: events.as_deref(),
         task,
         refused: None,
         options: &ctx.options,
@@ -238,6 +244,7 @@ pub async fn reconcile(run: Arc<TaskRun>, ctx: Arc<Context>) -> Result<Action, E
             previous: &base,
             pod: created.as_ref(),
             reporter_log: None,
+            pod_events: None,
             task: None,
             refused: refused.as_ref(),
             ..facts
@@ -493,6 +500,34 @@ async fn create_pod(run: &TaskRun, pod: &Pod, pods: &Api<Pod>, ctx: &Context) ->
             }),
         },
         Err(source) => Err(Error::CreatePod { pod: name, source }),
+    }
+}
+
+/// The pod's Warning Events, newest first at most `MOST_EVENTS`, selected
+/// by its UID (no watch of the cluster's Events). A failed read is logged
+/// and counts as none: the message can wait for the next look.
+async fn read_pod_events(client: &kube::Client, namespace: &str, pod: &Pod) -> Vec<PodEvent> {
+    let Some(uid) = pod.metadata.uid.as_deref() else {
+        return Vec::new();
+    };
+    let api: Api<CoreEvent> = Api::namespaced(client.clone(), namespace);
+    let params = ListParams::default()
+        .fields(&format!("involvedObject.uid={uid},type=Warning"))
+        .limit(stuck::MOST_EVENTS);
+    match api.list(&params).await {
+        Ok(list) => list
+            .items
+            .into_iter()
+            .map(|e| PodEvent {
+                reason: e.reason.unwrap_or_default(),
+                message: e.message.unwrap_or_default(),
+                last: e.last_timestamp.or(e.first_timestamp).or_else(|| e.event_time.map(|t| Time(t.0))),
+            })
+            .collect(),
+        Err(error) => {
+            warn!(pod = %pod.name_any(), %error, "could not read the pod's Events");
+            Vec::new()
+        }
     }
 }
 

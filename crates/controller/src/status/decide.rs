@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use minitask_api::{Phase, Reason, TaskRun, TaskRunStatus, TaskSpec};
 
@@ -18,6 +19,7 @@ use crate::pod::{PodOptions, build_pod, is_left_by_earlier_run, is_owned_by, tas
 use crate::status::deadline::{Starting, starting, stop_reason, time_left};
 use crate::status::refusal::{Refusal, retry_after};
 use crate::status::retry::retry;
+use crate::status::stuck::{self, PodEvent, events_worth_reading};
 use crate::status::{disruption, project_status, with_outcome};
 
 /// The results reporter's log, when its report did not fit its
@@ -39,6 +41,8 @@ pub struct Facts<'a> {
     pub pod: Option<&'a Pod>,
     /// The reporter's log, read when `reporter_log_needed` asked for it.
     pub reporter_log: Option<&'a Log>,
+    /// The pod's Warning Events, read when `events_worth_reading` said so.
+    pub pod_events: Option<&'a [PodEvent]>,
     /// The Task to start with, when the run has no pod yet: the inline one
     /// or the named one; Err says why there is none.
     pub task: Option<Result<Box<TaskSpec>, String>>,
@@ -113,14 +117,29 @@ pub fn decide(f: &Facts) -> Decision {
     };
     let mut recheck = None;
     if !next.phase.is_some_and(Phase::is_terminal) {
-        let stuck = f
+        let mut stuck = f
             .pod
             .map_or(Starting::Fine, |p| starting(p, now, f.options.image_pull_grace));
+        // A pod on a node that starts nothing: its Events say why.
+        if let (Starting::Fine, Some(Phase::Pending), Some(pod)) = (&stuck, next.phase, f.pod) {
+            if let Some(found) = f.pod_events.and_then(stuck::stuck) {
+                let message = format!("pod {} cannot start: {}", pod.name_any(), found.why);
+                next = with_outcome(&next, Phase::Pending, Reason::Pending, message, now);
+                if found.lasting {
+                    stuck = lasting(pod, &found, now, f.options.image_pull_grace);
+                }
+            }
+            // Look (again) once it is worth it.
+            recheck = events_worth_reading(pod, now).map(|wait| match wait.is_zero() {
+                true => stuck::LOOK_EVERY,
+                false => wait,
+            });
+        }
         let stop = match (stop_reason(run, &next, now), stuck) {
             (Some(stop), _) => Some(stop),
             (None, Starting::Failed(reason, message)) => Some((reason, message)),
             (None, Starting::Failing { left, at }) => {
-                recheck = Some(left);
+                recheck = Some(recheck.map_or(left, |r: Duration| r.min(left)));
                 // Say when the controller gives up: a stable time, so that
                 // it costs no status write per reconcile.
                 let message = format!(
@@ -175,6 +194,30 @@ pub fn decide(f: &Facts) -> Decision {
         requeue,
         ..Decision::status(next)
     }
+}
+
+/// A pod kept from starting by a cause that does not go away by itself:
+/// it has the image pull grace period, from its creation, then the run
+/// fails.
+fn lasting(pod: &Pod, found: &stuck::Stuck, now: &Time, grace: Duration) -> Starting {
+    let created = pod.metadata.creation_timestamp.as_ref().map_or(now.0.as_second(), |t| t.0.as_second());
+    let waited = Duration::from_secs(now.0.as_second().saturating_sub(created).max(0) as u64);
+    if waited < grace {
+        let at = Timestamp::from_second(created.saturating_add(grace.as_secs() as i64)).unwrap_or(now.0);
+        return Starting::Failing {
+            left: grace - waited,
+            at: Time(at),
+        };
+    }
+    Starting::Failed(
+        Reason::PodStartFailed,
+        format!(
+            "pod {} could not start within {}: {}; create what it names (or fix the run's workspaces) and start the run again",
+            pod.name_any(),
+            minitask_api::format_duration(grace),
+            found.why
+        ),
+    )
 }
 
 /// How old `run` is at `now`.

@@ -249,6 +249,7 @@ fn a_reconcile_decides_the_status_the_pod_to_create_and_when_to_look_again() {
             previous: &c.previous,
             pod: c.pod.as_ref(),
             reporter_log: None,
+            pod_events: None,
             task: c.task.clone(),
             refused: c.refused.as_ref(),
             options: &PodOptions::default(),
@@ -281,6 +282,7 @@ fn after_the_pod_is_created_the_run_is_decided_again_with_it() {
         previous: &TaskRunStatus::default(),
         pod: None,
         reporter_log: None,
+        pod_events: None,
         task: task.clone(),
         refused: None,
         options: &PodOptions::default(),
@@ -335,6 +337,7 @@ fn a_report_that_cannot_be_read_fails_the_run_saying_why() {
         previous: &started(0),
         pod: Some(&pod),
         reporter_log: Some(&gone),
+        pod_events: None,
         task: None,
         refused: None,
         options: &PodOptions::default(),
@@ -344,4 +347,66 @@ fn a_report_that_cannot_be_read_fails_the_run_saying_why() {
     assert_eq!(got.status.reason.as_deref(), Some("ResultsFailed"));
     let message = got.status.message.unwrap();
     assert!(message.contains("the container is gone"), "{message}");
+}
+
+/// A pod on a node that starts nothing says why in its Events: the run's
+/// message says it, and a mount of something that does not exist fails
+/// the run once the grace period is over.
+#[test]
+fn a_pod_kept_from_starting_by_a_missing_configmap_says_so_then_fails() {
+    let run = Box::new(run());
+    let mut stuck = pod(0, "Pending", waiting("ContainerCreating"));
+    stuck.spec.as_mut().unwrap().node_name = Some("n1".into());
+    let events = [PodEvent {
+        reason: "FailedMount".into(),
+        message: "MountVolume.SetUp failed for volume \"ws-input\" : configmap \"nope\" not found".into(),
+        last: Some(at(2)),
+    }];
+    let options = PodOptions {
+        image_pull_grace: Duration::from_secs(30),
+        ..PodOptions::default()
+    };
+    let decided = |now: i64, events: Option<&[PodEvent]>| {
+        decide(&Facts {
+            run: &run,
+            previous: &started(0),
+            pod: Some(&stuck),
+            reporter_log: None,
+            pod_events: events,
+            task: None,
+            refused: None,
+            options: &options,
+            now: &at(now),
+        })
+    };
+    let early = decided(2, None);
+    assert_eq!(early.requeue, Some(Duration::from_secs(2)), "looks once it is 3s old");
+    let said = decided(5, Some(&events));
+    assert_eq!(said.status.phase, Some(Phase::Pending));
+    let message = said.status.message.clone().unwrap();
+    assert!(
+        message.starts_with("pod r-pod cannot start: FailedMount: MountVolume.SetUp failed for volume \"ws-input\" : configmap \"nope\" not found; the run fails at "),
+        "{message}"
+    );
+    assert_eq!(said.requeue, Some(Duration::from_secs(10)), "looks again");
+    let failed = decided(31, Some(&events));
+    assert_eq!(failed.status.phase, Some(Phase::Failed));
+    assert_eq!(failed.status.reason.as_deref(), Some("PodStartFailed"));
+    assert!(
+        failed.status.message.as_deref().unwrap().contains("could not start within 30s: FailedMount"),
+        "{:?}",
+        failed.status.message
+    );
+    // A cause that may pass is said, and the run waits (its timeout holds).
+    let sandbox = [PodEvent {
+        reason: "FailedCreatePodSandBox".into(),
+        message: "network not ready".into(),
+        last: Some(at(2)),
+    }];
+    let waits = decided(31, Some(&sandbox));
+    assert_eq!(waits.status.phase, Some(Phase::Pending));
+    assert_eq!(
+        waits.status.message.as_deref(),
+        Some("pod r-pod cannot start: FailedCreatePodSandBox: network not ready")
+    );
 }

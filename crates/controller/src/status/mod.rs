@@ -20,6 +20,7 @@ pub(crate) mod retention;
 pub(crate) mod retry;
 pub(crate) mod steps;
 pub(crate) mod stop;
+pub(crate) mod stuck;
 
 use crate::pod::launcher::debugger_awaited;
 use crate::pod::results::{REPORTER, Report, from_log, from_message};

@@ -162,3 +162,38 @@ async fn a_step_cannot_start_a_later_step_or_forge_the_results() {
     assert_eq!(t.logs(&pod, "step-untrusted").await, "", "no script could be changed");
     t.cleanup().await;
 }
+
+/// A TaskRun whose workspace names a ConfigMap that does not exist (made
+/// with kubectl apply, past `start`'s check): its pod is on a node but
+/// starts nothing, and the run's message says why within seconds, in the
+/// kubelet's words from the pod's Events.
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_pod_that_cannot_mount_its_workspace_is_explained_in_the_run() {
+    let t = Namespaced::new("stuck-mount").await;
+    t.apply(
+        "apiVersion: minitask.dev/v1alpha1\nkind: Task\nmetadata:\n  name: t\nspec:\n  workspaces: [{name: input}]\n  steps:\n    - {name: a, image: busybox, script: 'cat $(workspaces.input.path)/x'}\n",
+    );
+    t.apply(
+        "apiVersion: minitask.dev/v1alpha1\nkind: TaskRun\nmetadata:\n  name: stuck\nspec:\n  taskRef: {name: t}\n  workspaces: [{name: input, configMap: {name: nope}}]\n",
+    );
+    let runs: kube::Api<TaskRun> = kube::Api::namespaced(t.client.clone(), &t.ns);
+    let mut message = String::new();
+    for _ in 0..60 {
+        let status = runs.get("stuck").await.unwrap().status.unwrap_or_default();
+        message = status.message.unwrap_or_default();
+        if message.contains("FailedMount") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(
+        message.starts_with("pod stuck-pod cannot start: FailedMount: ")
+            && message.contains("configmap \"nope\" not found")
+            && message.contains("the run fails at"),
+        "{message}"
+    );
+    let described = t.kubectl_ok(&["task", "describe", "stuck"]);
+    assert!(described.contains("the run fails in "), "{described}");
+    t.cleanup().await;
+}

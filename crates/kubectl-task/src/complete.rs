@@ -48,7 +48,7 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
         let Some(arg) = find_long(root, command, flag) else {
             return (Vec::new(), NO_FILES);
         };
-        let (values, directive) = values(&target, command, arg, value, before).await;
+        let (values, directive) = values(&target, command, arg, value, &positionals).await;
         let prefixed = values.into_iter().map(|(v, a)| (format!("--{flag}={v}"), a)).collect();
         return (prefixed, directive);
     }
@@ -56,7 +56,7 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
     if let Some(previous) = before.last().filter(|p| p.starts_with('-') && !p.contains('='))
         && let Some(arg) = flag_arg(root, command, previous).filter(|a| a.get_action().takes_values())
     {
-        return values(&target, command, arg, current, before).await;
+        return values(&target, command, arg, current, &positionals).await;
     }
     if current.starts_with('-') {
         return (flags(root, command, current), NO_FILES);
@@ -65,7 +65,7 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
         return (subcommands(root, current), NO_FILES);
     }
     let names = match command.get_name() {
-        "start" if positionals == 0 => {
+        "start" if positionals.is_empty() => {
             with_cluster(&target, |t| async move {
                 let mut names = task_names(&t).await?;
                 names.extend(pipeline_names(&t).await?.into_iter().map(|p| format!("pipeline/{p}")));
@@ -86,20 +86,20 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
             })
             .await
         }
-        "debug" if positionals == 0 => with_cluster(&target, |t| async move { run_names(&t).await }).await,
-        "list" if positionals == 0 => vec!["tasks".into(), "pipelines".into()],
-        "runs" if positionals == 0 => vec!["taskruns".into(), "pipelineruns".into()],
+        "debug" if positionals.is_empty() => with_cluster(&target, |t| async move { run_names(&t).await }).await,
+        "list" if positionals.is_empty() => vec!["tasks".into(), "pipelines".into()],
+        "runs" if positionals.is_empty() => vec!["taskruns".into(), "pipelineruns".into()],
         "completion" => vec!["bash".into(), "zsh".into(), "fish".into()],
         _ => Vec::new(),
     };
     (matching(names, current), NO_FILES)
 }
 
-/// The subcommand the words name (the root when none), and how many
-/// positional words follow it.
-fn walk<'a>(root: &'a Command, words: &[String]) -> (&'a Command, usize) {
+/// The subcommand the words name (the root when none), and the positional
+/// words that follow it (flag values are not: `-n ns` may stand anywhere).
+fn walk<'a>(root: &'a Command, words: &[String]) -> (&'a Command, Vec<String>) {
     let mut command = root;
-    let mut positionals = 0;
+    let mut positionals = Vec::new();
     let mut skip_value = false;
     for word in words {
         if skip_value {
@@ -113,7 +113,7 @@ fn walk<'a>(root: &'a Command, words: &[String]) -> (&'a Command, usize) {
         }
         match command.find_subcommand(word) {
             Some(sub) if command.get_name() == root.get_name() => command = sub,
-            _ => positionals += 1,
+            _ => positionals.push(word.clone()),
         }
     }
     (command, positionals)
@@ -201,13 +201,14 @@ fn matching(names: Vec<String>, typed: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Values for `arg` of `command`.
+/// Values for `arg` of `command`, whose positional words so far are
+/// `positionals` (the run or Task the value belongs to).
 async fn values(
     target: &Target,
     command: &Command,
     arg: &Arg,
     typed: &str,
-    before: &[String],
+    positionals: &[String],
 ) -> (Vec<(String, String)>, u8) {
     let fixed: Vec<String> = arg
         .get_possible_values()
@@ -228,11 +229,11 @@ async fn values(
         ("task", _) => with_cluster(target, |t| async move { task_names(&t).await }).await,
         ("use_taskrun", _) => with_cluster(target, |t| async move { run_names(&t).await }).await,
         ("step", _) => {
-            let run = before.iter().skip(1).find(|w| !w.starts_with('-')).cloned();
+            let run = positionals.first().cloned();
             with_cluster(target, |t| async move { steps(&t, run).await }).await
         }
         ("params" | "workspaces", "start") => {
-            let task = positional_after(before, "start");
+            let task = positionals.first().cloned();
             let id = arg.get_id().as_str() == "params";
             let names = with_cluster(target, |t| async move { task_inputs(&t, task, id).await }).await;
             let equals = names.into_iter().map(|n| format!("{n}=")).collect();
@@ -246,11 +247,6 @@ async fn values(
         NO_FILES
     };
     (matching(names, typed), directive)
-}
-
-fn positional_after(words: &[String], command: &str) -> Option<String> {
-    let at = words.iter().position(|w| w == command)?;
-    words[at + 1..].iter().find(|w| !w.starts_with('-')).cloned()
 }
 
 /// Runs `lookup` against the cluster for at most a second; nothing when it

@@ -521,7 +521,10 @@ async fn read_pod_events(client: &kube::Client, namespace: &str, pod: &Pod) -> V
             .map(|e| PodEvent {
                 reason: e.reason.unwrap_or_default(),
                 message: e.message.unwrap_or_default(),
-                last: e.last_timestamp.or(e.first_timestamp).or_else(|| e.event_time.map(|t| Time(t.0))),
+                last: e
+                    .last_timestamp
+                    .or(e.first_timestamp)
+                    .or_else(|| e.event_time.map(|t| Time(t.0))),
             })
             .collect(),
         Err(error) => {

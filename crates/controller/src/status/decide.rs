@@ -200,7 +200,11 @@ pub fn decide(f: &Facts) -> Decision {
 /// it has the image pull grace period, from its creation, then the run
 /// fails.
 fn lasting(pod: &Pod, found: &stuck::Stuck, now: &Time, grace: Duration) -> Starting {
-    let created = pod.metadata.creation_timestamp.as_ref().map_or(now.0.as_second(), |t| t.0.as_second());
+    let created = pod
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(now.0.as_second(), |t| t.0.as_second());
     let waited = Duration::from_secs(now.0.as_second().saturating_sub(created).max(0) as u64);
     if waited < grace {
         let at = Timestamp::from_second(created.saturating_add(grace.as_secs() as i64)).unwrap_or(now.0);

@@ -393,7 +393,12 @@ fn a_pod_kept_from_starting_by_a_missing_configmap_says_so_then_fails() {
     assert_eq!(failed.status.phase, Some(Phase::Failed));
     assert_eq!(failed.status.reason.as_deref(), Some("PodStartFailed"));
     assert!(
-        failed.status.message.as_deref().unwrap().contains("could not start within 30s: FailedMount"),
+        failed
+            .status
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("could not start within 30s: FailedMount"),
         "{:?}",
         failed.status.message
     );

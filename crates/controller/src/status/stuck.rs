@@ -134,13 +134,20 @@ mod tests {
 
     #[test]
     fn only_a_scheduled_pod_whose_containers_wait_quietly_is_looked_at() {
-        assert_eq!(events_worth_reading(&pod(false, "ContainerCreating"), &at(10)), None, "not on a node");
+        assert_eq!(
+            events_worth_reading(&pod(false, "ContainerCreating"), &at(10)),
+            None,
+            "not on a node"
+        );
         assert_eq!(
             events_worth_reading(&pod(true, "ContainerCreating"), &at(1)),
             Some(Duration::from_secs(2)),
             "in 2s"
         );
-        assert_eq!(events_worth_reading(&pod(true, "ContainerCreating"), &at(10)), Some(Duration::ZERO));
+        assert_eq!(
+            events_worth_reading(&pod(true, "ContainerCreating"), &at(10)),
+            Some(Duration::ZERO)
+        );
         assert_eq!(
             events_worth_reading(&pod(true, "ErrImagePull"), &at(10)),
             None,
@@ -173,7 +180,8 @@ mod tests {
         assert_eq!(
             stuck(&events),
             Some(Stuck {
-                why: "FailedMount: MountVolume.SetUp failed for volume \"ws-input\" : configmap \"nope\" not found".into(),
+                why: "FailedMount: MountVolume.SetUp failed for volume \"ws-input\" : configmap \"nope\" not found"
+                    .into(),
                 lasting: true,
             })
         );

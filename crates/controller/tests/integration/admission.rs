@@ -35,7 +35,10 @@ async fn kubectl_finds_the_short_names_category_columns_and_docs() {
     let tasks = w.tasks();
     minitask_testenv::eventually("the step count", crate::common::WAIT, || {
         let tasks = tasks.clone();
-        async move { (tasks.get("hello").await.ok()?.status?.steps? == 2).then_some(()) }
+        async move {
+            let status = tasks.get("hello").await.ok()?.status?;
+            (status.steps? == 2 && !status.conditions.is_empty()).then_some(())
+        }
     })
     .await;
     let runs = w.kubectl_ok(&["get", "tr"]).await;
@@ -52,7 +55,7 @@ async fn kubectl_finds_the_short_names_category_columns_and_docs() {
             .next()
             .unwrap()
             .split_whitespace()
-            .eq(["NAME", "STEPS", "AGE"]),
+            .eq(["NAME", "STEPS", "VALID", "AGE"]),
         "{tasks}"
     );
     assert!(
@@ -61,8 +64,8 @@ async fn kubectl_finds_the_short_names_category_columns_and_docs() {
             .nth(1)
             .unwrap()
             .split_whitespace()
-            .take(2)
-            .eq(["hello", "2"]),
+            .take(3)
+            .eq(["hello", "2", "True"]),
         "{tasks}"
     );
     let everything = w.kubectl_ok(&["get", "minitask", "-o", "name"]).await;

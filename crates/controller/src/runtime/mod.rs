@@ -16,6 +16,7 @@ pub(crate) mod pipelines;
 pub(crate) mod poll;
 pub(crate) mod publisher;
 pub(crate) mod reconcile;
+pub(crate) mod relisted;
 pub(crate) mod run;
 pub(crate) mod shell;
 pub(crate) mod task_status;

@@ -31,6 +31,7 @@ use crate::runtime::pipeline_status::record_validity;
 use crate::runtime::pipelines::{self, PipelineContext, PipelineError};
 use crate::runtime::publisher::{Publisher, Reporter};
 use crate::runtime::reconcile::{Context, Error, error_policy, reconcile};
+use crate::runtime::relisted::Relisted;
 use crate::runtime::task_status::record_task_status;
 use crate::runtime::task_users::TaskUsers;
 use crate::runtime::watches::{WatchBackoff, controller, log_errors};
@@ -130,6 +131,10 @@ pub async fn run(
     let (wake_parent, woken_parents) = mpsc::unbounded_channel();
     let child_index = children.clone();
     let (runs_listing, pipelineruns_listing) = (Listing::default(), Listing::default());
+    // Runs first seen in a relist, looked at again once it is complete
+    // (relisted.rs).
+    let (relisted_runs, runs_again) = mpsc::unbounded_channel();
+    let mut relisted_runs = Relisted::new(run_store.clone(), relisted_runs);
     let run_events = watcher(taskruns, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("taskruns"))
         .backoff(WatchBackoff::default())
@@ -137,6 +142,7 @@ pub async fn run(
         .reflect(run_writer)
         .inspect_ok(synced.marker(0))
         .inspect_ok(runs_listing.marker())
+        .inspect_ok(move |event| relisted_runs.apply(event))
         .inspect_ok(move |event| {
             for parent in child_index.lock().unwrap_or_else(|e| e.into_inner()).apply(event) {
                 let _ = wake_parent.send(parent);
@@ -244,6 +250,8 @@ pub async fn run(
                 Ok(pipeline)
             }
         });
+    let (relisted_pipelineruns, pipelineruns_again) = mpsc::unbounded_channel();
+    let mut relisted_pipelineruns = Relisted::new(plr_store.clone(), relisted_pipelineruns);
     let plr_events = watcher(pipelineruns, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("pipelineruns"))
         .backoff(WatchBackoff::default())
@@ -251,6 +259,7 @@ pub async fn run(
         .reflect(plr_writer)
         .inspect_ok(synced.marker(4))
         .inspect_ok(pipelineruns_listing.marker())
+        .inspect_ok(move |event| relisted_pipelineruns.apply(event))
         .applied_objects();
     // Only the claims PipelineRuns made: the label keeps the rest out.
     let claim_config = watcher::Config::default()
@@ -357,6 +366,7 @@ pub async fn run(
         .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
         .reconcile_all_on(after_listing(broadcast_stream(won_runs), runs_listing))
         .reconcile_on(beyond_keep)
+        .reconcile_on(receiver_stream(runs_again))
         .graceful_shutdown_on(shutdown.clone())
         .run(
             {
@@ -393,7 +403,7 @@ pub async fn run(
             error_policy,
             ctx,
         )
-        .for_each(|_| futures::future::ready(()));
+        .for_each(dropped_requests);
     let pipelineruns = controller(plr_events, plr_store, config.workers)
         .owns_stream(claim_events)
         .watches_stream(pipeline_events, move |pipeline| {
@@ -401,6 +411,7 @@ pub async fn run(
         })
         .reconcile_all_on(after_listing(broadcast_stream(won_pipelines), pipelineruns_listing))
         .reconcile_on(woken_parents)
+        .reconcile_on(receiver_stream(pipelineruns_again))
         .graceful_shutdown_on(shutdown)
         .run(
             move |run, ctx: Arc<PipelineContext>| {
@@ -427,7 +438,7 @@ pub async fn run(
             pipelines::error_policy,
             pipeline_ctx,
         )
-        .for_each(|_| futures::future::ready(()));
+        .for_each(dropped_requests);
     futures::future::join(taskruns, pipelineruns).await;
     // No reconcile runs any more: now the shards can go to another replica,
     // and the Events of the last reconciles are created.
@@ -444,6 +455,18 @@ pub async fn run(
     }
     info!("controller stopped");
     Ok(())
+}
+
+/// What the Controller says of each request: a request for a run its
+/// store does not hold is dropped by kube-runtime; say so (debug), as such
+/// a drop once hid a run that was never looked at (relisted.rs).
+fn dropped_requests<T, E: std::fmt::Display>(
+    result: Result<T, kube::runtime::controller::Error<E, kube::runtime::watcher::Error>>,
+) -> futures::future::Ready<()> {
+    if let Err(kube::runtime::controller::Error::ObjectNotFound(object)) = &result {
+        tracing::debug!(%object, "a reconcile request for a run the cache does not hold was dropped");
+    }
+    futures::future::ready(())
 }
 
 /// The text of a panic's payload.

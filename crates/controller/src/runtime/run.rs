@@ -130,7 +130,6 @@ pub async fn run(
     let children = Arc::new(std::sync::Mutex::new(Children::default()));
     let (wake_parent, woken_parents) = mpsc::unbounded_channel();
     let child_index = children.clone();
-    let (runs_listing, pipelineruns_listing) = (Listing::default(), Listing::default());
     // Runs first seen in a relist, looked at again once it is complete
     // (relisted.rs).
     let (relisted_runs, runs_again) = mpsc::unbounded_channel();
@@ -141,7 +140,6 @@ pub async fn run(
         .modify(cache::run)
         .reflect(run_writer)
         .inspect_ok(synced.marker(0))
-        .inspect_ok(runs_listing.marker())
         .inspect_ok(move |event| relisted_runs.apply(event))
         .inspect_ok(move |event| {
             for parent in child_index.lock().unwrap_or_else(|e| e.into_inner()).apply(event) {
@@ -258,7 +256,6 @@ pub async fn run(
         .modify(cache::pipeline_run)
         .reflect(plr_writer)
         .inspect_ok(synced.marker(4))
-        .inspect_ok(pipelineruns_listing.marker())
         .inspect_ok(move |event| relisted_pipelineruns.apply(event))
         .applied_objects();
     // Only the claims PipelineRuns made: the label keeps the rest out.
@@ -364,7 +361,7 @@ pub async fn run(
     let taskruns = controller(run_events, run_store, config.workers)
         .owns_stream(pod_events)
         .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
-        .reconcile_all_on(after_listing(broadcast_stream(won_runs), runs_listing))
+        .reconcile_all_on(broadcast_stream(won_runs))
         .reconcile_on(beyond_keep)
         .reconcile_on(receiver_stream(runs_again))
         .graceful_shutdown_on(shutdown.clone())
@@ -409,7 +406,7 @@ pub async fn run(
         .watches_stream(pipeline_events, move |pipeline| {
             pipelineruns_waiting_for(&waiting_pipelineruns, &pipeline)
         })
-        .reconcile_all_on(after_listing(broadcast_stream(won_pipelines), pipelineruns_listing))
+        .reconcile_all_on(broadcast_stream(won_pipelines))
         .reconcile_on(woken_parents)
         .reconcile_on(receiver_stream(pipelineruns_again))
         .graceful_shutdown_on(shutdown)
@@ -508,47 +505,6 @@ impl Synced {
     }
 }
 
-/// Whether a watch is in the middle of a list, during which its store
-/// still shows the state before it. Winning a shard looks at every run in
-/// the store, so it waits for the list to be complete: a run first seen in
-/// that list, and turned away before the shard was won, would be missed
-/// (full-size chaos, an API server restart longer than the Leases: a
-/// PipelineRun's TaskRun never got a status).
-#[derive(Clone)]
-struct Listing(watch::Sender<bool>);
-
-impl Default for Listing {
-    /// Listing: nothing is listed yet.
-    fn default() -> Self {
-        Listing(watch::channel(true).0)
-    }
-}
-
-impl Listing {
-    fn marker<K>(&self) -> impl FnMut(&watcher::Event<K>) + use<K> {
-        let listing = self.0.clone();
-        move |event| match event {
-            watcher::Event::Init => {
-                listing.send_replace(true);
-            }
-            watcher::Event::InitDone => {
-                listing.send_replace(false);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Each wake-up of `won`, passed on once no list is in progress.
-fn after_listing(won: impl Stream<Item = ()> + Send, listing: Listing) -> impl Stream<Item = ()> + Send {
-    won.then(move |()| {
-        let mut listed = listing.0.subscribe();
-        async move {
-            let _ = listed.wait_for(|listing| !*listing).await;
-        }
-    })
-}
-
 /// Aborts its tasks when dropped.
 struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
 
@@ -643,25 +599,5 @@ mod tests {
         assert_eq!(panic_message(caught.unwrap_err().as_ref()), "boom 1");
         let caught = futures::executor::block_on(AssertUnwindSafe(async { panic!("static") }).catch_unwind());
         assert_eq!(panic_message(caught.unwrap_err().as_ref()), "static");
-    }
-
-    /// A shard won during a list is looked at once the list is complete,
-    /// when the store holds the runs the list brought.
-    #[tokio::test]
-    async fn winning_a_shard_during_a_list_waits_for_its_end() {
-        let listing = Listing::default();
-        let mut marker = listing.marker::<TaskRun>();
-        marker(&watcher::Event::InitDone);
-        let (won, wins) = mpsc::unbounded_channel();
-        let mut passed = Box::pin(after_listing(receiver_stream(wins), listing.clone()));
-        won.send(()).unwrap();
-        assert_eq!(passed.next().await, Some(()), "no list in progress: at once");
-        marker(&watcher::Event::Init);
-        won.send(()).unwrap();
-        let early = tokio::time::timeout(Duration::from_millis(50), passed.next()).await;
-        assert!(early.is_err(), "held back while the list is in progress");
-        marker(&watcher::Event::InitApply(TaskRun::new("r", Default::default())));
-        marker(&watcher::Event::InitDone);
-        assert_eq!(passed.next().await, Some(()), "passed on once it is complete");
     }
 }

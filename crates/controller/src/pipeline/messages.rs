@@ -95,11 +95,17 @@ pub(crate) fn summary(task: &PipelineTask, view: &View, finally: bool, kept: &mu
 }
 
 pub(crate) fn progress_message(spec: &PipelineSpec, views: &[View], finals: &[View], stop: Option<Stop>) -> String {
+    // Once the run is cancelled or its tasks are out of time, a task that
+    // has not started never will (its TaskRuns are cancelled): only
+    // finally tasks still wait. After a failure, what was created runs.
+    let tasks = spec.tasks.len();
+    let can_wait = |i: usize| matches!(stop, None | Some(Stop::Failed)) || i >= tasks;
     let named = |state: TaskState| -> Vec<&str> {
         spec.all_tasks()
             .zip(views.iter().chain(finals))
-            .filter(|(_, v)| v.state == state)
-            .map(|(t, _)| t.name.as_str())
+            .enumerate()
+            .filter(|(i, (_, v))| v.state == state && (state != TaskState::Pending || can_wait(*i)))
+            .map(|(_, (t, _))| t.name.as_str())
             .collect()
     };
     let mut parts = Vec::new();

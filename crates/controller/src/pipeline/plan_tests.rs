@@ -274,6 +274,16 @@ fn a_cancel_stops_the_tasks_and_still_runs_finally() {
         "asked once"
     );
 
+    // b's TaskRun had not started: it is cancelled, so only finally waits.
+    let pending_b = child("p-b", "b", Some(Phase::Pending), &[]);
+    let plan = plan_at(&cancelled, &spec, vec![failed_child("a"), pending_b], 5);
+    assert_eq!(plan.cancel, ["p-b"]);
+    assert_eq!(
+        plan.status.message.as_deref(),
+        Some("waiting: clean; cancelled: no new task starts, then the finally tasks run"),
+        "the progress lists only tasks that can still run"
+    );
+
     let plan = plan_at(&cancelled, &spec, vec![failed_child("a")], 5);
     assert_eq!(created(&plan), ["p-clean"], "finally after a cancel");
     assert_eq!(state(&plan, "b"), (Skipped, Some("Stopped".into())));

@@ -624,10 +624,11 @@ async fn a_later_step_that_cannot_pull_is_explained_with_when_the_run_gives_up()
     assert!(String::from_utf8_lossy(&out.stdout).contains("[first] one"));
     let line = stderr
         .lines()
-        .find(|l| l.contains("step \"build\" is waiting: ") && l.contains("ImagePull"))
+        .find(|l| l.starts_with("step \"build\": ") && l.contains("ImagePull"))
         .unwrap_or_else(|| panic!("no line about the pull: {stderr}"));
+    // The plugin turns the message's deadline into the time left.
     assert!(
-        line.contains("registry.invalid") && line.contains("the run fails at "),
+        line.contains("registry.invalid") && line.contains("the run fails in "),
         "{line}"
     );
     let runs: Api<TaskRun> = Api::namespaced(t.client.clone(), &t.ns);

@@ -1,7 +1,8 @@
 # The controller image, for people with Docker. `cargo xtask image` builds
 # the same image without Docker: the static binaries alone on an empty
 # filesystem, running as uid 65532, like distroless static:nonroot. The
-# launcher is what the controller's pods copy to run their steps. The bench
+# launcher is what the controller's pods copy to run their steps; the
+# archive (deploy/archive) runs from the same image. The bench
 # and chaos harnesses are built in the same invocation, as `cargo xtask`
 # does, so that the controller binary is the one they measure.
 #
@@ -13,11 +14,12 @@ ARG RUST_TARGET=x86_64-unknown-linux-gnu
 WORKDIR /src
 COPY . .
 RUN RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked --target ${RUST_TARGET} -p minitask-controller -p minitask-launcher -p minitask-bench -p minitask-chaos
+    cargo build --release --locked --target ${RUST_TARGET} -p minitask-controller -p minitask-launcher -p minitask-archive -p minitask-bench -p minitask-chaos
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG RUST_TARGET=x86_64-unknown-linux-gnu
 COPY --from=build /src/target/${RUST_TARGET}/release/minitask-controller /minitask-controller
 COPY --from=build /src/target/${RUST_TARGET}/release/minitask-launcher /minitask-launcher
+COPY --from=build /src/target/${RUST_TARGET}/release/minitask-archive /minitask-archive
 USER 65532:65532
 ENTRYPOINT ["/minitask-controller"]

@@ -61,17 +61,19 @@ pub fn deploy(root: &Path) -> anyhow::Result<()> {
     let _kubeconfig = target.kubeconfig(root).map(|k| sh.push_env("KUBECONFIG", k));
     cmd!(sh, "kubectl apply --server-side --force-conflicts -k kind/").run()?;
     // Same tag, new image: restart so the pods run what was just loaded.
-    cmd!(
-        sh,
-        "kubectl -n minitask-system rollout restart deployment/minitask-controller"
-    )
-    .run()?;
-    cmd!(
-        sh,
-        "kubectl -n minitask-system rollout status deployment/minitask-controller --timeout=180s"
-    )
-    .run()
-    .context("the controller did not become ready; see `kubectl -n minitask-system logs deploy/minitask-controller`")?;
+    for deployment in ["minitask-controller", "minitask-archive"] {
+        cmd!(sh, "kubectl -n minitask-system rollout restart deployment/{deployment}").run()?;
+    }
+    for deployment in ["minitask-controller", "minitask-archive"] {
+        cmd!(
+            sh,
+            "kubectl -n minitask-system rollout status deployment/{deployment} --timeout=180s"
+        )
+        .run()
+        .with_context(|| {
+            format!("{deployment} did not become ready; see `kubectl -n minitask-system logs deploy/{deployment}`")
+        })?;
+    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! `cargo xtask image`: the images mini-task needs, built without Docker.
 //!
-//! - the controller: its static binary and the launcher's (which its pods
-//!   copy, see `crates/launcher`) alone, running as uid 65532, as on
+//! - the controller: its static binary, the launcher's (which its pods
+//!   copy, see `crates/launcher`) and the archive's alone, running as uid 65532, as on
 //!   distroless `static-debian12:nonroot` (see the Dockerfile, which builds
 //!   the same image with Docker);
 //! - `busybox` and the pod sandbox (`pause`) image for the local cluster,
@@ -19,6 +19,8 @@ const CONTROLLER_PATH: &str = "/minitask-controller";
 /// Where pods find the launcher in the controller's image:
 /// `minitask_launcher::IMAGE_LAUNCHER`.
 const LAUNCHER_PATH: &str = "/minitask-launcher";
+/// The archive runs from the same image (deploy/archive).
+const ARCHIVE_PATH: &str = "/minitask-archive";
 const NONROOT: &str = "65532:65532";
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -36,6 +38,7 @@ pub fn controller(root: &Path) -> anyhow::Result<PathBuf> {
         binary("minitask-controller")?,
     ));
     entries.push(Entry::file(&LAUNCHER_PATH[1..], 0o755, binary("minitask-launcher")?));
+    entries.push(Entry::file(&ARCHIVE_PATH[1..], 0o755, binary("minitask-archive")?));
     let image = Image {
         name: CONTROLLER_IMAGE.into(),
         architecture: crate::release::architecture(&crate::release::target()).into(),
@@ -151,6 +154,7 @@ mod tests {
             format!("--target ${{{TARGET_ARG}}} {}", packages.join(" ")),
             format!("/src/target/${{{TARGET_ARG}}}/release/minitask-controller {CONTROLLER_PATH}"),
             format!("/src/target/${{{TARGET_ARG}}}/release/minitask-launcher {LAUNCHER_PATH}"),
+            format!("/src/target/${{{TARGET_ARG}}}/release/minitask-archive {ARCHIVE_PATH}"),
             format!("USER {NONROOT}"),
             format!("ENTRYPOINT [\"{CONTROLLER_PATH}\"]"),
             "distroless/static".to_string(),

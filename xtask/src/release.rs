@@ -37,9 +37,10 @@ pub fn architecture(target: &str) -> &'static str {
 pub const STATIC_RUSTFLAGS: &str = "-C target-feature=+crt-static";
 /// Built together, always: cargo unifies the features of one invocation,
 /// so building fewer would make another controller binary.
-pub const PACKAGES: [&str; 4] = [
+pub const PACKAGES: [&str; 5] = [
     "minitask-controller",
     "minitask-launcher",
+    "minitask-archive",
     "minitask-bench",
     "minitask-chaos",
 ];

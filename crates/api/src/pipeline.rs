@@ -255,6 +255,9 @@ pub enum WhenOperator {
 pub struct PipelineStatus {
     /// The `Valid` condition: False names the cycle or the bad reference.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // One entry per type, each owned by whoever applies it: the
+    // controller's Succeeded (or Valid) and the archive's Archived.
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// How many tasks it has, finally tasks included (`kubectl get pipelines`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

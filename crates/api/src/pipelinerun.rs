@@ -240,6 +240,9 @@ pub struct PipelineRunStatus {
     /// The `Succeeded` condition: Unknown while the run goes on, then True
     /// or False (`kubectl wait --for=condition=Succeeded`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // One entry per type, each owned by whoever applies it: the
+    // controller's Succeeded (or Valid) and the archive's Archived.
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 
     /// When the run started.

@@ -87,6 +87,9 @@ pub struct TaskStatus {
     /// `$(workspaces.x.path)` or `$(results.x.path)` a step uses that the
     /// Task does not declare (a run of it would fail).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // One entry per type, each owned by whoever applies it: the
+    // controller's Succeeded (or Valid) and the archive's Archived.
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

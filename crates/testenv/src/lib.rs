@@ -30,6 +30,8 @@ use std::sync::mpsc::Sender;
 
 /// The ServiceAccount the controller runs as, from `deploy/`.
 pub const CONTROLLER_USER: &str = "system:serviceaccount:minitask-system:minitask-controller";
+/// The ServiceAccount the archive runs as, from `deploy/archive`.
+pub const ARCHIVE_USER: &str = "system:serviceaccount:minitask-system:minitask-archive";
 
 pub struct ControlPlane {
     /// A kubeconfig for the admin, for `kubectl` and other subprocesses.
@@ -422,6 +424,7 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<Da
                 "deploy/crds/pipelinerun.yaml",
                 "deploy/controller/rbac.yaml",
                 "deploy/controller/user-roles.yaml",
+                "deploy/archive/rbac.yaml",
             ] {
                 let yaml = std::fs::read_to_string(root.join(file)).with_context(|| format!("reading {file}"))?;
                 apply_yaml(&client, &yaml)

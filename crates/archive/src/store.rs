@@ -1,0 +1,54 @@
+//! The object store behind the archive, and its few verbs: compressed
+//! objects written whole (a reader never sees half of one), read back.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+pub type Store = Arc<dyn ObjectStore>;
+
+/// The store `url` names. `file:///var/lib/minitask-archive` is a
+/// directory (a PersistentVolumeClaim in the cluster).
+pub fn open(url: &str) -> anyhow::Result<Store> {
+    if let Some(dir) = url.strip_prefix("file://") {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create the archive directory {dir}: {e}"))?;
+        let fs = LocalFileSystem::new_with_prefix(dir)
+            .map_err(|e| anyhow::anyhow!("cannot use {dir} as the archive: {e}"))?;
+        return Ok(Arc::new(fs));
+    }
+    anyhow::bail!(
+        "--store {url}: this build archives to a directory only (file:///path, such as a mounted PersistentVolumeClaim); object stores (s3://, gs://, az://) are not built in yet"
+    )
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = GzEncoder::new(Vec::new(), Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = out.write_all(bytes);
+    out.finish().unwrap_or_default()
+}
+
+pub fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    GzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+pub async fn put(store: &Store, key: &str, bytes: Vec<u8>) -> object_store::Result<()> {
+    store.put(&Path::from(key), PutPayload::from(bytes)).await.map(|_| ())
+}
+
+/// The object at `key`, or None when there is none.
+pub async fn get(store: &Store, key: &str) -> object_store::Result<Option<Vec<u8>>> {
+    match store.get(&Path::from(key)).await {
+        Ok(got) => Ok(Some(got.bytes().await?.to_vec())),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

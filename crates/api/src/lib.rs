@@ -10,6 +10,7 @@
 // their repeated `type_ = ...` keys for duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
 
+mod archived;
 mod duration;
 mod manifests;
 mod names;
@@ -29,6 +30,7 @@ mod taskrun;
 mod template;
 mod workspace;
 
+pub use archived::{CONDITION_ARCHIVED, is_archived};
 pub use duration::{MAX_TIMEOUT, format_duration, parse_duration};
 pub use manifests::manifests;
 pub use names::{fnv1a, label_value, shorten};

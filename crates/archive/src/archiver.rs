@@ -236,6 +236,27 @@ impl Archiver {
         Ok(record_key)
     }
 
+    /// Adds to a stored record that its run was deleted before the
+    /// archive could say it holds it.
+    pub async fn note_deleted(&self, key: &str) -> Result<(), Error> {
+        let stored = |e| Error::Store {
+            key: key.to_string(),
+            source: e,
+        };
+        let Some(bytes) = store::get(&self.store, key).await.map_err(stored)? else {
+            return Ok(());
+        };
+        let Ok(mut record) = store::gunzip(&bytes).and_then(|b| Ok(serde_json::from_slice::<Record>(&b)?)) else {
+            return Ok(());
+        };
+        if !record.notes.iter().any(|n| n == DELETED) {
+            record.notes.push(DELETED.to_string());
+            let json = serde_json::to_vec(&record).unwrap_or_default();
+            store::put(&self.store, key, store::gzip(&json)).await.map_err(stored)?;
+        }
+        Ok(())
+    }
+
     /// Writes the `Archived` condition: True with where the record is, or
     /// False with why not yet. The UID in the patch makes the API server
     /// refuse it for another run that took the name meanwhile.

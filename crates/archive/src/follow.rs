@@ -66,12 +66,22 @@ async fn archive_until_done<K: Run>(archiver: &Archiver, run: &K, deleted: bool)
                 if !deleted {
                     // A run deleted meanwhile (404) or replaced by another
                     // of its name (the UID differs: 422) needs no condition.
-                    if let Err(e) = archiver.mark(run, Ok(key)).await
-                        && !matches!(&e, kube::Error::Api(a) if a.code == 404 || a.code == 422)
-                    {
-                        warn!(run = %name, error = %e, "archived, but the Archived condition was not written; trying again");
-                        tokio::time::sleep(backoff(tries)).await;
-                        continue;
+                    match archiver.mark(run, Ok(key)).await {
+                        Ok(()) => {}
+                        // Deleted meanwhile (retention gave up waiting, or
+                        // by hand): the record says so.
+                        Err(kube::Error::Api(a)) if a.code == 404 => {
+                            if let Err(e) = archiver.note_deleted(key).await {
+                                warn!(run = %name, error = %e, "deleted before archived, and the record could not say so");
+                            }
+                        }
+                        // Another run took the name (the UID differs).
+                        Err(kube::Error::Api(a)) if a.code == 422 => {}
+                        Err(e) => {
+                            warn!(run = %name, error = %e, "archived, but the Archived condition was not written; trying again");
+                            tokio::time::sleep(backoff(tries)).await;
+                            continue;
+                        }
                     }
                 }
                 return;

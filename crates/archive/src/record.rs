@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::keys::{BadName, Kind, RunKey};
 
 /// The condition the archive writes on a run it holds.
-pub const ARCHIVED: &str = "Archived";
+pub const ARCHIVED: &str = minitask_api::CONDITION_ARCHIVED;
 
 /// One run as archived. The log bytes live beside it (see `keys`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -83,9 +83,7 @@ pub fn wants_archiving(ended: bool, conditions: &[Condition]) -> bool {
     ended && !is_archived(conditions)
 }
 
-pub fn is_archived(conditions: &[Condition]) -> bool {
-    conditions.iter().any(|c| c.type_ == ARCHIVED && c.status == "True")
-}
+pub use minitask_api::is_archived;
 
 /// The run's end, in ms: its completion time, else its creation (a run
 /// that ended without saying when), so its keys are the same on every try.

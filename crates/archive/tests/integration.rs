@@ -195,7 +195,15 @@ async fn a_store_that_fails_is_said_in_the_condition_and_the_run_is_archived_onc
     .await;
     assert!(w.record(&taskrun_key(&run).unwrap().record()).await.is_some());
     let key = taskrun_key(&deleted).unwrap().record();
-    eventually("the deleted run's record", WAIT, || w.record(&key)).await;
+    eventually("the deleted run's record, saying so", WAIT, || async {
+        let record = w.record(&key).await?;
+        record
+            .notes
+            .iter()
+            .any(|n| n.starts_with("the run was deleted before it was archived"))
+            .then_some(())
+    })
+    .await;
     archive.abort();
 }
 

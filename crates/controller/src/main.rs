@@ -66,6 +66,12 @@ struct Args {
     /// pods). Runs that have not finished are never deleted.
     #[arg(long)]
     keep_finished_per_task: Option<usize>,
+    /// Set when the archive is installed (deploy/archive): retention (TTL,
+    /// --keep-finished-per-task) deletes a finished run only once its
+    /// Archived condition is True, or this long after it ended, whichever
+    /// comes first (the archive then records the run as deleted unarchived).
+    #[arg(long, value_parser = parse_duration)]
+    max_archive_wait: Option<Duration>,
     /// Log filter, as in RUST_LOG: `info`, `debug`, `minitask_controller=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
@@ -124,6 +130,7 @@ async fn controller() -> anyhow::Result<()> {
         workers: args.workers,
         metrics_addr: Some(args.metrics_addr),
         keep_finished_per_task: args.keep_finished_per_task,
+        max_archive_wait: args.max_archive_wait,
         identity,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -292,6 +292,16 @@ pub fn run(run: &mut TaskRun) {
         start_time: status.start_time,
         completion_time: status.completion_time,
         observed_generation: status.observed_generation,
+        // Retention waits for the archive: only whether it holds the run.
+        conditions: status
+            .conditions
+            .into_iter()
+            .filter(|c| minitask_api::is_archived(std::slice::from_ref(c)))
+            .map(|c| k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                message: String::new(),
+                ..c
+            })
+            .collect(),
         retries_status: status
             .retries_status
             .into_iter()

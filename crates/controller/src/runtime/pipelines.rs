@@ -33,6 +33,7 @@ use crate::runtime::publisher::Publisher;
 use crate::runtime::shell::{Expected, Made, Written, apply_status, create_or_read};
 use crate::shards::shard_of;
 use crate::status::refusal::{Refusal, Refused, refusal_of};
+use crate::status::retention::archive_hold;
 
 /// What every PipelineRun reconcile shares.
 pub struct PipelineContext {
@@ -51,6 +52,8 @@ pub struct PipelineContext {
     created: Expected<TaskRun>,
     /// The status writes this process made, until the watch brings them.
     written: Written,
+    /// With an archive installed: see `Context::max_archive_wait`.
+    pub max_archive_wait: Option<Duration>,
 }
 
 impl PipelineContext {
@@ -78,6 +81,7 @@ impl PipelineContext {
             publisher,
             created: Expected::new(Duration::from_secs(30)),
             written: Written::new(Duration::from_secs(30)),
+            max_archive_wait: None,
         }
     }
 
@@ -557,6 +561,15 @@ async fn finished(
         None => return Ok(Action::await_change()),
         Some(left) if !left.is_zero() => return Ok(Action::requeue(left.min(RESYNC))),
         Some(_) => {}
+    }
+    let status = run.status.clone().unwrap_or_default();
+    if let Some(left) = archive_hold(
+        &status.conditions,
+        status.completion_time.as_ref(),
+        ctx.max_archive_wait,
+        now,
+    ) {
+        return Ok(Action::requeue(left.min(RESYNC)));
     }
     let api: Api<PipelineRun> = Api::namespaced(ctx.client.clone(), namespace);
     let params = DeleteParams {

@@ -32,7 +32,7 @@ use crate::status::decide::{Facts, Log, current_pod, decide};
 use crate::status::events::announcements;
 use crate::status::refusal::{Refusal, refusal};
 use crate::status::reporter_log_needed;
-use crate::status::retention::{Finished, Retention, by_ttl};
+use crate::status::retention::{Finished, Retention, archive_hold, by_ttl};
 use crate::status::stop::{Stop, ended_pods, how_to_stop};
 use crate::status::stuck::{self, PodEvent, events_worth_reading};
 
@@ -53,6 +53,9 @@ pub struct Context {
     pub keep_finished_per_task: Option<usize>,
     /// The finished runs of each Task, for `keep_finished_per_task`.
     pub finished: Arc<Mutex<Finished>>,
+    /// With an archive installed: a finished run is deleted only once
+    /// archived, or this long after it ended (`--max-archive-wait`).
+    pub max_archive_wait: Option<Duration>,
     /// Pods this process created that its cache may not show yet (the
     /// "expectations" of Kubernetes' own controllers): a miss on one of
     /// these is the watch lagging, not a deleted pod.
@@ -79,6 +82,7 @@ impl Context {
             metrics: Arc::default(),
             keep_finished_per_task: None,
             finished: Arc::default(),
+            max_archive_wait: None,
             created: Expected::new(EXPECTATION_TTL),
             writes: Writes::default(),
         }
@@ -317,6 +321,17 @@ async fn finished(run: &TaskRun, namespace: &str, ctx: &Context, now: &Time) -> 
         Retention::CheckIn(left) => (beyond_keep, requeue(left)),
         Retention::Keep => (beyond_keep, Action::await_change()),
     };
+    // The Archived condition's write wakes the run before the wait is up.
+    if delete
+        && let Some(left) = archive_hold(
+            &status.conditions,
+            status.completion_time.as_ref(),
+            ctx.max_archive_wait,
+            now,
+        )
+    {
+        return Ok(requeue(left));
+    }
     if delete && ctx.holds(run) {
         delete_run(run, namespace, ctx).await?;
     }

@@ -69,6 +69,9 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Keep only the newest N finished runs of each Task.
     pub keep_finished_per_task: Option<usize>,
+    /// With an archive installed: delete a finished run only once it is
+    /// archived, or this long after it ended.
+    pub max_archive_wait: Option<Duration>,
     /// This replica's name in Events and Leases.
     pub identity: String,
 }
@@ -83,6 +86,7 @@ impl Default for Config {
             workers: DEFAULT_WORKERS,
             metrics_addr: None,
             keep_finished_per_task: None,
+            max_archive_wait: None,
             identity: MANAGER.into(),
         }
     }
@@ -274,7 +278,7 @@ pub async fn run(
         instance: config.identity.clone(),
     };
     let (publisher, publishing) = Publisher::start(client.clone(), reporter);
-    let pipeline_ctx = Arc::new(PipelineContext::new(
+    let mut pipeline_ctx = PipelineContext::new(
         client.clone(),
         pipeline_store.clone(),
         task_store.clone(),
@@ -284,7 +288,9 @@ pub async fn run(
         shards.clone(),
         metrics.clone(),
         publisher.clone(),
-    ));
+    );
+    pipeline_ctx.max_archive_wait = config.max_archive_wait;
+    let pipeline_ctx = Arc::new(pipeline_ctx);
     let mut context = Context::new(
         client.clone(),
         pod_store.clone(),
@@ -295,6 +301,7 @@ pub async fn run(
     context.metrics = metrics.clone();
     context.publisher = publisher;
     context.keep_finished_per_task = config.keep_finished_per_task;
+    context.max_archive_wait = config.max_archive_wait;
     context.finished = finished;
     let ctx = Arc::new(context);
     // Tasks that must not outlive this function, even when it is dropped

@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -42,6 +42,26 @@ pub fn by_ttl(run: &TaskRun, now: &Time) -> Retention {
         left if left <= 0 => Retention::Delete,
         left => Retention::CheckIn(Duration::from_secs(left as u64)),
     }
+}
+
+/// With an archive installed (`--max-archive-wait`), how long a deletion
+/// that retention decided must still wait: None when it may go now (the
+/// archive holds the run, or it waited `max_wait` past the run's end, or
+/// there is no archive). A run that never says when it ended waits from now.
+pub fn archive_hold(
+    conditions: &[Condition],
+    ended: Option<&Time>,
+    max_wait: Option<Duration>,
+    now: &Time,
+) -> Option<Duration> {
+    let max_wait = max_wait?;
+    if minitask_api::is_archived(conditions) {
+        return None;
+    }
+    let ended = ended.map_or(now.0.as_second(), |t| t.0.as_second());
+    let waited = now.0.as_second().saturating_sub(ended).max(0) as u64;
+    let left = max_wait.as_secs().saturating_sub(waited);
+    (left > 0).then(|| Duration::from_secs(left))
 }
 
 /// A run's place in its Task's list: by completion time, then name.
@@ -230,5 +250,36 @@ mod tests {
         let newer = index.apply(&watcher::Event::Apply(finished("newer", "t", Some(2))), 0);
         assert_eq!(names(newer), ["newer"], "only the run of its own");
         assert!(!index.is_beyond(&child, 0));
+    }
+
+    #[test]
+    fn with_an_archive_a_deletion_waits_for_it_at_most_max_wait() {
+        let archived: Condition = serde_json::from_value(serde_json::json!({
+            "type": "Archived", "status": "True", "reason": "Archived", "message": "",
+            "lastTransitionTime": "2026-12-03T00:00:00Z",
+        }))
+        .unwrap();
+        let not_yet = Condition {
+            status: "False".into(),
+            ..archived.clone()
+        };
+        let hour = Some(Duration::from_secs(3600));
+        let ended = at(0);
+        assert_eq!(archive_hold(&[], Some(&ended), None, &at(10)), None, "no archive");
+        assert_eq!(
+            archive_hold(&[], Some(&ended), hour, &at(10)),
+            Some(Duration::from_secs(3590))
+        );
+        assert_eq!(
+            archive_hold(&[not_yet], Some(&ended), hour, &at(10)),
+            Some(Duration::from_secs(3590))
+        );
+        assert_eq!(archive_hold(&[archived], Some(&ended), hour, &at(10)), None);
+        assert_eq!(
+            archive_hold(&[], Some(&ended), hour, &at(3600)),
+            None,
+            "waited long enough"
+        );
+        assert_eq!(archive_hold(&[], None, hour, &at(10)), Some(Duration::from_secs(3600)));
     }
 }

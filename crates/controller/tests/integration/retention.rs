@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::common::{StepState::*, World, gone};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use minitask_api::Phase;
 use minitask_controller::Config;
 use minitask_testenv::{CONTROLLER_USER, ControlPlane, eventually};
@@ -82,4 +82,39 @@ async fn only_the_newest_finished_runs_of_a_task_are_kept() {
         left.contains(&"second".into()) && left.contains(&"running".into()),
         "{left:?}"
     );
+}
+
+#[tokio::test]
+async fn with_an_archive_a_finished_run_is_deleted_only_once_it_is_archived() {
+    let w = World::new("ttl-archive").await;
+    let client = ControlPlane::shared().client_as(CONTROLLER_USER).await;
+    let config = Config {
+        namespace: Some(w.ns.clone()),
+        max_archive_wait: Some(Duration::from_secs(3600)),
+        ..Config::default()
+    };
+    let _controller = w.controller_with_config(client, config).await;
+    w.create_task("t", &[("a", "true")]).await;
+    w.create_run_with("r", json!({"taskRef": {"name": "t"}, "ttlSecondsAfterFinished": 0}))
+        .await;
+    let pod = w.pod("r").await;
+    w.kubelet(&pod, "Succeeded", &[Exited(0)]).await;
+    w.phase("r", Phase::Succeeded).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(w.runs().get_opt("r").await.unwrap().is_some(), "kept until archived");
+    // What minitask-archive writes once the run is stored.
+    let archived = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+        "status": {"conditions": [{"type": "Archived", "status": "True", "reason": "Archived",
+            "message": "archived in file:///x", "lastTransitionTime": "2026-12-03T00:00:00Z"}]}
+    });
+    w.runs()
+        .patch_status(
+            "r",
+            &PatchParams::apply("minitask-archive").force(),
+            &Patch::Apply(&archived),
+        )
+        .await
+        .unwrap();
+    gone(&w, "r").await;
 }

@@ -107,13 +107,18 @@ impl RunKey {
         format!("{:013}", (LATEST - self.ended_ms.clamp(0, LATEST)))
     }
 
+    /// `{b1}/{b2}/{when}`
+    fn bucketed(&self) -> String {
+        let when = self.when();
+        format!("{}/{}/{when}", &when[..6], &when[6..8])
+    }
+
     /// The key of the run's record.
     pub fn record(&self) -> String {
-        let when = self.when();
         format!(
-            "{}/runs/{}/{when}-{}.{}.json.gz",
-            kind_dir(self.kind, &self.namespace),
-            &when[..when.len() - 7],
+            "{}/{}-{}.{}.json.gz",
+            runs_dir(self.kind, &self.namespace),
+            self.bucketed(),
             self.name,
             self.uid
         )
@@ -132,10 +137,9 @@ impl RunKey {
     /// The pointer that finds the run by its Task or Pipeline.
     pub fn by_task(&self, task: &str) -> Result<String, BadName> {
         Ok(format!(
-            "{}/by/{}/{}-{}.{}",
-            kind_dir(self.kind, &self.namespace),
-            checked("task", task)?,
-            self.when(),
+            "{}/{}-{}.{}",
+            task_dir(self.kind, &self.namespace, checked("task", task)?),
+            self.bucketed(),
             self.name,
             self.uid
         ))
@@ -154,6 +158,17 @@ impl RunKey {
 /// Every run of a kind in a namespace lives under this.
 pub fn kind_dir(kind: Kind, namespace: &str) -> String {
     format!("v1/{namespace}/{}", kind.plural())
+}
+
+/// Every record of a kind in a namespace, newest first (two levels of
+/// buckets, then the records).
+pub fn runs_dir(kind: Kind, namespace: &str) -> String {
+    format!("{}/runs", kind_dir(kind, namespace))
+}
+
+/// The pointers of every run of a Task (or Pipeline), bucketed as `runs_dir`.
+pub fn task_dir(kind: Kind, namespace: &str, task: &str) -> String {
+    format!("{}/by/{task}", kind_dir(kind, namespace))
 }
 
 /// The pointers of every run called `name`, newest first.
@@ -177,7 +192,7 @@ mod tests {
         assert!(newer.by_name() < older.by_name());
         assert_eq!(
             newer.record(),
-            "v1/team-a/taskruns/runs/823599/8235999999998-build-x7k2p.3f2a-11.json.gz"
+            "v1/team-a/taskruns/runs/823599/99/8235999999998-build-x7k2p.3f2a-11.json.gz"
         );
         assert_eq!(
             newer.log(2, 3, "test"),

@@ -3,8 +3,10 @@
 //!
 //! Pure: `keys` (where things live), `record` (what is kept of a run),
 //! `capped` (a log within its cap). Shell: `store`, `archiver` (one run),
-//! `follow` (the watch).
+//! `follow` (the watch). `api` serves the archive through the Kubernetes
+//! API (an aggregated APIService), with the reader's own RBAC.
 
+pub mod api;
 pub mod archiver;
 pub mod capped;
 pub mod follow;

@@ -6,7 +6,7 @@ use clap::Parser;
 use kube::{Api, Client};
 use minitask_api::{PipelineRun, TaskRun};
 use minitask_archive::archiver::Archiver;
-use minitask_archive::{follow, store};
+use minitask_archive::{api, follow, store};
 
 #[derive(Parser)]
 #[command(version, about = "Archives every finished mini-task run and its logs")]
@@ -22,6 +22,16 @@ struct Args {
     /// Runs archived at once.
     #[arg(long, default_value_t = 8)]
     workers: usize,
+    /// Serve the archive's API (archive.minitask.dev, through an
+    /// APIService) here, such as 0.0.0.0:8443.
+    #[arg(long)]
+    api_addr: Option<std::net::SocketAddr>,
+    /// The API's serving certificate and key (PEM); one is made at start
+    /// when unset (the APIService then skips verifying it).
+    #[arg(long, requires = "tls_private_key_file")]
+    tls_cert_file: Option<std::path::PathBuf>,
+    #[arg(long, requires = "tls_cert_file")]
+    tls_private_key_file: Option<std::path::PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +53,14 @@ fn main() -> anyhow::Result<()> {
                 location: args.store.clone(),
             });
             tracing::info!(store = %args.store, "archiving every run that ends");
+            if let Some(addr) = args.api_addr {
+                let cert = match (&args.tls_cert_file, &args.tls_private_key_file) {
+                    (Some(c), Some(k)) => Some((std::fs::read_to_string(c)?, std::fs::read_to_string(k)?)),
+                    _ => None,
+                };
+                let listener = tokio::net::TcpListener::bind(addr).await?;
+                tokio::spawn(serve_api(listener, cert, archiver.store.clone(), client.clone()));
+            }
             tokio::select! {
                 _ = follow::follow(archiver.clone(), Api::<TaskRun>::all(client.clone()), args.workers) => {}
                 _ = follow::follow(archiver, Api::<PipelineRun>::all(client), args.workers) => {}
@@ -50,4 +68,31 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         })
+}
+
+/// Serves the API once the front proxy's settings can be read: archiving
+/// goes on meanwhile, and the error says what is missing.
+async fn serve_api(
+    listener: tokio::net::TcpListener,
+    cert: Option<(String, String)>,
+    store: minitask_archive::store::Store,
+    client: Client,
+) {
+    let proxy = loop {
+        match api::auth::front_proxy(&client).await {
+            Ok(proxy) => break proxy,
+            Err(e) => {
+                tracing::error!(error = %e, "the archive's API is not served yet; trying again in 30s");
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            }
+        }
+    };
+    let tls = match api::tls::server_config(&proxy.ca_pem, cert) {
+        Ok(tls) => tls,
+        Err(e) => {
+            tracing::error!(error = %e, "the archive's API cannot be served: its TLS settings are unusable");
+            return;
+        }
+    };
+    api::serve(listener, tls, Arc::new(api::Api { store, client, proxy })).await;
 }

@@ -343,6 +343,14 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<Da
         "--service-account-issuer=https://kubernetes.default.svc".into(),
         "--service-cluster-ip-range=10.0.0.0/24".into(),
         "--allow-privileged=true".into(),
+        // The aggregation layer, for the archive's APIService.
+        format!("--requestheader-client-ca-file={}", pki.front_proxy_ca.display()),
+        format!("--requestheader-allowed-names={}", pki::FRONT_PROXY_NAME),
+        "--requestheader-username-headers=X-Remote-User".into(),
+        "--requestheader-group-headers=X-Remote-Group".into(),
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
+        format!("--proxy-client-cert-file={}", pki.front_proxy_cert.display()),
+        format!("--proxy-client-key-file={}", pki.front_proxy_key.display()),
     ];
     // Every request of the controller's ServiceAccount, once, when it ends.
     let audit_log = options.audit_controller.then(|| dir.join("audit.log"));

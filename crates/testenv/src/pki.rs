@@ -78,7 +78,16 @@ pub struct Pki {
     /// test runs: the same user, each with its own uid (`replica-<i>`), so
     /// the audit log tells which replica made a request.
     pub replica_tokens: Vec<String>,
+    /// The aggregation layer: the CA extension API servers trust for the
+    /// API server's proxied requests, and the API server's client
+    /// certificate (`front-proxy-client`).
+    pub front_proxy_ca: PathBuf,
+    pub front_proxy_cert: PathBuf,
+    pub front_proxy_key: PathBuf,
 }
+
+/// The common name of the API server's front proxy certificate.
+pub const FRONT_PROXY_NAME: &str = "front-proxy-client";
 
 /// How many replica tokens a control plane has.
 pub const REPLICAS: usize = 8;
@@ -93,6 +102,8 @@ pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
     let ca = Ca::new("minitask-test-ca")?;
     let server = ca.issue("kube-apiserver", &[], &["127.0.0.1", "localhost"])?;
     let (sa_key, sa_pub) = signing_key()?;
+    let front_proxy_ca = Ca::new("minitask-test-front-proxy-ca")?;
+    let front_proxy = front_proxy_ca.issue(FRONT_PROXY_NAME, &[], &[])?;
     let pki = Pki {
         ca_pem: ca.cert_pem.clone(),
         server_cert: dir.join("server.crt"),
@@ -105,7 +116,13 @@ pub fn generate(dir: &Path) -> anyhow::Result<Pki> {
         replica_tokens: (0..REPLICAS)
             .map(|i| format!("replica{i}-{:x}", nanos().rotate_left(29 + i as u32)))
             .collect(),
+        front_proxy_ca: dir.join("front-proxy-ca.crt"),
+        front_proxy_cert: dir.join("front-proxy-client.crt"),
+        front_proxy_key: dir.join("front-proxy-client.key"),
     };
+    write(&pki.front_proxy_ca, &front_proxy_ca.cert_pem)?;
+    write(&pki.front_proxy_cert, &front_proxy.cert_pem)?;
+    write(&pki.front_proxy_key, &front_proxy.key_pem)?;
     write(&pki.server_cert, &server.cert_pem)?;
     write(&pki.server_key, &server.key_pem)?;
     write(&pki.service_account_key, &sa_key)?;

@@ -3,104 +3,14 @@
 //! read, which is the case of a pod whose node is gone (e2e covers real
 //! logs).
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
-
-use kube::Client;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use minitask_api::{PipelineRun, TaskRun};
-use minitask_archive::archiver::Archiver;
-use minitask_archive::record::{Record, pipelinerun_key, taskrun_key};
-use minitask_archive::{follow, store};
-use minitask_testenv::{ARCHIVE_USER, ControlPlane, eventually};
+use crate::common::{WAIT, World, condition};
+use kube::api::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use minitask_api::PipelineRun;
+use minitask_api::TaskRun;
+use minitask_archive::record::{pipelinerun_key, taskrun_key};
+use minitask_testenv::eventually;
 use serde_json::json;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-struct World {
-    client: Client,
-    ns: String,
-    dir: PathBuf,
-}
-
-impl World {
-    async fn new(prefix: &str) -> World {
-        let cp = ControlPlane::shared();
-        let client = cp.client().await;
-        let ns = cp.namespace(&client, prefix).await;
-        let dir = std::env::temp_dir().join(format!("minitask-archive-{}-{ns}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        World { client, ns, dir }
-    }
-
-    fn url(&self) -> String {
-        format!("file://{}", self.dir.display())
-    }
-
-    /// The archive, as its ServiceAccount, following this namespace.
-    async fn archive(&self) -> tokio::task::JoinHandle<()> {
-        let client = ControlPlane::shared().client_as(ARCHIVE_USER).await;
-        let archiver = Arc::new(Archiver {
-            client: client.clone(),
-            store: store::open(&self.url()).unwrap(),
-            log_cap: 1024,
-            location: self.url(),
-        });
-        let tasks = Api::<TaskRun>::namespaced(client.clone(), &self.ns);
-        let pipelines = Api::<PipelineRun>::namespaced(client, &self.ns);
-        tokio::spawn(async move {
-            tokio::join!(
-                follow::follow(archiver.clone(), tasks, 2),
-                follow::follow(archiver, pipelines, 2)
-            );
-        })
-    }
-
-    /// A TaskRun that ended as the controller would have written it.
-    async fn ended_taskrun(&self, name: &str) -> TaskRun {
-        let runs: Api<TaskRun> = Api::namespaced(self.client.clone(), &self.ns);
-        let run: TaskRun = serde_json::from_value(json!({
-            "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
-            "metadata": {"name": name, "labels": {"team": "a"}},
-            "spec": {"taskRef": {"name": "build"}},
-        }))
-        .unwrap();
-        runs.create(&PostParams::default(), &run).await.unwrap();
-        let status = json!({
-            "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
-            "status": {
-                "phase": "Succeeded", "reason": "Succeeded", "message": "all steps succeeded",
-                "podName": format!("{name}-pod"),
-                "completionTime": "2026-12-03T01:00:00Z",
-                "conditions": [{"type": "Succeeded", "status": "True", "reason": "Succeeded",
-                                "message": "", "lastTransitionTime": "2026-12-03T01:00:00Z"}],
-                "steps": [{"name": "compile", "container": "step-compile", "terminated": {"exitCode": 0}},
-                          {"name": "publish", "container": "step-publish"}],
-            }
-        });
-        runs.patch_status(
-            name,
-            &PatchParams::apply("minitask-controller").force(),
-            &Patch::Apply(&status),
-        )
-        .await
-        .unwrap()
-    }
-
-    async fn record(&self, key: &str) -> Option<Record> {
-        let store = store::open(&self.url()).unwrap();
-        let bytes = store::get(&store, key).await.ok()??;
-        serde_json::from_slice(&store::gunzip(&bytes).ok()?).ok()
-    }
-}
-
-fn condition<'a>(
-    conditions: &'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-    type_: &str,
-) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-    conditions.iter().find(|c| c.type_ == type_)
-}
 
 #[tokio::test]
 async fn an_ended_taskrun_is_archived_with_what_became_of_each_step_log() {

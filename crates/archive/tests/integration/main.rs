@@ -1,0 +1,8 @@
+//! The archive against a real kube-apiserver and etcd, authorized as its
+//! deployed ServiceAccount; its API behind the API server's aggregation
+//! layer. There is no kubelet here: a pod's log cannot be read, which is
+//! the case of a pod whose node is gone (e2e covers real logs).
+
+mod api;
+mod archiving;
+mod common;

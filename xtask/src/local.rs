@@ -129,6 +129,19 @@ pub fn up(root: &Path) -> anyhow::Result<()> {
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
         format!("--service-cluster-ip-range={SERVICE_CIDR}"),
         "--allow-privileged=true".into(),
+        format!("--requestheader-client-ca-file={}", p("front-proxy-ca.crt")),
+        format!(
+            "--requestheader-allowed-names={}",
+            minitask_testenv::pki::FRONT_PROXY_NAME
+        ),
+        "--requestheader-username-headers=X-Remote-User".into(),
+        "--requestheader-group-headers=X-Remote-Group".into(),
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
+        format!("--proxy-client-cert-file={}", p("front-proxy-client.crt")),
+        format!("--proxy-client-key-file={}", p("front-proxy-client.key")),
+        // No kube-proxy on the host: reach an APIService's pods by their IPs
+        // (the pod bridge is on this host).
+        "--enable-aggregator-routing=true".into(),
     ];
     daemons.start("kube-apiserver", &bin.join("kube-apiserver"), &apiserver_args)?;
     wait_for("kube-apiserver", Duration::from_secs(90), || {
@@ -437,6 +450,13 @@ fn write_pki(dir: &Path) -> anyhow::Result<()> {
         write(&dir.join(format!("{file}.crt")), &issued.cert_pem)?;
         write(&dir.join(format!("{file}.key")), &issued.key_pem)?;
     }
+    // The aggregation layer (the archive's APIService): a CA of its own for
+    // the API server's proxy client certificate, as kubeadm makes.
+    let front_proxy_ca = Ca::new("minitask-local-front-proxy-ca")?;
+    write(&dir.join("front-proxy-ca.crt"), &front_proxy_ca.cert_pem)?;
+    let front_proxy = front_proxy_ca.issue(minitask_testenv::pki::FRONT_PROXY_NAME, &[], &[])?;
+    write(&dir.join("front-proxy-client.crt"), &front_proxy.cert_pem)?;
+    write(&dir.join("front-proxy-client.key"), &front_proxy.key_pem)?;
     let (sa_key, sa_pub) = signing_key()?;
     write(&dir.join("sa.key"), &sa_key)?;
     write(&dir.join("sa.pub"), &sa_pub)?;

@@ -54,26 +54,100 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<()> {
         [kind, name] => (parse(&format!("{kind}/{name}"))?.0, name.clone()),
         _ => anyhow::bail!("describe takes one name"),
     };
+    let found = describe_named(cluster, kind, &name, args.output.clone()).await;
+    match found {
+        // Gone from the cluster: the archive may hold it.
+        Err(not_found) if !matches!(kind, Some(Kind::Task | Kind::Pipeline)) => {
+            match show_archived(cluster, kind, &name, args.output).await? {
+                true => Ok(()),
+                false => Err(not_found),
+            }
+        }
+        other => other,
+    }
+}
+
+async fn describe_named(
+    cluster: &Cluster,
+    kind: Option<Kind>,
+    name: &str,
+    output: Option<Format>,
+) -> anyhow::Result<()> {
+    let (name, args_output) = (name.to_string(), output);
     match kind {
-        Some(Kind::Task) => show_task(cluster, find_task(cluster, &name).await?, args.output).await,
-        Some(Kind::TaskRun) => show_run(cluster, find_run(cluster, &name).await?, args.output).await,
-        Some(Kind::Pipeline) => show_pipeline(cluster, find_pipeline(cluster, &name).await?, args.output).await,
+        Some(Kind::Task) => show_task(cluster, find_task(cluster, &name).await?, args_output).await,
+        Some(Kind::TaskRun) => show_run(cluster, find_run(cluster, &name).await?, args_output).await,
+        Some(Kind::Pipeline) => show_pipeline(cluster, find_pipeline(cluster, &name).await?, args_output.clone()).await,
         Some(Kind::PipelineRun) => {
-            show_pipelinerun(cluster, find_pipelinerun(cluster, &name).await?, args.output).await
+            show_pipelinerun(cluster, find_pipelinerun(cluster, &name).await?, args_output.clone()).await
         }
         // A bare name: a run of that name, else a Task, else a Pipeline.
         None => match find_any_run(cluster, &name).await {
-            Ok(AnyRun::Task(run)) => show_run(cluster, *run, args.output).await,
-            Ok(AnyRun::Pipeline(run)) => show_pipelinerun(cluster, *run, args.output).await,
+            Ok(AnyRun::Task(run)) => show_run(cluster, *run, args_output.clone()).await,
+            Ok(AnyRun::Pipeline(run)) => show_pipelinerun(cluster, *run, args_output.clone()).await,
             Err(not_run) => match find_task(cluster, &name).await {
-                Ok(task) => show_task(cluster, task, args.output).await,
+                Ok(task) => show_task(cluster, task, args_output.clone()).await,
                 Err(_) => match find_pipeline(cluster, &name).await {
-                    Ok(pipeline) => show_pipeline(cluster, pipeline, args.output).await,
+                    Ok(pipeline) => show_pipeline(cluster, pipeline, args_output.clone()).await,
                     Err(_) => Err(not_run),
                 },
             },
         },
     }
+}
+
+/// `describe` of a run gone from the cluster, from the archive. False when
+/// the archive does not hold it either.
+async fn show_archived(
+    cluster: &Cluster,
+    kind: Option<Kind>,
+    name: &str,
+    output: Option<Format>,
+) -> anyhow::Result<bool> {
+    if kind != Some(Kind::PipelineRun)
+        && let Some(archived) = crate::archive::taskrun(cluster, name).await?
+    {
+        crate::archive::note("taskrun", name, &archived.info);
+        match output.filter(|f| !f.is_table()) {
+            Some(format) => print(&render(
+                &[&archived.run],
+                &[Kind::TaskRun.qualified(name)],
+                &format,
+                true,
+            )?),
+            None => print(&describe_run(&archived.run, &[], None, Timestamp::now())),
+        }
+        return Ok(true);
+    }
+    if kind == Some(Kind::TaskRun) {
+        return Ok(false);
+    }
+    let Some(archived) = crate::archive::pipelinerun(cluster, name).await? else {
+        return Ok(false);
+    };
+    crate::archive::note("pipelinerun", name, &archived.info);
+    match output.filter(|f| !f.is_table()) {
+        Some(format) => print(&render(
+            &[&archived.run],
+            &[Kind::PipelineRun.qualified(name)],
+            &format,
+            true,
+        )?),
+        None => {
+            let children = crate::archive::children(cluster, &archived.info)
+                .await?
+                .into_iter()
+                .map(|(name, child)| (name, child.run))
+                .collect();
+            print(&crate::pipeline_show::describe_pipelinerun(
+                &archived.run,
+                &children,
+                &[],
+                Timestamp::now(),
+            ));
+        }
+    }
+    Ok(true)
 }
 
 async fn show_run(cluster: &Cluster, run: TaskRun, output: Option<Format>) -> anyhow::Result<()> {

@@ -53,6 +53,10 @@ pub struct RunsArgs {
     /// After the list, print each run again whenever it changes.
     #[arg(short = 'w', long)]
     watch: bool,
+    /// Runs from the archive (deploy/archive), newest first, including
+    /// those deleted from the cluster (at most 500; --limit, default 50).
+    #[arg(long, conflicts_with_all = ["watch", "all_namespaces", "output"])]
+    archived: bool,
     /// Print as wide, name, yaml, json, jsonpath=... or custom-columns=...
     /// instead of a table.
     #[arg(short = 'o', long, value_parser = Format::parse)]
@@ -158,6 +162,16 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
 }
 
 pub async fn runs(cluster: &Cluster, args: RunsArgs) -> anyhow::Result<()> {
+    if args.archived {
+        let pipelineruns = matches!(args.kind.as_deref(), Some("pipelineruns" | "pipelinerun" | "plr"));
+        let plural = if pipelineruns { "pipelineruns" } else { "taskruns" };
+        let of = if pipelineruns {
+            args.pipeline.as_deref()
+        } else {
+            args.task.as_deref()
+        };
+        return crate::archive::list(cluster, plural, of, args.selector.as_deref(), args.limit).await;
+    }
     if matches!(args.kind.as_deref(), Some("pipelineruns" | "pipelinerun" | "plr")) {
         return pipelineruns(cluster, args).await;
     }

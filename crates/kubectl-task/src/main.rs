@@ -1,5 +1,6 @@
 //! `kubectl-task`: the kubectl plugin of mini-task (`kubectl task ...`).
 
+mod archive;
 mod cluster;
 mod complete;
 mod debug;
@@ -199,7 +200,16 @@ async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outc
             resolve::last_any(cluster, Some(kind), args.task.as_deref(), args.pipeline.as_deref()).await?
         }
         (None, _) => resolve::last_any(cluster, None, args.task.as_deref(), args.pipeline.as_deref()).await?,
-        (Some(name), false) => resolve::find_any_run(cluster, name).await?,
+        (Some(name), false) => match resolve::find_any_run(cluster, name).await {
+            Ok(found) => found,
+            // Gone from the cluster: the archive may hold it.
+            Err(not_found) => {
+                return match archived_logs(cluster, name, &options, &args).await? {
+                    true => Ok(Outcome::Done),
+                    false => Err(not_found),
+                };
+            }
+        },
     };
     let run = match found {
         resolve::AnyRun::Task(run) => *run,
@@ -239,6 +249,64 @@ async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outc
             }
         }
     }
+}
+
+/// `logs` of a run that is no longer in the cluster, from the archive.
+/// False when the archive does not hold it either.
+async fn archived_logs(
+    cluster: &cluster::Cluster,
+    text: &str,
+    options: &logs::Options,
+    args: &LogsArgs,
+) -> anyhow::Result<bool> {
+    anyhow::ensure!(
+        !args.follow,
+        "--follow: run {text} has ended and is gone from the cluster; drop -f to read its archived logs"
+    );
+    let (kind, name) = refs::any_run(text)?;
+    let lost = match kind {
+        Some(refs::Kind::PipelineRun) => None,
+        _ => archive::taskrun(cluster, &name).await?,
+    };
+    if let Some(run) = lost {
+        archive::note("taskrun", &name, &run.info);
+        let lost = archive::print_logs(cluster, &name, &run.info, options).await?;
+        anyhow::ensure!(
+            lost == 0,
+            "{lost} step log(s) of taskrun {name} are not in the archive (each says why above)"
+        );
+        return Ok(true);
+    }
+    if matches!(kind, Some(refs::Kind::TaskRun)) {
+        return Ok(false);
+    }
+    let Some(run) = archive::pipelinerun(cluster, &name).await? else {
+        return Ok(false);
+    };
+    archive::note("pipelinerun", &name, &run.info);
+    let mut lost = 0;
+    for (child_name, child) in archive::children(cluster, &run.info).await? {
+        let task = child
+            .run
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(minitask_api::LABEL_PIPELINE_TASK).cloned())
+            .unwrap_or_else(|| child_name.clone());
+        if args.task.as_ref().is_some_and(|t| *t != task) {
+            continue;
+        }
+        let child_options = logs::Options {
+            task: Some(task),
+            ..options.clone()
+        };
+        lost += archive::print_logs(cluster, &child_name, &child.info, &child_options).await?;
+    }
+    anyhow::ensure!(
+        lost == 0,
+        "{lost} step log(s) of pipelinerun {name} are not in the archive (each says why above)"
+    );
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -72,6 +72,11 @@ struct Args {
     /// comes first (the archive then records the run as deleted unarchived).
     #[arg(long, value_parser = parse_duration)]
     max_archive_wait: Option<Duration>,
+    /// With the archive installed: delete a finished run's pods as soon as
+    /// the archive holds their logs (its Archived condition), keeping the
+    /// run. Frees node disk and etcd, and releases claims the pods held.
+    #[arg(long)]
+    delete_pods_after_archive: bool,
     /// Log filter, as in RUST_LOG: `info`, `debug`, `minitask_controller=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
@@ -131,6 +136,7 @@ async fn controller() -> anyhow::Result<()> {
         metrics_addr: Some(args.metrics_addr),
         keep_finished_per_task: args.keep_finished_per_task,
         max_archive_wait: args.max_archive_wait,
+        delete_pods_after_archive: args.delete_pods_after_archive,
         identity,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

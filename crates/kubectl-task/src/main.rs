@@ -235,6 +235,18 @@ async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outc
             if attempts == 1 { "" } else { "s" }
         );
     }
+    if pods_gone_but_archived(cluster, &run).await {
+        let name = kube::ResourceExt::name_any(&run);
+        if let Some(archived) = archive::taskrun(cluster, &name).await? {
+            eprintln!("the pod of taskrun {name} is gone; its logs come from the archive");
+            let lost = archive::print_logs(cluster, &name, &archived.info, &options).await?;
+            anyhow::ensure!(
+                lost == 0,
+                "{lost} step log(s) of taskrun {name} are not in the archive (each says why above)"
+            );
+            return Ok(Outcome::Done);
+        }
+    }
     match args.follow {
         true => follow::follow_with(cluster, run, &options).await,
         false => {
@@ -249,6 +261,23 @@ async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outc
             }
         }
     }
+}
+
+/// An ended run the archive holds whose pod is gone (the controller's
+/// `--delete-pods-after-archive`, or deleted by hand).
+async fn pods_gone_but_archived(cluster: &cluster::Cluster, run: &minitask_api::TaskRun) -> bool {
+    let Some(status) = &run.status else {
+        return false;
+    };
+    if !run.phase().is_terminal() || !minitask_api::is_archived(&status.conditions) {
+        return false;
+    }
+    let Some(pod) = &status.pod_name else {
+        return false;
+    };
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    matches!(pods.get_opt(pod).await, Ok(None))
 }
 
 /// `logs` of a run that is no longer in the cluster, from the archive.

@@ -56,6 +56,9 @@ pub struct Context {
     /// With an archive installed: a finished run is deleted only once
     /// archived, or this long after it ended (`--max-archive-wait`).
     pub max_archive_wait: Option<Duration>,
+    /// Delete a finished run's pods once the archive holds their logs
+    /// (`--delete-pods-after-archive`).
+    pub delete_pods_after_archive: bool,
     /// Pods this process created that its cache may not show yet (the
     /// "expectations" of Kubernetes' own controllers): a miss on one of
     /// these is the watch lagging, not a deleted pod.
@@ -83,6 +86,7 @@ impl Context {
             keep_finished_per_task: None,
             finished: Arc::default(),
             max_archive_wait: None,
+            delete_pods_after_archive: false,
             created: Expected::new(EXPECTATION_TTL),
             writes: Writes::default(),
         }
@@ -312,6 +316,9 @@ async fn finished(run: &TaskRun, namespace: &str, ctx: &Context, now: &Time) -> 
     let status = run.status.clone().unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
     stop_pods(run, &status, &pods, ctx).await?;
+    if ctx.delete_pods_after_archive && minitask_api::is_archived(&status.conditions) {
+        delete_archived_pods(run, &status, &pods, ctx).await?;
+    }
     let beyond_keep = ctx.keep_finished_per_task.is_some_and(|keep| {
         let finished = ctx.finished.lock().unwrap_or_else(|e| e.into_inner());
         finished.is_beyond(run, keep)
@@ -376,6 +383,43 @@ async fn stop_pods(run: &TaskRun, status: &TaskRunStatus, pods: &Api<Pod>, ctx: 
             continue;
         }
         stop_pod(pods, &pod).await?;
+    }
+    Ok(())
+}
+
+/// The pods of a run whose logs the archive holds: deleted, the run kept
+/// (node disk and etcd relieved; claims its pods held are released).
+async fn delete_archived_pods(
+    run: &TaskRun,
+    status: &TaskRunStatus,
+    pods: &Api<Pod>,
+    ctx: &Context,
+) -> Result<(), Error> {
+    for name in ended_pods(status) {
+        let key = ObjectRef::new(name).within(&run.namespace().unwrap_or_default());
+        let Some(pod) = ctx.pods.get(&key).map(|p| p.to_pod()) else {
+            continue;
+        };
+        if !is_owned_by(&pod, run) || !ctx.holds(run) {
+            continue;
+        }
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: pod.uid(),
+                ..Preconditions::default()
+            }),
+            ..DeleteParams::default()
+        };
+        match pods.delete(name, &params).await {
+            Ok(_) => info!(pod = %name, "deleted the pod of a run the archive holds"),
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(source) => {
+                return Err(Error::StopPod {
+                    pod: name.to_string(),
+                    source,
+                });
+            }
+        }
     }
     Ok(())
 }

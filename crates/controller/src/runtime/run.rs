@@ -72,6 +72,8 @@ pub struct Config {
     /// With an archive installed: delete a finished run only once it is
     /// archived, or this long after it ended.
     pub max_archive_wait: Option<Duration>,
+    /// Delete a finished run's pods once the archive holds their logs.
+    pub delete_pods_after_archive: bool,
     /// This replica's name in Events and Leases.
     pub identity: String,
 }
@@ -87,6 +89,7 @@ impl Default for Config {
             metrics_addr: None,
             keep_finished_per_task: None,
             max_archive_wait: None,
+            delete_pods_after_archive: false,
             identity: MANAGER.into(),
         }
     }
@@ -302,6 +305,7 @@ pub async fn run(
     context.publisher = publisher;
     context.keep_finished_per_task = config.keep_finished_per_task;
     context.max_archive_wait = config.max_archive_wait;
+    context.delete_pods_after_archive = config.delete_pods_after_archive;
     context.finished = finished;
     let ctx = Arc::new(context);
     // Tasks that must not outlive this function, even when it is dropped

@@ -118,3 +118,45 @@ async fn with_an_archive_a_finished_run_is_deleted_only_once_it_is_archived() {
         .unwrap();
     gone(&w, "r").await;
 }
+
+#[tokio::test]
+async fn with_delete_pods_after_archive_an_archived_runs_pod_goes_and_the_run_stays() {
+    let w = World::new("pods-after-archive").await;
+    let client = ControlPlane::shared().client_as(CONTROLLER_USER).await;
+    let config = Config {
+        namespace: Some(w.ns.clone()),
+        delete_pods_after_archive: true,
+        ..Config::default()
+    };
+    let _controller = w.controller_with_config(client, config).await;
+    w.create_task("t", &[("a", "true")]).await;
+    w.create_run("r", "t").await;
+    let pod = w.pod("r").await;
+    w.kubelet(&pod, "Succeeded", &[Exited(0)]).await;
+    w.phase("r", Phase::Succeeded).await;
+    let pod_name = kube::ResourceExt::name_any(&pod);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        w.pods().get_opt(&pod_name).await.unwrap().is_some(),
+        "kept until archived"
+    );
+    let archived = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+        "status": {"conditions": [{"type": "Archived", "status": "True", "reason": "Archived",
+            "message": "archived in file:///x", "lastTransitionTime": "2026-12-03T00:00:00Z"}]}
+    });
+    w.runs()
+        .patch_status(
+            "r",
+            &PatchParams::apply("minitask-archive").force(),
+            &Patch::Apply(&archived),
+        )
+        .await
+        .unwrap();
+    eventually("the archived run's pod to go", Duration::from_secs(20), || async {
+        w.pods().get_opt(&pod_name).await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let run = w.runs().get("r").await.unwrap();
+    assert_eq!(run.phase(), Phase::Succeeded, "the run stays as it ended");
+}

@@ -37,6 +37,17 @@ async fn a_run_deleted_with_its_pod_is_still_read_from_the_archive() {
     t.finish(&name, Phase::Succeeded).await;
     archived(&t, &name).await;
     let live = t.kubectl_ok(&["task", "logs", &name]);
+    // Its pod deleted (as --delete-pods-after-archive does): the run's
+    // logs come from the archive.
+    let pod = format!("{name}-pod");
+    t.kubectl_ok(&["delete", "pod", &pod, "--wait=true"]);
+    let out = t.kubectl(&["task", "logs", &name]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("its logs come from the archive"),
+        "{stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), live);
     // Deleted with its pod (by owner reference): gone from the cluster.
     let runs: Api<TaskRun> = Api::namespaced(t.client.clone(), &t.ns);
     runs.delete(&name, &DeleteParams::foreground()).await.unwrap();

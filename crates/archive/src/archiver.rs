@@ -215,25 +215,7 @@ impl Archiver {
     }
 
     async fn write_record(&self, key: &RunKey, record: &Record) -> Result<String, Error> {
-        let record_key = key.record();
-        let json = serde_json::to_vec(record).unwrap_or_default();
-        let stored = |key: &str| {
-            let key = key.to_string();
-            move |e| Error::Store { key, source: e }
-        };
-        store::put(&self.store, &record_key, store::gzip(&json))
-            .await
-            .map_err(stored(&record_key))?;
-        let mut pointers = vec![key.by_name()];
-        if let Some(task) = &record.task {
-            pointers.push(key.by_task(task)?);
-        }
-        for pointer in pointers {
-            store::put(&self.store, &pointer, record_key.clone().into_bytes())
-                .await
-                .map_err(stored(&pointer))?;
-        }
-        Ok(record_key)
+        write_record(&self.store, key, record).await
     }
 
     /// Adds to a stored record that its run was deleted before the
@@ -294,4 +276,27 @@ impl Archiver {
         .await
         .map(|_| ())
     }
+}
+
+/// Stores a record, then the pointers that find it by name and by Task.
+pub async fn write_record(store: &Store, key: &RunKey, record: &Record) -> Result<String, Error> {
+    let record_key = key.record();
+    let json = serde_json::to_vec(record).unwrap_or_default();
+    let stored = |key: &str| {
+        let key = key.to_string();
+        move |e| Error::Store { key, source: e }
+    };
+    store::put(store, &record_key, store::gzip(&json))
+        .await
+        .map_err(stored(&record_key))?;
+    let mut pointers = vec![key.by_name()];
+    if let Some(task) = &record.task {
+        pointers.push(key.by_task(task)?);
+    }
+    for pointer in pointers {
+        store::put(store, &pointer, record_key.clone().into_bytes())
+            .await
+            .map_err(stored(&pointer))?;
+    }
+    Ok(record_key)
 }

@@ -107,6 +107,25 @@ impl RunKey {
         format!("{:013}", (LATEST - self.ended_ms.clamp(0, LATEST)))
     }
 
+    /// The run a record's key is of (the inverse of `record`).
+    pub fn from_record(kind: Kind, namespace: &str, key: &str) -> Option<RunKey> {
+        let file = key.rsplit('/').next()?.strip_suffix(".json.gz")?;
+        let (when, rest) = (file.get(..13)?, file.get(14..)?);
+        let (name, uid) = rest.rsplit_once('.')?;
+        let ended_ms = LATEST - when.parse::<i64>().ok()?;
+        RunKey::new(kind, namespace, name, uid, ended_ms).ok()
+    }
+
+    /// Whether the run ended before `ms`.
+    pub fn ended_before(&self, ms: i64) -> bool {
+        self.ended_ms < ms
+    }
+
+    /// Every key of the run's logs lives under this.
+    pub fn logs_dir(&self) -> String {
+        format!("{}/logs/{}", kind_dir(self.kind, &self.namespace), self.uid)
+    }
+
     /// `{b1}/{b2}/{when}`
     fn bucketed(&self) -> String {
         let when = self.when();
@@ -197,6 +216,16 @@ mod tests {
         assert_eq!(
             newer.log(2, 3, "test"),
             "v1/team-a/taskruns/logs/3f2a-11/2/03-test.log.gz"
+        );
+    }
+
+    #[test]
+    fn a_record_key_says_whose_it_is() {
+        let run = RunKey::new(Kind::PipelineRun, "ns", "nightly.v2", "3f2a-11", 1_764_000_000_123).unwrap();
+        assert_eq!(RunKey::from_record(Kind::PipelineRun, "ns", &run.record()), Some(run));
+        assert_eq!(
+            RunKey::from_record(Kind::TaskRun, "ns", "v1/ns/taskruns/runs/x/y/z.json.gz"),
+            None
         );
     }
 

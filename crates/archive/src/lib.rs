@@ -11,5 +11,6 @@ pub mod archiver;
 pub mod capped;
 pub mod follow;
 pub mod keys;
+pub mod prune;
 pub mod record;
 pub mod store;

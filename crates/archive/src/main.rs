@@ -6,7 +6,7 @@ use clap::Parser;
 use kube::{Api, Client};
 use minitask_api::{PipelineRun, TaskRun};
 use minitask_archive::archiver::Archiver;
-use minitask_archive::{api, follow, store};
+use minitask_archive::{api, follow, prune, store};
 
 #[derive(Parser)]
 #[command(version, about = "Archives every finished mini-task run and its logs")]
@@ -32,6 +32,15 @@ struct Args {
     tls_cert_file: Option<std::path::PathBuf>,
     #[arg(long, requires = "tls_cert_file")]
     tls_private_key_file: Option<std::path::PathBuf>,
+    /// Delete archived runs that ended more than this many days ago.
+    #[arg(long)]
+    keep_days: Option<u64>,
+    /// Keep only the newest N archived runs of each Task and Pipeline.
+    #[arg(long)]
+    keep_per_task: Option<usize>,
+    /// How often the archive's retention runs.
+    #[arg(long, default_value_t = 600)]
+    prune_every_seconds: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +62,16 @@ fn main() -> anyhow::Result<()> {
                 location: args.store.clone(),
             });
             tracing::info!(store = %args.store, "archiving every run that ends");
+            let retention = prune::Retention {
+                max_age: args
+                    .keep_days
+                    .map(|d| std::time::Duration::from_secs(d.saturating_mul(86_400))),
+                keep_per_task: args.keep_per_task,
+            };
+            if retention.is_set() {
+                let every = std::time::Duration::from_secs(args.prune_every_seconds.max(1));
+                tokio::spawn(prune::run(archiver.store.clone(), retention, every));
+            }
             if let Some(addr) = args.api_addr {
                 let cert = match (&args.tls_cert_file, &args.tls_private_key_file) {
                     (Some(c), Some(k)) => Some((std::fs::read_to_string(c)?, std::fs::read_to_string(k)?)),

@@ -76,6 +76,14 @@ enum Verb {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// How the archive's reads scale: N archived runs (default 100,000)
+    /// in one namespace, then the first page, a later page, a run and its
+    /// log, timed (see the README's Run history).
+    ArchiveScale {
+        /// Runs, then milliseconds between their ends (10: 100 a second).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The property tests of everything parsed from the cluster, with many
     /// cases (a plain `cargo test` runs 256 of each).
     Fuzz {
@@ -108,6 +116,16 @@ fn run(verb: Verb) -> anyhow::Result<()> {
         Verb::Fuzz { cases } => fuzz::run(&repo_root(), cases),
         Verb::Bench { args } => bench::run(&repo_root(), &args),
         Verb::Chaos { args } => chaos::run(&repo_root(), &args),
+        Verb::ArchiveScale { args } => {
+            let sh = xshell::Shell::new()?;
+            sh.change_dir(repo_root());
+            xshell::cmd!(
+                sh,
+                "cargo run --release --locked -p minitask-archive --example scale -- {args...}"
+            )
+            .run()?;
+            Ok(())
+        }
     }
 }
 

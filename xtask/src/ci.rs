@@ -30,6 +30,8 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     crate::packages::ensure(&[
         ("/usr/share/bash-completion/bash_completion", "bash-completion"),
         ("/usr/bin/script", "bsdutils"),
+        // The archive's API test calls it directly, bypassing the API server.
+        ("/usr/bin/curl", "curl"),
     ])?;
     let bin = upstream
         .join()

@@ -220,8 +220,8 @@ mod tests {
             max_age: Some(Duration::from_secs(8 * 86_400)),
             ..Retention::default()
         };
-        // b-3 ended 8 days ago, t-1 9: both older than 8 days... b-3 is at
-        // exactly 8 days, which is not older.
+        // t-1 ended 9 days ago and goes; b-3 ended exactly 8 days ago,
+        // which is not older than 8 days, and stays (with b-4).
         assert_eq!(prune(&store, eight_days, now).await.unwrap(), 1);
         let left = files(&dir).await;
         assert!(!left.iter().any(|f| f.contains(&test.uid)), "{left:?}");

@@ -4,6 +4,7 @@
 //! kubelet moves the pods along; the ceiling is the same generator creating
 //! the pods itself. It prints numbers and never fails on a time.
 
+mod archive;
 mod report;
 mod scale;
 mod steps;
@@ -59,6 +60,10 @@ struct Args {
     /// Workers of the event-driven controller (its default unless given).
     #[arg(long, default_value_t = minitask_controller::DEFAULT_WORKERS)]
     workers: u16,
+    /// Only the archive beside the controller: steady 100 runs/s for 10 s
+    /// (with --quick: 2 s); does it keep up, its CPU and memory.
+    #[arg(long)]
+    archive: bool,
 }
 
 #[tokio::main]
@@ -81,6 +86,10 @@ async fn main() -> anyhow::Result<()> {
         between_writes: args.kubelet_pace,
         in_flight: 64,
     };
+    if args.archive {
+        let seconds = if args.quick || args.smoke { 2 } else { 10 };
+        return archive::run(100, seconds, pace, args.workers).await;
+    }
     let quick = args.quick || args.smoke;
     let n = if quick { 50 } else { args.runs };
     let (steady_seconds, big) = match (args.smoke, quick) {

@@ -1,0 +1,114 @@
+//! `cargo xtask bench --archive`: the archive (minitask-archive, a process
+//! of its own, on a directory store) beside the controller while runs go
+//! through their lifecycle at a steady rate: does it keep up, and what
+//! does it cost. The simulated kubelet serves no logs, so each step's log
+//! is recorded as lost (a read that fails), not stored: this measures the
+//! watch, the record and the condition write, not log transfer.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use kube::Api;
+use kube::api::ListParams;
+use minitask_api::TaskRun;
+use minitask_bench::kubelet::{self, Pace};
+use minitask_bench::load::{self, Arrival};
+use minitask_bench::observe::{self, Shared, lock};
+use minitask_bench::plane::{Controller, Mode, NAMESPACE, Plane, release_binary};
+
+pub async fn run(per_second: usize, seconds: usize, pace: Pace, workers: u16) -> anyhow::Result<()> {
+    let plane = Plane::start().await?;
+    let spec = load::task_spec(1, false);
+    load::create_task(&plane.client, "bench", &spec).await?;
+    let timeline = Shared::default();
+    let mut tasks = observe::start(&plane.client, &timeline);
+    tasks.push(kubelet::start(&plane.client, &timeline, pace, kubelet::fail_every(10)));
+    let controller = Controller::start(&plane, Mode::Event { workers }).await?;
+    let store = std::env::temp_dir().join(format!("minitask-bench-archive-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&store);
+    let archive = tokio::process::Command::new(release_binary("minitask-archive")?)
+        .arg(format!("--store=file://{}", store.display()))
+        .env("KUBECONFIG", &plane.control_plane.kubeconfig)
+        .env("RUST_LOG", "error")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting minitask-archive")?;
+    let pid = archive.id().context("the archive has no pid")?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu_before = cpu_seconds(pid);
+    let arrival = Arrival::Steady { per_second, seconds };
+    let runs = arrival.runs();
+    let started = Instant::now();
+    load::runs(&plane.client, "bench", arrival, &timeline).await?;
+    let api: Api<TaskRun> = Api::namespaced(plane.client.clone(), NAMESPACE);
+    let allowed = Duration::from_secs(120 + runs as u64 / 10);
+    let (mut ended_at, mut archived) = (None, 0);
+    while started.elapsed() < allowed {
+        if ended_at.is_none() && lock(&timeline).run_ended.len() >= runs {
+            ended_at = Some(started.elapsed());
+        }
+        let list = api.list(&ListParams::default()).await?;
+        archived = list
+            .items
+            .iter()
+            .filter(|r| {
+                r.status
+                    .as_ref()
+                    .is_some_and(|s| minitask_api::is_archived(&s.conditions))
+            })
+            .count();
+        if archived >= runs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let all_archived = started.elapsed();
+    let cpu = cpu_seconds(pid) - cpu_before;
+    let (peak, now) = memory_kib(pid);
+    println!("archive beside the controller, steady {per_second}/s for {seconds}s ({runs} runs, 1 step each):");
+    println!(
+        "  archived {archived} of {runs}; all ended at {:.1}s, all archived at {:.1}s (lag behind the last end: {:.1}s)",
+        ended_at.unwrap_or_default().as_secs_f64(),
+        all_archived.as_secs_f64(),
+        (all_archived.saturating_sub(ended_at.unwrap_or_default())).as_secs_f64()
+    );
+    println!(
+        "  archive CPU {:.2} ms per archived run; RSS peak {:.1} MiB, at the end {:.1} MiB",
+        cpu * 1000.0 / archived.max(1) as f64,
+        peak as f64 / 1024.0,
+        now as f64 / 1024.0
+    );
+    for task in tasks {
+        task.abort();
+    }
+    controller.stop().await;
+    drop(archive);
+    let _ = std::fs::remove_dir_all(&store);
+    tokio::task::spawn_blocking(move || drop(plane)).await?;
+    Ok(())
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, r)| r)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}

@@ -61,7 +61,8 @@ enum Verb {
     /// ceiling and the polling baseline (see the README's Performance).
     Bench {
         /// Passed to the benchmark: --runs N, --quick, --json, --only NAME,
-        /// --sweep-workers, --no-scale, --kubelet (the local cluster).
+        /// --sweep-workers, --no-scale, --kubelet (the local cluster), --archive
+        /// (the run archive beside the controller).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

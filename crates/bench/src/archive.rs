@@ -14,7 +14,7 @@ use minitask_api::TaskRun;
 use minitask_bench::kubelet::{self, Pace};
 use minitask_bench::load::{self, Arrival};
 use minitask_bench::observe::{self, Shared, lock};
-use minitask_bench::plane::{Controller, Mode, NAMESPACE, Plane, release_binary};
+use minitask_bench::plane::{Controller, Mode, NAMESPACE, Plane, cpu_seconds, memory_kib, release_binary};
 
 pub async fn run(per_second: usize, seconds: usize, pace: Pace, workers: u16) -> anyhow::Result<()> {
     let plane = Plane::start().await?;
@@ -87,28 +87,4 @@ pub async fn run(per_second: usize, seconds: usize, pace: Pace, workers: u16) ->
     let _ = std::fs::remove_dir_all(&store);
     tokio::task::spawn_blocking(move || drop(plane)).await?;
     Ok(())
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, r)| r)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
 }

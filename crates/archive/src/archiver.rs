@@ -240,9 +240,11 @@ impl Archiver {
     }
 
     /// Writes the `Archived` condition: True with where the record is, or
-    /// False with why not yet. The UID in the patch makes the API server
-    /// refuse it for another run that took the name meanwhile.
-    pub async fn mark<K: Run>(&self, run: &K, outcome: Result<&str, &Error>) -> Result<(), kube::Error> {
+    /// False with why not yet. Only on the run archived: the write names
+    /// the resourceVersion of the run just read with the same UID (a UID in
+    /// an apply's body is not checked by the API server; a resourceVersion
+    /// is), so a run re-created under the name is never marked.
+    pub async fn mark<K: Run>(&self, run: &K, outcome: Result<&str, &Error>) -> Result<Marked, kube::Error> {
         let (status, reason, message) = match outcome {
             Ok(key) => (
                 "True",
@@ -256,26 +258,46 @@ impl Archiver {
             ),
         };
         let api: Api<K> = Api::namespaced(self.client.clone(), &run.namespace().unwrap_or_default());
-        let patch = serde_json::json!({
-            "apiVersion": K::api_version(&()),
-            "kind": K::kind(&()),
-            "metadata": {"uid": run.uid()},
-            "status": {"conditions": [{
-                "type": ARCHIVED,
-                "status": status,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": now(),
-            }]},
-        });
-        api.patch_status(
-            &run.name_any(),
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map(|_| ())
+        let mut tries = 0;
+        loop {
+            let Some(current) = api.get_opt(&run.name_any()).await? else {
+                return Ok(Marked::Gone);
+            };
+            if current.uid() != run.uid() {
+                return Ok(Marked::Replaced);
+            }
+            let patch = serde_json::json!({
+                "apiVersion": K::api_version(&()),
+                "kind": K::kind(&()),
+                "metadata": {"resourceVersion": current.resource_version()},
+                "status": {"conditions": [{
+                    "type": ARCHIVED,
+                    "status": status,
+                    "reason": reason,
+                    "message": message,
+                    "lastTransitionTime": now(),
+                }]},
+            });
+            let params = PatchParams::apply(MANAGER).force();
+            match api.patch_status(&run.name_any(), &params, &Patch::Apply(&patch)).await {
+                Ok(_) => return Ok(Marked::Written),
+                // Changed since the read (the controller wrote): read again.
+                Err(kube::Error::Api(e)) if e.code == 409 && tries < 5 => tries += 1,
+                Err(kube::Error::Api(e)) if e.code == 404 => return Ok(Marked::Gone),
+                Err(e) => return Err(e),
+            }
+        }
     }
+}
+
+/// What became of an `Archived` condition write.
+#[derive(Debug, PartialEq)]
+pub enum Marked {
+    Written,
+    /// The run is gone from the API server.
+    Gone,
+    /// Another run holds its name now.
+    Replaced,
 }
 
 /// Stores a record, then the pointers that find it by name and by Task.

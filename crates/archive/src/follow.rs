@@ -14,7 +14,7 @@ use kube::{Api, ResourceExt};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
-use crate::archiver::{Archiver, Run};
+use crate::archiver::{Archiver, Marked, Run};
 use crate::record;
 
 /// Tries before a log that cannot be read is recorded as lost.
@@ -64,19 +64,15 @@ async fn archive_until_done<K: Run>(archiver: &Archiver, run: &K, deleted: bool)
             Ok(key) => {
                 info!(run = %name, kind = %K::kind(&()), %key, "archived");
                 if !deleted {
-                    // A run deleted meanwhile (404) or replaced by another
-                    // of its name (the UID differs: 422) needs no condition.
                     match archiver.mark(run, Ok(key)).await {
-                        Ok(()) => {}
+                        Ok(Marked::Written | Marked::Replaced) => {}
                         // Deleted meanwhile (retention gave up waiting, or
                         // by hand): the record says so.
-                        Err(kube::Error::Api(a)) if a.code == 404 => {
+                        Ok(Marked::Gone) => {
                             if let Err(e) = archiver.note_deleted(key).await {
                                 warn!(run = %name, error = %e, "deleted before archived, and the record could not say so");
                             }
                         }
-                        // Another run took the name (the UID differs).
-                        Err(kube::Error::Api(a)) if a.code == 422 => {}
                         Err(e) => {
                             warn!(run = %name, error = %e, "archived, but the Archived condition was not written; trying again");
                             tokio::time::sleep(backoff(tries)).await;

@@ -149,3 +149,26 @@ async fn a_pipelinerun_is_archived_with_the_names_of_its_taskruns() {
     assert_eq!(record.task.as_deref(), Some("ci"));
     archive.abort();
 }
+
+#[tokio::test]
+async fn the_condition_of_a_run_is_never_written_on_another_run_of_its_name() {
+    let w = World::new("archive-uid").await;
+    let old = w.ended_taskrun("same").await;
+    let runs: Api<TaskRun> = Api::namespaced(w.client.clone(), &w.ns);
+    runs.delete("same", &Default::default()).await.unwrap();
+    let new = w.ended_taskrun("same").await;
+    assert_ne!(old.metadata.uid, new.metadata.uid);
+    let client = minitask_testenv::ControlPlane::shared()
+        .client_as(minitask_testenv::ARCHIVE_USER)
+        .await;
+    let archiver = minitask_archive::archiver::Archiver {
+        client,
+        store: minitask_archive::store::open(&w.url()).unwrap(),
+        log_cap: 1024,
+        location: w.url(),
+    };
+    let marked = archiver.mark(&old, Ok("v1/x")).await.unwrap();
+    assert_eq!(marked, minitask_archive::archiver::Marked::Replaced);
+    let now = runs.get("same").await.unwrap();
+    assert!(condition(&now.status.unwrap().conditions, "Archived").is_none());
+}

@@ -90,6 +90,7 @@ async fn chaos(args: Args) {
         "partition",
         "rolling upgrade",
         "hostile objects",
+        "archive kill -9",
         "bad input",
     ];
     let wanted = |name: &str| args.only.as_ref().is_none_or(|o| name.contains(o.as_str()));
@@ -109,6 +110,7 @@ async fn chaos(args: Args) {
             "partition" => scenarios::partition(&settings).await,
             "rolling upgrade" => scenarios::upgrade(&settings).await,
             "hostile objects" => scenarios::hostile(&settings).await,
+            "archive kill -9" => scenarios::archive(&settings).await,
             _ => corpus::run().await,
         };
         let mut row = result.unwrap_or_else(|e| Row {

@@ -2,6 +2,7 @@
 //! injects its faults while runs flow, then leaves the checking to
 //! `Stage::finish`.
 
+mod archive;
 mod failover;
 mod hostile;
 mod partition;
@@ -11,6 +12,7 @@ mod upgrade;
 
 use std::time::{Duration, Instant};
 
+pub use archive::archive;
 pub use failover::failover;
 pub use hostile::hostile;
 pub use partition::partition;

@@ -49,7 +49,18 @@ fn main() -> anyhow::Result<()> {
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let store = store::open(&args.store)?;
+    // A directory that cannot be made yet (a volume not mounted, a store
+    // away) is waited for, saying why; a store this build cannot use is not.
+    let store = loop {
+        match store::open(&args.store) {
+            Ok(store) => break store,
+            Err(e) if args.store.starts_with("file://") => {
+                tracing::error!(error = %e, "the archive store cannot be used yet; trying again in 5s");
+                std::thread::sleep(std::time::Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -55,13 +55,14 @@ pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
             outage(&store).await?;
             stage.fault();
         }
-        // One that started while the store was away exits (it cannot
-        // create its directory); the kubelet would start it again.
-        restart_if_exited(&mut archive, &stage.plane, &store)?;
+        // One that started while the store was away waits for it.
+        if !matches!(archive.try_wait(), Ok(None)) {
+            stage.problems.push("the archive exited on its own".into());
+            archive = start(&stage.plane, &store)?;
+        }
     }
     burst.await??;
     stage.drain(s.drain).await;
-    restart_if_exited(&mut archive, &stage.plane, &store)?;
     let waited = Instant::now();
     let problems = archived_once(&stage, &store, s.drain).await?;
     stage.notes.push(format!(
@@ -70,19 +71,15 @@ pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
         waited.elapsed().as_secs_f64()
     ));
     stage.problems.extend(problems);
+    if !matches!(archive.try_wait(), Ok(None)) {
+        stage.problems.push("the archive exited on its own".into());
+    }
     if !replica.alive() {
         stage.problems.push("the controller exited on its own".into());
     }
     let _ = archive.kill().await;
     let _ = std::fs::remove_dir_all(&store);
     Ok(stage.finish("archive kill -9"))
-}
-
-fn restart_if_exited(archive: &mut tokio::process::Child, plane: &Plane, store: &Path) -> anyhow::Result<()> {
-    if !matches!(archive.try_wait(), Ok(None)) {
-        *archive = start(plane, store)?;
-    }
-    Ok(())
 }
 
 /// The store's directory replaced by a file for 3 s: every write fails.

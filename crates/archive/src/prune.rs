@@ -40,17 +40,11 @@ pub async fn run(store: Store, retention: Retention, every: Duration) {
 }
 
 async fn dirs(store: &Store, dir: &str) -> object_store::Result<Vec<String>> {
-    let listed = store.list_with_delimiter(Some(&Path::from(dir))).await?;
-    let mut out: Vec<String> = listed.common_prefixes.iter().map(|p| p.to_string()).collect();
-    out.sort();
-    Ok(out)
+    Ok(store::list_dir(store, dir).await?.0)
 }
 
 async fn objects(store: &Store, dir: &str) -> object_store::Result<Vec<String>> {
-    let listed = store.list_with_delimiter(Some(&Path::from(dir))).await?;
-    let mut out: Vec<String> = listed.objects.iter().map(|o| o.location.to_string()).collect();
-    out.sort();
-    Ok(out)
+    Ok(store::list_dir(store, dir).await?.1)
 }
 
 /// Every key two bucket levels under `dir`, newest first.

@@ -93,26 +93,24 @@ fn ended_ms(completion: Option<&Time>, object: &impl Resource) -> i64 {
         .map_or(0, |t| t.0.as_millisecond())
 }
 
-pub fn taskrun_key(run: &TaskRun) -> Result<RunKey, BadName> {
-    let done = run.status.as_ref().and_then(|s| s.completion_time.as_ref());
+fn run_key(kind: Kind, run: &impl Resource, completion: Option<&Time>) -> Result<RunKey, BadName> {
     RunKey::new(
-        Kind::TaskRun,
+        kind,
         &run.namespace().unwrap_or_default(),
         &run.name_any(),
         &run.uid().unwrap_or_default(),
-        ended_ms(done, run),
+        ended_ms(completion, run),
     )
+}
+
+pub fn taskrun_key(run: &TaskRun) -> Result<RunKey, BadName> {
+    let done = run.status.as_ref().and_then(|s| s.completion_time.as_ref());
+    run_key(Kind::TaskRun, run, done)
 }
 
 pub fn pipelinerun_key(run: &PipelineRun) -> Result<RunKey, BadName> {
     let done = run.status.as_ref().and_then(|s| s.completion_time.as_ref());
-    RunKey::new(
-        Kind::PipelineRun,
-        &run.namespace().unwrap_or_default(),
-        &run.name_any(),
-        &run.uid().unwrap_or_default(),
-        ended_ms(done, run),
-    )
+    run_key(Kind::PipelineRun, run, done)
 }
 
 /// Every step of every attempt, failed attempts first.
@@ -148,43 +146,64 @@ pub fn final_object(object: &impl Serialize) -> serde_json::Value {
     value
 }
 
-pub fn taskrun_record(run: &TaskRun, logs: Vec<StepLog>, now: Time, notes: Vec<String>) -> Record {
-    let status = run.status.clone().unwrap_or_default();
+/// What both kinds share: the run's identity, how it ended, its object.
+fn record_of(kind: &str, run: &(impl Resource + Serialize), ended: Ended, now: Time) -> Record {
     Record {
-        kind: "TaskRun".into(),
+        kind: kind.into(),
         namespace: run.namespace().unwrap_or_default(),
         name: run.name_any(),
         uid: run.uid().unwrap_or_default(),
+        task: ended.task,
+        phase: ended.phase,
+        reason: ended.reason,
+        start_time: ended.start_time,
+        completion_time: ended.completion_time,
+        archived_at: now,
+        object: final_object(run),
+        logs: Vec::new(),
+        task_runs: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+/// How a run of either kind ended, as its status says.
+struct Ended {
+    task: Option<String>,
+    phase: String,
+    reason: Option<String>,
+    start_time: Option<Time>,
+    completion_time: Option<Time>,
+}
+
+pub fn taskrun_record(run: &TaskRun, logs: Vec<StepLog>, now: Time, notes: Vec<String>) -> Record {
+    let status = run.status.clone().unwrap_or_default();
+    let ended = Ended {
         task: run.task_name().map(str::to_string),
         phase: format!("{:?}", run.phase()),
         reason: status.reason,
         start_time: status.start_time,
         completion_time: status.completion_time,
-        archived_at: now,
-        object: final_object(run),
+    };
+    Record {
         logs,
-        task_runs: Vec::new(),
         notes,
+        ..record_of("TaskRun", run, ended, now)
     }
 }
 
 pub fn pipelinerun_record(run: &PipelineRun, now: Time, notes: Vec<String>) -> Record {
     let status = run.status.clone().unwrap_or_default();
-    Record {
-        kind: "PipelineRun".into(),
-        namespace: run.namespace().unwrap_or_default(),
-        name: run.name_any(),
-        uid: run.uid().unwrap_or_default(),
+    let ended = Ended {
         task: run.pipeline_name().map(str::to_string),
         phase: format!("{:?}", run.phase()),
         reason: status.reason,
         start_time: status.start_time,
         completion_time: status.completion_time,
-        archived_at: now,
-        object: final_object(run),
-        logs: Vec::new(),
+    };
+    Record {
         task_runs: status.tasks.iter().flat_map(|t| t.task_runs.clone()).collect(),
         notes,
+        ..record_of("PipelineRun", run, ended, now)
     }
 }
 

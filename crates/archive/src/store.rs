@@ -44,6 +44,16 @@ pub async fn put(store: &Store, key: &str, bytes: Vec<u8>) -> object_store::Resu
     store.put(&Path::from(key), PutPayload::from(bytes)).await.map(|_| ())
 }
 
+/// What is directly under `dir`, each sorted: (sub-directories, objects).
+pub async fn list_dir(store: &Store, dir: &str) -> object_store::Result<(Vec<String>, Vec<String>)> {
+    let listed = store.list_with_delimiter(Some(&Path::from(dir))).await?;
+    let mut dirs: Vec<String> = listed.common_prefixes.iter().map(|p| p.to_string()).collect();
+    let mut objects: Vec<String> = listed.objects.iter().map(|o| o.location.to_string()).collect();
+    dirs.sort();
+    objects.sort();
+    Ok((dirs, objects))
+}
+
 /// The object at `key`, or None when there is none.
 pub async fn get(store: &Store, key: &str) -> object_store::Result<Option<Vec<u8>>> {
     match store.get(&Path::from(key)).await {

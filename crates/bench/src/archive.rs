@@ -14,7 +14,7 @@ use minitask_api::TaskRun;
 use minitask_bench::kubelet::{self, Pace};
 use minitask_bench::load::{self, Arrival};
 use minitask_bench::observe::{self, Shared, lock};
-use minitask_bench::plane::{Controller, Mode, NAMESPACE, Plane, cpu_seconds, memory_kib, release_binary};
+use minitask_bench::plane::{Controller, Mode, NAMESPACE, Plane, cpu_seconds, memory_kib, start_archive};
 
 pub async fn run(per_second: usize, seconds: usize, pace: Pace, workers: u16) -> anyhow::Result<()> {
     let plane = Plane::start().await?;
@@ -26,14 +26,7 @@ pub async fn run(per_second: usize, seconds: usize, pace: Pace, workers: u16) ->
     let controller = Controller::start(&plane, Mode::Event { workers }).await?;
     let store = std::env::temp_dir().join(format!("minitask-bench-archive-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&store);
-    let archive = tokio::process::Command::new(release_binary("minitask-archive")?)
-        .arg(format!("--store=file://{}", store.display()))
-        .env("KUBECONFIG", &plane.control_plane.kubeconfig)
-        .env("RUST_LOG", "error")
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .context("starting minitask-archive")?;
+    let archive = start_archive(&plane, &store)?;
     let pid = archive.id().context("the archive has no pid")?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let cpu_before = cpu_seconds(pid);

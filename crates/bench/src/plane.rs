@@ -135,6 +135,19 @@ impl Controller {
     }
 }
 
+/// minitask-archive (the release build) on a directory store, as the
+/// admin; it lives as long as the returned child.
+pub fn start_archive(plane: &Plane, store: &Path) -> anyhow::Result<tokio::process::Child> {
+    tokio::process::Command::new(release_binary("minitask-archive")?)
+        .arg(format!("--store=file://{}", store.display()))
+        .env("KUBECONFIG", &plane.control_plane.kubeconfig)
+        .env("RUST_LOG", "error")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting minitask-archive")
+}
+
 /// CPU seconds (user + system) process `pid` has used.
 pub fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

@@ -23,15 +23,7 @@ fn unavailable(e: impl std::fmt::Display) -> Failure {
 
 /// The children of `dir`, sorted: (sub-directories, objects).
 async fn children(store: &Store, dir: &str) -> Result<(Vec<String>, Vec<String>), Failure> {
-    let listed = store
-        .list_with_delimiter(Some(&Path::from(dir)))
-        .await
-        .map_err(unavailable)?;
-    let mut dirs: Vec<String> = listed.common_prefixes.iter().map(|p| p.to_string()).collect();
-    let mut objects: Vec<String> = listed.objects.iter().map(|o| o.location.to_string()).collect();
-    dirs.sort();
-    objects.sort();
-    Ok((dirs, objects))
+    store::list_dir(store, dir).await.map_err(unavailable)
 }
 
 async fn read_record(store: &Store, key: &str) -> Result<Option<Record>, Failure> {

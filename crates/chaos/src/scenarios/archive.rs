@@ -8,30 +8,18 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use minitask_api::TaskRun;
 use minitask_archive::keys::{Kind, runs_dir};
 use minitask_archive::record::Record;
-use minitask_bench::plane::{NAMESPACE, Plane, release_binary};
+use minitask_bench::plane::{NAMESPACE, start_archive};
 
 use super::Settings;
 use crate::replica::{Replica, Spec};
 use crate::rng::Rng;
 use crate::stage::Stage;
 use crate::table::Row;
-
-fn start(plane: &Plane, store: &Path) -> anyhow::Result<tokio::process::Child> {
-    tokio::process::Command::new(release_binary("minitask-archive")?)
-        .arg(format!("--store=file://{}", store.display()))
-        .env("KUBECONFIG", &plane.control_plane.kubeconfig)
-        .env("RUST_LOG", "error")
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .context("starting minitask-archive")
-}
 
 pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
     let mut stage = Stage::new().await?;
@@ -41,7 +29,7 @@ pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
     let store = std::env::temp_dir().join(format!("minitask-chaos-archive-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&store);
     std::fs::create_dir_all(&store)?;
-    let mut archive = start(&stage.plane, &store)?;
+    let mut archive = start_archive(&stage.plane, &store)?;
     let runs = stage.plain(1, s.runs);
     let burst = stage.burst(runs);
     let mut rng = Rng::new(s.seed);
@@ -50,7 +38,7 @@ pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
         let _ = archive.kill().await;
         stage.fault();
         tokio::time::sleep(rng.between(Duration::ZERO, Duration::from_millis(500))).await;
-        archive = start(&stage.plane, &store)?;
+        archive = start_archive(&stage.plane, &store)?;
         if k == s.kills / 2 {
             outage(&store).await?;
             stage.fault();
@@ -58,7 +46,7 @@ pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
         // One that started while the store was away waits for it.
         if !matches!(archive.try_wait(), Ok(None)) {
             stage.problems.push("the archive exited on its own".into());
-            archive = start(&stage.plane, &store)?;
+            archive = start_archive(&stage.plane, &store)?;
         }
     }
     burst.await??;

@@ -374,17 +374,21 @@ async fn delete_run(run: &TaskRun, namespace: &str, ctx: &Context) -> Result<(),
 /// the current one once the run has ended, and those of failed attempts.
 /// Called only after the status that says why is stored.
 async fn stop_pods(run: &TaskRun, status: &TaskRunStatus, pods: &Api<Pod>, ctx: &Context) -> Result<(), Error> {
-    for name in ended_pods(status) {
-        let key = ObjectRef::new(name).within(&run.namespace().unwrap_or_default());
-        let Some(pod) = ctx.pods.get(&key).map(|p| p.to_pod()) else {
-            continue;
-        };
-        if !is_owned_by(&pod, run) || !ctx.holds(run) {
-            continue;
-        }
+    for pod in own_ended_pods(run, status, ctx) {
         stop_pod(pods, &pod).await?;
     }
     Ok(())
+}
+
+/// The pods of `run`'s ended attempts that the cache holds and that are
+/// the run's own, while this replica holds its shard.
+fn own_ended_pods(run: &TaskRun, status: &TaskRunStatus, ctx: &Context) -> Vec<Pod> {
+    let namespace = run.namespace().unwrap_or_default();
+    ended_pods(status)
+        .filter_map(|name| ctx.pods.get(&ObjectRef::new(name).within(&namespace)))
+        .map(|p| p.to_pod())
+        .filter(|pod| is_owned_by(pod, run) && ctx.holds(run))
+        .collect()
 }
 
 /// The pods of a run whose logs the archive holds: deleted, the run kept
@@ -395,14 +399,8 @@ async fn delete_archived_pods(
     pods: &Api<Pod>,
     ctx: &Context,
 ) -> Result<(), Error> {
-    for name in ended_pods(status) {
-        let key = ObjectRef::new(name).within(&run.namespace().unwrap_or_default());
-        let Some(pod) = ctx.pods.get(&key).map(|p| p.to_pod()) else {
-            continue;
-        };
-        if !is_owned_by(&pod, run) || !ctx.holds(run) {
-            continue;
-        }
+    for pod in own_ended_pods(run, status, ctx) {
+        let name = pod.name_any();
         let params = DeleteParams {
             preconditions: Some(Preconditions {
                 uid: pod.uid(),
@@ -410,14 +408,11 @@ async fn delete_archived_pods(
             }),
             ..DeleteParams::default()
         };
-        match pods.delete(name, &params).await {
+        match pods.delete(&name, &params).await {
             Ok(_) => info!(pod = %name, "deleted the pod of a run the archive holds"),
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
             Err(source) => {
-                return Err(Error::StopPod {
-                    pod: name.to_string(),
-                    source,
-                });
+                return Err(Error::StopPod { pod: name, source });
             }
         }
     }

@@ -102,20 +102,7 @@ async fn with_an_archive_a_finished_run_is_deleted_only_once_it_is_archived() {
     w.phase("r", Phase::Succeeded).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(w.runs().get_opt("r").await.unwrap().is_some(), "kept until archived");
-    // What minitask-archive writes once the run is stored.
-    let archived = json!({
-        "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
-        "status": {"conditions": [{"type": "Archived", "status": "True", "reason": "Archived",
-            "message": "archived in file:///x", "lastTransitionTime": "2026-12-03T00:00:00Z"}]}
-    });
-    w.runs()
-        .patch_status(
-            "r",
-            &PatchParams::apply("minitask-archive").force(),
-            &Patch::Apply(&archived),
-        )
-        .await
-        .unwrap();
+    mark_archived(&w, "r").await;
     gone(&w, "r").await;
 }
 
@@ -140,6 +127,17 @@ async fn with_delete_pods_after_archive_an_archived_runs_pod_goes_and_the_run_st
         w.pods().get_opt(&pod_name).await.unwrap().is_some(),
         "kept until archived"
     );
+    mark_archived(&w, "r").await;
+    eventually("the archived run's pod to go", Duration::from_secs(20), || async {
+        w.pods().get_opt(&pod_name).await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let run = w.runs().get("r").await.unwrap();
+    assert_eq!(run.phase(), Phase::Succeeded, "the run stays as it ended");
+}
+
+/// What minitask-archive writes once a run is stored.
+async fn mark_archived(w: &World, run: &str) {
     let archived = json!({
         "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
         "status": {"conditions": [{"type": "Archived", "status": "True", "reason": "Archived",
@@ -147,16 +145,10 @@ async fn with_delete_pods_after_archive_an_archived_runs_pod_goes_and_the_run_st
     });
     w.runs()
         .patch_status(
-            "r",
+            run,
             &PatchParams::apply("minitask-archive").force(),
             &Patch::Apply(&archived),
         )
         .await
         .unwrap();
-    eventually("the archived run's pod to go", Duration::from_secs(20), || async {
-        w.pods().get_opt(&pod_name).await.unwrap().is_none().then_some(())
-    })
-    .await;
-    let run = w.runs().get("r").await.unwrap();
-    assert_eq!(run.phase(), Phase::Succeeded, "the run stays as it ended");
 }

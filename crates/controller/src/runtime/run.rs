@@ -31,7 +31,7 @@ use crate::runtime::pipeline_status::record_validity;
 use crate::runtime::pipelines::{self, PipelineContext, PipelineError};
 use crate::runtime::publisher::{Publisher, Reporter};
 use crate::runtime::reconcile::{Context, Error, error_policy, reconcile};
-use crate::runtime::relisted::Relisted;
+use crate::runtime::relisted::{Relisted, controllers_of};
 use crate::runtime::task_status::record_task_status;
 use crate::runtime::task_users::TaskUsers;
 use crate::runtime::watches::{WatchBackoff, controller, log_errors};
@@ -137,10 +137,16 @@ pub async fn run(
     let children = Arc::new(std::sync::Mutex::new(Children::default()));
     let (wake_parent, woken_parents) = mpsc::unbounded_channel();
     let child_index = children.clone();
-    // Runs first seen in a relist, looked at again once it is complete
-    // (relisted.rs).
-    let (relisted_runs, runs_again) = mpsc::unbounded_channel();
-    let mut relisted_runs = Relisted::new(run_store.clone(), relisted_runs);
+    // What a relist changed, looked at again once it is complete
+    // (relisted.rs): the runs themselves, the runs of the pods, the runs
+    // waiting for the Tasks.
+    let (look_again, runs_again) = mpsc::unbounded_channel();
+    let mut relisted_runs = Relisted::sending(run_store.clone(), &look_again, |run| vec![ObjectRef::from_obj(run)]);
+    let mut relisted_pods = Relisted::sending(pod_store.clone(), &look_again, controllers_of::<CachedPod, TaskRun>);
+    let waiting = run_store.clone();
+    let mut relisted_tasks = Relisted::sending(task_store.clone(), &look_again, move |task| {
+        runs_waiting_for(&waiting, task)
+    });
     let run_events = watcher(taskruns, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("taskruns"))
         .backoff(WatchBackoff::default())
@@ -177,6 +183,7 @@ pub async fn run(
         .modify(cache::task)
         .reflect(task_writer)
         .inspect_ok(synced.marker(1))
+        .inspect_ok(move |event| relisted_tasks.apply(event))
         .and_then(move |event| {
             let client = counting_client.clone();
             let holds = task_holds.clone();
@@ -228,10 +235,25 @@ pub async fn run(
         .backoff(WatchBackoff::default())
         .reflect(pod_writer)
         .inspect_ok(synced.marker(2))
+        .inspect_ok(move |event| relisted_pods.apply(event))
         .touched_objects();
 
     let (plr_store, plr_writer) = reflector::store();
     let (claim_store, claim_writer) = reflector::store();
+    // And for PipelineRuns: themselves, those of the claims, those waiting
+    // for the Pipelines (their TaskRuns wake them through `children`).
+    let (look_again, pipelineruns_again) = mpsc::unbounded_channel();
+    let mut relisted_pipelineruns =
+        Relisted::sending(plr_store.clone(), &look_again, |run| vec![ObjectRef::from_obj(run)]);
+    let mut relisted_claims = Relisted::sending(
+        claim_store.clone(),
+        &look_again,
+        controllers_of::<PersistentVolumeClaim, PipelineRun>,
+    );
+    let waiting = plr_store.clone();
+    let mut relisted_pipelines = Relisted::sending(pipeline_store.clone(), &look_again, move |pipeline| {
+        pipelineruns_waiting_for(&waiting, pipeline)
+    });
     // Each Pipeline passes by once per change: record whether it is valid.
     let (validity_client, validity_tasks) = (client.clone(), task_store.clone());
     let pipeline_holds = holds.clone();
@@ -242,6 +264,7 @@ pub async fn run(
         .modify(cache::pipeline)
         .reflect(pipeline_writer)
         .inspect_ok(synced.marker(3))
+        .inspect_ok(move |event| relisted_pipelines.apply(event))
         .inspect_ok(move |event| task_users.lock().unwrap_or_else(|e| e.into_inner()).apply(event))
         .applied_objects()
         .and_then(move |pipeline| {
@@ -255,8 +278,6 @@ pub async fn run(
                 Ok(pipeline)
             }
         });
-    let (relisted_pipelineruns, pipelineruns_again) = mpsc::unbounded_channel();
-    let mut relisted_pipelineruns = Relisted::new(plr_store.clone(), relisted_pipelineruns);
     let plr_events = watcher(pipelineruns, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("pipelineruns"))
         .backoff(WatchBackoff::default())
@@ -274,6 +295,7 @@ pub async fn run(
         .backoff(WatchBackoff::default())
         .reflect(claim_writer)
         .inspect_ok(synced.marker(5))
+        .inspect_ok(move |event| relisted_claims.apply(event))
         .touched_objects();
 
     let reporter = Reporter {

@@ -1,6 +1,6 @@
-//! `cargo xtask testenv`: builds the pinned upstream Kubernetes and etcd
-//! binaries that the integration and e2e tests run, from the Go modules in
-//! `xtask/upstream/`, into `target/testenv/<versions>/bin`. Reused when
+//! `cargo xtask testenv`: builds the pinned upstream Kubernetes, etcd and
+//! SeaweedFS (`weed`, the archive's real S3 server) binaries that the
+//! integration and e2e tests run, from the Go modules in `xtask/upstream/`, into `target/testenv/<versions>/bin`. Reused when
 //! present, so only the first run on a machine pays for the build.
 
 use anyhow::{Context, bail};
@@ -43,7 +43,7 @@ fn build(root: &Path, log: Option<&Path>) -> anyhow::Result<PathBuf> {
     let bin = bin_dir(root);
     let missing: Vec<&str> = KUBE_BINARIES
         .iter()
-        .chain(&["etcd"])
+        .chain(&["etcd", "weed"])
         .copied()
         .filter(|b| !bin.join(b).is_file())
         .collect();
@@ -92,6 +92,15 @@ fn build(root: &Path, log: Option<&Path>) -> anyhow::Result<PathBuf> {
             vec!["-o".into(), out, "-ldflags".into(), STRIP.into(), ".".into()],
         )
         .context("building etcd")?;
+    }
+    if missing.contains(&"weed") {
+        let out = scratch.join("weed").display().to_string();
+        let weed = "github.com/seaweedfs/seaweedfs/weed".to_string();
+        go(
+            "seaweedfs",
+            vec!["-o".into(), out, "-ldflags".into(), STRIP.into(), weed],
+        )
+        .context("building SeaweedFS")?;
     }
     let kube: Vec<String> = KUBE_BINARIES
         .iter()

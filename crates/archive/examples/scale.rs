@@ -104,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
     let every_ms: i64 = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(10);
     let dir = std::env::temp_dir().join(format!("minitask-archive-scale-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let store = store::open(&format!("file://{}", dir.display()))?;
+    let store = store::open(&format!("file://{}", dir.display()), &[])?;
     let start = Instant::now();
     fill(&store, runs, every_ms).await;
     let took = start.elapsed();

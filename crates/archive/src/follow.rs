@@ -1,8 +1,10 @@
 //! The shell: watches the runs of one kind and archives each that has
-//! ended and does not say it is archived. Nothing is cached: an event is
-//! looked at and dropped, and only runs being archived are held. A restart
-//! lists every run again and finishes what was left; what was stored
-//! before is written again under the same keys.
+//! ended and does not say it is archived, in the shards this replica
+//! holds. Nothing is cached: an event is looked at and dropped, and only
+//! runs being archived are held. A restart, or a shard won, lists every
+//! run again and finishes what was left; what was stored before is
+//! written again under the same keys (two replicas that both think they
+//! hold a shard for a moment write the same objects).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
-use tokio::sync::Semaphore;
+use minitask_controller::runtime::leases::Shards;
+use minitask_controller::shards::shard_of;
+use tokio::sync::{Semaphore, broadcast};
 use tracing::{info, warn};
 
 use crate::archiver::{Archiver, Marked, Run};
@@ -20,35 +24,73 @@ use crate::record;
 /// Tries before a log that cannot be read is recorded as lost.
 const TRIES_FOR_LOGS: u32 = 5;
 
-pub async fn follow<K: Run>(archiver: Arc<Archiver>, api: Api<K>, workers: usize) {
+/// The prefix of the archive's Leases.
+pub const ARCHIVE: &str = "minitask-archive";
+
+/// Which runs this replica archives: those of the shards it holds, looked
+/// at again (a relist) each time it wins a shard.
+#[derive(Clone)]
+pub struct Sharding {
+    pub shards: Shards,
+    pub won: broadcast::Sender<()>,
+}
+
+impl Sharding {
+    /// Every run, alone.
+    pub fn alone() -> Sharding {
+        Sharding {
+            shards: Shards::all(1),
+            won: broadcast::channel(1).0,
+        }
+    }
+}
+
+pub async fn follow<K: Run>(archiver: Arc<Archiver>, api: Api<K>, workers: usize, sharding: Sharding) {
     let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
     let slots = Arc::new(Semaphore::new(workers.max(1)));
-    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
-    while let Some(event) = events.next().await {
-        let (run, deleted) = match event {
-            Ok(watcher::Event::Apply(run) | watcher::Event::InitApply(run)) => (run, false),
-            Ok(watcher::Event::Delete(run)) => (run, true),
-            Ok(_) => continue,
-            Err(e) => {
-                warn!(error = %e, kind = %K::kind(&()), "watch failed; it retries");
+    let mut won = sharding.won.subscribe();
+    loop {
+        let mut events = watcher(api.clone(), watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        loop {
+            let event = tokio::select! {
+                event = events.next() => event,
+                // A shard won: its runs that ended while nobody held it
+                // are in the next list.
+                Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) = won.recv() => break,
+            };
+            let Some(event) = event else { return };
+            let (run, deleted) = match event {
+                Ok(watcher::Event::Apply(run) | watcher::Event::InitApply(run)) => (run, false),
+                Ok(watcher::Event::Delete(run)) => (run, true),
+                Ok(_) => continue,
+                Err(e) => {
+                    warn!(error = %e, kind = %K::kind(&()), "watch failed; it retries");
+                    continue;
+                }
+            };
+            let shard = shard_of(
+                &run.namespace().unwrap_or_default(),
+                &run.name_any(),
+                sharding.shards.count(),
+            );
+            if !sharding.shards.holds(shard) || !record::wants_archiving(run.ended(), run.conditions()) {
                 continue;
             }
-        };
-        if !record::wants_archiving(run.ended(), run.conditions()) {
-            continue;
+            let uid = run.uid().unwrap_or_default();
+            if !busy.lock().unwrap_or_else(|p| p.into_inner()).insert(uid.clone()) {
+                continue;
+            }
+            let (archiver, busy, slots) = (archiver.clone(), busy.clone(), slots.clone());
+            tokio::spawn(async move {
+                let Ok(_slot) = slots.acquire_owned().await else {
+                    return;
+                };
+                archive_until_done(&archiver, &run, deleted).await;
+                busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&uid);
+            });
         }
-        let uid = run.uid().unwrap_or_default();
-        if !busy.lock().unwrap_or_else(|p| p.into_inner()).insert(uid.clone()) {
-            continue;
-        }
-        let (archiver, busy, slots) = (archiver.clone(), busy.clone(), slots.clone());
-        tokio::spawn(async move {
-            let Ok(_slot) = slots.acquire_owned().await else {
-                return;
-            };
-            archive_until_done(&archiver, &run, deleted).await;
-            busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&uid);
-        });
     }
 }
 

@@ -26,9 +26,14 @@ impl Retention {
     }
 }
 
-/// Prunes every `every` until the process ends.
-pub async fn run(store: Store, retention: Retention, every: Duration) {
+/// Prunes every `every` until the process ends, while `mine` says so (one
+/// replica of several prunes: the holder of shard 0).
+pub async fn run(store: Store, retention: Retention, every: Duration, mine: impl Fn() -> bool) {
     loop {
+        if !mine() {
+            tokio::time::sleep(every).await;
+            continue;
+        }
         let now_ms = k8s_openapi::jiff::Timestamp::now().as_millisecond();
         match prune(&store, retention, now_ms).await {
             Ok(0) => {}
@@ -186,7 +191,7 @@ mod tests {
     async fn pruning_keeps_the_newest_per_task_and_the_young_and_leaves_nothing_of_the_rest() {
         let dir = std::env::temp_dir().join(format!("minitask-prune-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let store = store::open(&format!("file://{}", dir.display())).unwrap();
+        let store = store::open(&format!("file://{}", dir.display()), &[]).unwrap();
         let day = 86_400_000;
         let now = 100 * day;
         for (i, name) in ["b-1", "b-2", "b-3", "b-4"].iter().enumerate() {

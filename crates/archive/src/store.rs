@@ -9,22 +9,46 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 pub type Store = Arc<dyn ObjectStore>;
 
 /// The store `url` names. `file:///var/lib/minitask-archive` is a
-/// directory (a PersistentVolumeClaim in the cluster).
-pub fn open(url: &str) -> anyhow::Result<Store> {
+/// directory (a PersistentVolumeClaim in the cluster); `s3://bucket/prefix`,
+/// `gs://bucket/prefix` and `az://container/prefix` are object stores,
+/// configured by `options` (the `AWS_*`, `GOOGLE_*` and `AZURE_*`
+/// variables of the environment, see `options_from_env`). Nothing is read
+/// or written here: a store that cannot be reached says so on first use.
+pub fn open(url: &str, options: &[(String, String)]) -> anyhow::Result<Store> {
     if let Some(dir) = url.strip_prefix("file://") {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create the archive directory {dir}: {e}"))?;
         let fs = LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| anyhow::anyhow!("cannot use {dir} as the archive: {e}"))?;
         return Ok(Arc::new(fs));
     }
-    anyhow::bail!(
-        "--store {url}: this build archives to a directory only (file:///path, such as a mounted PersistentVolumeClaim); object stores (s3://, gs://, az://) are not built in yet"
-    )
+    let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("--store {url}: not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss") {
+        anyhow::bail!(
+            "--store {url}: use file:///path (a directory, such as a mounted PersistentVolumeClaim), s3://bucket/prefix, gs://bucket/prefix or az://container/prefix"
+        );
+    }
+    // reqwest's TLS is rustls without a built-in provider: ring, as the
+    // rest of the archive (a second call finds it installed).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (store, prefix) = object_store::parse_url_opts(&parsed, options.iter().map(|(k, v)| (k, v.clone())))
+        .map_err(|e| anyhow::anyhow!("--store {url}: {e}"))?;
+    Ok(Arc::new(PrefixStore::new(store, prefix)))
+}
+
+/// The object store settings in the environment (from a Secret or the
+/// cloud's workload identity): every `AWS_*`, `GOOGLE_*` and `AZURE_*`
+/// variable, as object_store's builders name them (`aws_endpoint`, ...).
+pub fn options_from_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(key, _)| ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| key.starts_with(p)))
+        .map(|(key, value)| (key.to_ascii_lowercase(), value))
+        .collect()
 }
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {

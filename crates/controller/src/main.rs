@@ -128,6 +128,7 @@ async fn controller() -> anyhow::Result<()> {
         },
         shards: args.shards,
         lease: args.leader_elect.then(|| LeaseConfig {
+            component: minitask_controller::shards::CONTROLLER.into(),
             namespace: args.lease_namespace,
             identity: identity.clone(),
             duration: args.lease_duration,

@@ -13,6 +13,7 @@ mod manifests;
 pub mod pki;
 mod process;
 pub mod requests;
+pub mod s3;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};

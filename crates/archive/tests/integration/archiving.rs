@@ -3,7 +3,7 @@
 //! read, which is the case of a pod whose node is gone (e2e covers real
 //! logs).
 
-use crate::common::{WAIT, World, condition};
+use crate::common::{WAIT, World, archived, condition, said_unavailable};
 use kube::api::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use minitask_api::PipelineRun;
@@ -77,32 +77,13 @@ async fn a_store_that_fails_is_said_in_the_condition_and_the_run_is_archived_onc
     let deleted = w.ended_taskrun("down-2").await;
     let runs: Api<TaskRun> = Api::namespaced(w.client.clone(), &w.ns);
     for name in ["down-1", "down-2"] {
-        let said = eventually("Archived=False", WAIT, || async {
-            let run = runs.get(name).await.ok()?;
-            condition(&run.status?.conditions, "Archived")
-                .filter(|c| c.status == "False")
-                .cloned()
-        })
-        .await;
-        assert_eq!(said.reason, "StoreUnavailable");
-        assert!(
-            said.message
-                .starts_with("not archived yet, retrying: the archive store could not write v1/"),
-            "{}",
-            said.message
-        );
+        said_unavailable(&runs, name).await;
     }
     // A run deleted while the store is down is archived all the same.
     runs.delete("down-2", &Default::default()).await.unwrap();
     std::fs::remove_file(&w.dir).unwrap();
     std::fs::create_dir_all(&w.dir).unwrap();
-    eventually("Archived=True once the store is back", WAIT, || async {
-        let run = runs.get("down-1").await.ok()?;
-        condition(&run.status?.conditions, "Archived")
-            .filter(|c| c.status == "True")
-            .map(|_| ())
-    })
-    .await;
+    archived(&runs, "down-1", "True").await;
     assert!(w.record(&taskrun_key(&run).unwrap().record()).await.is_some());
     let key = taskrun_key(&deleted).unwrap().record();
     eventually("the deleted run's record, saying so", WAIT, || async {
@@ -163,7 +144,7 @@ async fn the_condition_of_a_run_is_never_written_on_another_run_of_its_name() {
         .await;
     let archiver = minitask_archive::archiver::Archiver {
         client,
-        store: minitask_archive::store::open(&w.url()).unwrap(),
+        store: minitask_archive::store::open(&w.url(), &[]).unwrap(),
         log_cap: 1024,
         location: w.url(),
     };

@@ -4,12 +4,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use minitask_api::{PipelineRun, TaskRun};
 use minitask_archive::archiver::Archiver;
 use minitask_archive::record::Record;
 use minitask_archive::{follow, store};
+use minitask_testenv::s3::{BUCKET, S3};
 use minitask_testenv::{ARCHIVE_USER, ControlPlane, eventually};
 use serde_json::json;
 
@@ -18,7 +20,10 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub struct World {
     pub client: Client,
     pub ns: String,
+    /// The store's directory (a directory store's world).
     pub dir: PathBuf,
+    /// An S3 world's server (SeaweedFS), and how to reach it.
+    pub s3: Option<S3>,
 }
 
 impl World {
@@ -29,7 +34,27 @@ impl World {
         let ns = cp.namespace(&client, prefix).await;
         let dir = std::env::temp_dir().join(format!("minitask-archive-{}-{ns}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        World { client, ns, dir }
+        World {
+            client,
+            ns,
+            dir,
+            s3: None,
+        }
+    }
+
+    /// A world whose store is a bucket on a real S3 server of its own.
+    pub async fn on_s3(prefix: &str) -> World {
+        let mut world = World::new(prefix).await;
+        world.s3 = Some(S3::start().expect("SeaweedFS starts"));
+        world
+    }
+
+    pub fn options(&self) -> Vec<(String, String)> {
+        self.s3.as_ref().map(S3::options).unwrap_or_default()
+    }
+
+    pub fn store(&self) -> store::Store {
+        store::open(&self.url(), &self.options()).unwrap()
     }
 
     /// A world whose store is the one the API serves (one per process;
@@ -41,24 +66,33 @@ impl World {
     }
 
     pub fn url(&self) -> String {
-        format!("file://{}", self.dir.display())
+        match &self.s3 {
+            Some(_) => format!("s3://{BUCKET}/{}", self.ns),
+            None => format!("file://{}", self.dir.display()),
+        }
     }
 
     /// The archive, as its ServiceAccount, following this namespace.
     pub async fn archive(&self) -> tokio::task::JoinHandle<()> {
+        self.archive_sharded(follow::Sharding::alone(), "").await
+    }
+
+    /// One replica of the archive, archiving the runs `sharding` gives it;
+    /// `who` ends the location its conditions name.
+    pub async fn archive_sharded(&self, sharding: follow::Sharding, who: &str) -> tokio::task::JoinHandle<()> {
         let client = ControlPlane::shared().client_as(ARCHIVE_USER).await;
         let archiver = Arc::new(Archiver {
             client: client.clone(),
-            store: store::open(&self.url()).unwrap(),
+            store: self.store(),
             log_cap: 1024,
-            location: self.url(),
+            location: format!("{}{who}", self.url()),
         });
         let tasks = Api::<TaskRun>::namespaced(client.clone(), &self.ns);
         let pipelines = Api::<PipelineRun>::namespaced(client, &self.ns);
         tokio::spawn(async move {
             tokio::join!(
-                follow::follow(archiver.clone(), tasks, 2),
-                follow::follow(archiver, pipelines, 2)
+                follow::follow(archiver.clone(), tasks, 2, sharding.clone()),
+                follow::follow(archiver, pipelines, 2, sharding)
             );
         })
     }
@@ -107,17 +141,36 @@ impl World {
     }
 
     pub async fn record(&self, key: &str) -> Option<Record> {
-        let store = store::open(&self.url()).unwrap();
-        let bytes = store::get(&store, key).await.ok()??;
+        let bytes = store::get(&self.store(), key).await.ok()??;
         serde_json::from_slice(&store::gunzip(&bytes).ok()?).ok()
     }
 }
 
-pub fn condition<'a>(
-    conditions: &'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-    type_: &str,
-) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// The `Archived` condition of run `name` once its status is `status`.
+pub async fn archived(runs: &Api<TaskRun>, name: &str, status: &str) -> Condition {
+    eventually(&format!("{name} Archived={status}"), WAIT, || async {
+        let run = runs.get(name).await.ok()?;
+        condition(&run.status?.conditions, "Archived")
+            .filter(|c| c.status == status)
+            .cloned()
+    })
+    .await
+}
+
+/// Run `name` says that the store cannot take its record, and why.
+pub async fn said_unavailable(runs: &Api<TaskRun>, name: &str) {
+    let said = archived(runs, name, "False").await;
+    assert_eq!(said.reason, "StoreUnavailable");
+    assert!(
+        said.message
+            .starts_with("not archived yet, retrying: the archive store could not write v1/"),
+        "{}",
+        said.message
+    );
 }
 
 pub fn shared_dir() -> PathBuf {
@@ -144,7 +197,7 @@ pub fn api_port() -> u16 {
                 let tls = minitask_archive::api::tls::server_config(&proxy.ca_pem, None).unwrap();
                 let dir = shared_dir();
                 let _ = std::fs::remove_dir_all(&dir);
-                let store = store::open(&format!("file://{}", dir.display())).unwrap();
+                let store = store::open(&format!("file://{}", dir.display()), &[]).unwrap();
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let api = minitask_archive::api::Api { store, client, proxy };
                 minitask_archive::api::serve(listener, tls, Arc::new(api)).await;

@@ -36,12 +36,15 @@ use tracing::{info, warn};
 
 use crate::pod::MANAGER;
 use crate::runtime::metrics::Metrics;
-use crate::shards::balance::{LeaseView, MEMBER_PREFIX, SHARDS_ANNOTATION, plan};
-use crate::shards::lease_name;
+use crate::shards::balance::{LeaseView, SHARDS_ANNOTATION, plan};
+use crate::shards::{member_prefix, shard_lease};
 
 /// Where and as whom to take the shard Leases.
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
+    /// Whose Leases (`shards::CONTROLLER`, or the archive's): the Lease
+    /// names start with it.
+    pub component: String,
     /// The namespace of the Leases (the controller's own).
     pub namespace: String,
     /// This replica's name in the Leases (its pod name).
@@ -161,7 +164,7 @@ pub async fn elect(
     let locks = (0..shards.count())
         .map(|shard| {
             let params = LeaseLockParams {
-                lease_name: lease_name(shard),
+                lease_name: shard_lease(&config.component, shard),
                 holder_id: config.identity.clone(),
                 lease_ttl: config.duration,
             };
@@ -210,7 +213,13 @@ impl Election {
         let now = Timestamp::now();
         self.collect_dead_members(&list, now).await;
         let views: Vec<LeaseView> = list.iter().map(view).collect();
-        let plan = plan(&self.config.identity, self.shards.count(), &views, now);
+        let plan = plan(
+            &self.config.component,
+            &self.config.identity,
+            self.shards.count(),
+            &views,
+            now,
+        );
         if plan.disagreement != self.shards.problem() {
             match &plan.disagreement {
                 Some(problem) => warn!(%problem, "the replicas disagree on the shard count"),
@@ -303,7 +312,8 @@ impl Election {
             .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' })
             .collect();
         let safe = safe.trim_matches(['-', '.']);
-        format!("{MEMBER_PREFIX}{}", shorten(safe, "", 253 - MEMBER_PREFIX.len()))
+        let prefix = member_prefix(&self.config.component);
+        format!("{prefix}{}", shorten(safe, "", 253 - prefix.len()))
     }
 
     /// Writes this replica's member Lease: alive now, with its shard count.
@@ -333,7 +343,8 @@ impl Election {
     /// replica that came back is not removed.
     async fn collect_dead_members(&self, leases: &[Lease], now: Timestamp) {
         let long_ago = SignedDuration::try_from(self.config.duration * 10).unwrap_or(SignedDuration::MAX);
-        for lease in leases.iter().filter(|l| l.name_any().starts_with(MEMBER_PREFIX)) {
+        let prefix = member_prefix(&self.config.component);
+        for lease in leases.iter().filter(|l| l.name_any().starts_with(&prefix)) {
             let dead = view(lease)
                 .expires
                 .and_then(|e| e.checked_add(long_ago).ok())
@@ -414,6 +425,7 @@ mod tests {
         assert!(!shards.holds(1), "a lapsed grant is not held");
         assert_eq!(shards.held(), [0]);
         let config = LeaseConfig {
+            component: "c".into(),
             namespace: "ns".into(),
             identity: "me".into(),
             duration: Duration::from_secs(15),

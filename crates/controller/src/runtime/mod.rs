@@ -7,8 +7,8 @@ pub(crate) mod cache;
 pub(crate) mod children;
 pub(crate) mod expiring;
 pub(crate) mod http;
-pub(crate) mod leases;
-pub(crate) mod metrics;
+pub mod leases;
+pub mod metrics;
 #[cfg(test)]
 mod permissions;
 pub(crate) mod pipeline_status;

@@ -1,7 +1,8 @@
 //! Which shards a replica should hold: a pure function of the Leases it
 //! read, its own name and shard count, and the time.
 //!
-//! Every replica keeps a member Lease (`minitask-controller-member-<name>`)
+//! Every replica keeps a member Lease (`minitask-controller-member-<name>`,
+//! or the archive's `minitask-archive-member-<name>`)
 //! that says it is alive and how many shards it splits runs into. From the
 //! live members each replica computes the same fair share: with R replicas
 //! and S shards, the i-th replica by name holds S/R shards, one more when
@@ -15,10 +16,7 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::shards::lease_name;
-
-/// The prefix of the member Leases.
-pub const MEMBER_PREFIX: &str = "minitask-controller-member-";
+use crate::shards::{member_prefix, shard_lease};
 /// The member Lease annotation that records a replica's `--shards`.
 pub const SHARDS_ANNOTATION: &str = "minitask.dev/shards";
 
@@ -54,10 +52,11 @@ pub struct Plan {
     pub release: Vec<u32>,
 }
 
-/// The plan of replica `me`, splitting runs into `shards` shards, given the
-/// Leases of the lease namespace at `now`.
-pub fn plan(me: &str, shards: u32, leases: &[LeaseView], now: Timestamp) -> Plan {
-    let shard_names: Vec<String> = (0..shards).map(lease_name).collect();
+/// The plan of `component`'s replica `me`, splitting runs into `shards`
+/// shards, given the Leases of the lease namespace at `now`.
+pub fn plan(component: &str, me: &str, shards: u32, leases: &[LeaseView], now: Timestamp) -> Plan {
+    let shard_names: Vec<String> = (0..shards).map(|s| shard_lease(component, s)).collect();
+    let member = member_prefix(component);
     let held: Vec<u32> = (0..shards)
         .filter(|&s| {
             leases
@@ -67,7 +66,7 @@ pub fn plan(me: &str, shards: u32, leases: &[LeaseView], now: Timestamp) -> Plan
         .collect();
     let members: Vec<&LeaseView> = leases
         .iter()
-        .filter(|l| l.name.starts_with(MEMBER_PREFIX) && l.live(now) && l.holder != me)
+        .filter(|l| l.name.starts_with(&member) && l.live(now) && l.holder != me)
         .collect();
     let disagreeing: Vec<String> = members
         .iter()
@@ -111,6 +110,7 @@ pub fn plan(me: &str, shards: u32, leases: &[LeaseView], now: Timestamp) -> Plan
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shards::{CONTROLLER, lease_name};
 
     fn at(second: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + second).unwrap()
@@ -118,7 +118,7 @@ mod tests {
 
     fn member(name: &str, shards: u32, expires: i64) -> LeaseView {
         LeaseView {
-            name: format!("{MEMBER_PREFIX}{name}"),
+            name: format!("{}{name}", member_prefix(CONTROLLER)),
             holder: name.into(),
             expires: Some(at(expires)),
             shards: Some(shards),
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_lone_replica_takes_every_shard() {
-        let got = plan("a", 4, &[], at(0));
+        let got = plan(CONTROLLER, "a", 4, &[], at(0));
         assert_eq!(got.take, [0, 1, 2, 3]);
         assert_eq!((got.keep.len(), got.release.len()), (0, 0));
     }
@@ -146,12 +146,12 @@ mod tests {
         let members = [member("a", 8, 10), member("b", 8, 10), member("c", 8, 10)];
         let shares: Vec<usize> = ["a", "b", "c"]
             .iter()
-            .map(|me| plan(me, 8, &members, at(0)).take.len())
+            .map(|me| plan(CONTROLLER, me, 8, &members, at(0)).take.len())
             .collect();
         assert_eq!(shares, [3, 3, 2]);
         let takes: Vec<Vec<u32>> = ["a", "b", "c"]
             .iter()
-            .map(|me| plan(me, 8, &members, at(0)).take)
+            .map(|me| plan(CONTROLLER, me, 8, &members, at(0)).take)
             .collect();
         assert_eq!(takes[0][0], 0);
         assert_eq!(takes[1][0], 2, "b starts looking elsewhere");
@@ -161,22 +161,22 @@ mod tests {
     fn a_replica_above_its_share_releases_and_one_below_takes_only_free_shards() {
         let mut leases = vec![member("a", 4, 10), member("b", 4, 10)];
         leases.extend((0..4).map(|i| shard(i, "a", 10)));
-        let a = plan("a", 4, &leases, at(0));
+        let a = plan(CONTROLLER, "a", 4, &leases, at(0));
         assert_eq!((a.keep, a.release), (vec![0, 1], vec![2, 3]));
-        let b = plan("b", 4, &leases, at(0));
+        let b = plan(CONTROLLER, "b", 4, &leases, at(0));
         assert!(b.take.is_empty(), "every shard is held by a live replica: {b:?}");
         // Once a has released them, b takes them.
         leases.truncate(2);
         leases.extend([shard(0, "a", 10), shard(1, "a", 10), shard(2, "", 0), shard(3, "a", -1)]);
-        assert_eq!(plan("b", 4, &leases, at(0)).take, [2, 3]);
+        assert_eq!(plan(CONTROLLER, "b", 4, &leases, at(0)).take, [2, 3]);
     }
 
     #[test]
     fn the_shards_of_a_dead_replica_are_taken_once_its_leases_expire() {
         let mut leases = vec![member("a", 2, 10), member("b", 2, 3)];
         leases.extend([shard(0, "a", 10), shard(1, "b", 3)]);
-        assert!(plan("a", 2, &leases, at(0)).take.is_empty());
-        let later = plan("a", 2, &leases, at(5));
+        assert!(plan(CONTROLLER, "a", 2, &leases, at(0)).take.is_empty());
+        let later = plan(CONTROLLER, "a", 2, &leases, at(5));
         assert_eq!((later.keep, later.take), (vec![0], vec![1]));
     }
 
@@ -188,7 +188,7 @@ mod tests {
             shard(0, "a", 10),
             shard(1, "a", 10),
         ];
-        let got = plan("a", 4, &leases, at(0));
+        let got = plan(CONTROLLER, "a", 4, &leases, at(0));
         assert_eq!(got.release, [0, 1]);
         assert!(got.keep.is_empty() && got.take.is_empty());
         assert_eq!(
@@ -199,7 +199,7 @@ mod tests {
         );
         let expired = [member("a", 4, 10), member("b", 8, -1)];
         assert_eq!(
-            plan("a", 4, &expired, at(0)).disagreement,
+            plan(CONTROLLER, "a", 4, &expired, at(0)).disagreement,
             None,
             "a dead replica does not count"
         );

@@ -17,9 +17,22 @@ pub fn shard_of_run(run: &TaskRun, shards: u32) -> u32 {
     shard_of(&run.namespace().unwrap_or_default(), &run.name_any(), shards)
 }
 
-/// The Lease that guards shard `shard`.
+/// Whose Leases: the controller's (the archive shards with its own).
+pub const CONTROLLER: &str = "minitask-controller";
+
+/// The Lease that guards the controller's shard `shard`.
 pub fn lease_name(shard: u32) -> String {
-    format!("minitask-controller-shard-{shard}")
+    shard_lease(CONTROLLER, shard)
+}
+
+/// The Lease that guards `component`'s shard `shard`.
+pub fn shard_lease(component: &str, shard: u32) -> String {
+    format!("{component}-shard-{shard}")
+}
+
+/// The prefix of `component`'s member Leases (one per replica).
+pub fn member_prefix(component: &str) -> String {
+    format!("{component}-member-")
 }
 
 #[cfg(test)]
@@ -38,5 +51,7 @@ mod tests {
         }
         assert!(counts.iter().all(|c| (800..1200).contains(c)), "{counts:?}");
         assert_eq!(lease_name(3), "minitask-controller-shard-3");
+        assert_eq!(shard_lease("minitask-archive", 0), "minitask-archive-shard-0");
+        assert_eq!(member_prefix(CONTROLLER), "minitask-controller-member-");
     }
 }

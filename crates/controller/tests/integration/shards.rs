@@ -51,6 +51,7 @@ async fn replica_with(w: &World, identity: &str, port: u16, shards: u32) -> crat
         namespace: Some(w.ns.clone()),
         shards,
         lease: Some(LeaseConfig {
+            component: minitask_controller::shards::CONTROLLER.into(),
             namespace: w.ns.clone(),
             identity: identity.into(),
             duration: LEASE,
@@ -333,6 +334,7 @@ async fn a_reconcile_that_outlives_its_shard_writes_nothing() {
         namespace: Some(w.ns.clone()),
         shards: 1,
         lease: Some(LeaseConfig {
+            component: minitask_controller::shards::CONTROLLER.into(),
             namespace: w.ns.clone(),
             identity: "slow".into(),
             duration: LEASE,

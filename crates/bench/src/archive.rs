@@ -26,7 +26,7 @@ pub async fn run(per_second: usize, seconds: usize, pace: Pace, workers: u16) ->
     let controller = Controller::start(&plane, Mode::Event { workers }).await?;
     let store = std::env::temp_dir().join(format!("minitask-bench-archive-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&store);
-    let archive = start_archive(&plane, &store)?;
+    let archive = start_archive(&plane, &store, &[])?;
     let pid = archive.id().context("the archive has no pid")?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let cpu_before = cpu_seconds(pid);

@@ -136,10 +136,11 @@ impl Controller {
 }
 
 /// minitask-archive (the release build) on a directory store, as the
-/// admin; it lives as long as the returned child.
-pub fn start_archive(plane: &Plane, store: &Path) -> anyhow::Result<tokio::process::Child> {
+/// admin, with `args` besides; it lives as long as the returned child.
+pub fn start_archive(plane: &Plane, store: &Path, args: &[String]) -> anyhow::Result<tokio::process::Child> {
     tokio::process::Command::new(release_binary("minitask-archive")?)
         .arg(format!("--store=file://{}", store.display()))
+        .args(args)
         .env("KUBECONFIG", &plane.control_plane.kubeconfig)
         .env("RUST_LOG", "error")
         .kill_on_drop(true)

@@ -1,9 +1,10 @@
-//! archive kill -9: a burst of runs while the archive (minitask-archive,
-//! beside one controller) is killed with SIGKILL again and again, and its
-//! store goes away for a while in the middle. Then: every run that ended
-//! is archived exactly once (one record per run), and every step of every
-//! attempt is in its record (its log, or why there is none: the simulated
-//! kubelet serves no logs).
+//! archive kill -9: a burst of runs while the archive (two replicas of
+//! minitask-archive sharing the runs by shard Leases, beside one
+//! controller) is killed with SIGKILL again and again, one replica at a
+//! time, and its store goes away for a while in the middle. Then: every
+//! run that ended is archived exactly once (one record per run), and every
+//! step of every attempt is in its record (its log, or why there is none:
+//! the simulated kubelet serves no logs).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,13 +14,16 @@ use kube::api::{Api, ListParams};
 use minitask_api::TaskRun;
 use minitask_archive::keys::{Kind, runs_dir};
 use minitask_archive::record::Record;
-use minitask_bench::plane::{NAMESPACE, start_archive};
+use minitask_bench::plane::{NAMESPACE, Plane, start_archive};
+use tokio::process::Child;
 
 use super::Settings;
 use crate::replica::{Replica, Spec};
 use crate::rng::Rng;
-use crate::stage::Stage;
+use crate::stage::{LEASE_NAMESPACE, Stage};
 use crate::table::Row;
+use k8s_openapi::api::coordination::v1::Lease;
+use minitask_controller::shards::shard_lease;
 
 pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
     let mut stage = Stage::new().await?;
@@ -29,24 +33,32 @@ pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
     let store = std::env::temp_dir().join(format!("minitask-chaos-archive-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&store);
     std::fs::create_dir_all(&store)?;
-    let mut archive = start_archive(&stage.plane, &store)?;
+    // Two replicas, 4 shards: a killed replica's shards go to the other
+    // when its Leases lapse, and come back when it returns.
+    let mut archives = vec![
+        replica_of_archive(&stage.plane, &store, s.lease, 0)?,
+        replica_of_archive(&stage.plane, &store, s.lease, 1)?,
+    ];
     let runs = stage.plain(1, s.runs);
     let burst = stage.burst(runs);
     let mut rng = Rng::new(s.seed);
     for k in 0..s.kills {
         tokio::time::sleep(rng.between(Duration::from_millis(300), Duration::from_millis(2000))).await;
-        let _ = archive.kill().await;
+        let who = k % 2;
+        let _ = archives[who].kill().await;
         stage.fault();
         tokio::time::sleep(rng.between(Duration::ZERO, Duration::from_millis(500))).await;
-        archive = start_archive(&stage.plane, &store)?;
+        archives[who] = replica_of_archive(&stage.plane, &store, s.lease, who)?;
         if k == s.kills / 2 {
             outage(&store).await?;
             stage.fault();
         }
         // One that started while the store was away waits for it.
-        if !matches!(archive.try_wait(), Ok(None)) {
-            stage.problems.push("the archive exited on its own".into());
-            archive = start_archive(&stage.plane, &store)?;
+        for (who, archive) in archives.iter_mut().enumerate() {
+            if !matches!(archive.try_wait(), Ok(None)) {
+                stage.problems.push("an archive replica exited on its own".into());
+                *archive = replica_of_archive(&stage.plane, &store, s.lease, who)?;
+            }
         }
     }
     burst.await??;
@@ -54,20 +66,68 @@ pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
     let waited = Instant::now();
     let problems = archived_once(&stage, &store, s.drain).await?;
     stage.notes.push(format!(
-        "{} archive kills and a 3 s store outage; every ended run was archived {:.1}s after the runs drained",
+        "{} kills of one of 2 archive replicas and a 3 s store outage; every ended run was archived {:.1}s after the runs drained",
         s.kills,
         waited.elapsed().as_secs_f64()
     ));
     stage.problems.extend(problems);
-    if !matches!(archive.try_wait(), Ok(None)) {
-        stage.problems.push("the archive exited on its own".into());
+    // The replicas share: two shards each, within a few Lease rounds of
+    // the last restart.
+    let settling = Instant::now();
+    let even = |held: &[String]| (0..2).all(|who| held.iter().filter(|h| **h == format!("archive-{who}")).count() == 2);
+    let held = loop {
+        let held = archive_holders(&stage).await?;
+        if even(&held) || settling.elapsed() > s.lease * 4 {
+            break held;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    stage.notes.push(format!(
+        "the archive's 4 shards are held by: {} ({:.1}s after the runs were archived)",
+        held.join(", "),
+        settling.elapsed().as_secs_f64()
+    ));
+    if !even(&held) {
+        stage.problems.push(format!(
+            "the archive replicas do not share the shards two each: {held:?}"
+        ));
+    }
+    for archive in &mut archives {
+        if !matches!(archive.try_wait(), Ok(None)) {
+            stage.problems.push("an archive replica exited on its own".into());
+        }
+        let _ = archive.kill().await;
     }
     if !replica.alive() {
         stage.problems.push("the controller exited on its own".into());
     }
-    let _ = archive.kill().await;
     let _ = std::fs::remove_dir_all(&store);
     Ok(stage.finish("archive kill -9"))
+}
+
+/// The holder of each of the archive's 4 shard Leases.
+async fn archive_holders(stage: &Stage) -> anyhow::Result<Vec<String>> {
+    let leases: Api<Lease> = Api::namespaced(stage.plane.client.clone(), LEASE_NAMESPACE);
+    let all = leases.list(&ListParams::default()).await?.items;
+    Ok((0..4)
+        .map(|shard| {
+            all.iter()
+                .find(|l| l.metadata.name.as_deref() == Some(&shard_lease(minitask_archive::follow::ARCHIVE, shard)))
+                .and_then(|l| l.spec.clone()?.holder_identity)
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+/// Archive replica `who` of two, sharing 4 shards.
+fn replica_of_archive(plane: &Plane, store: &Path, lease: Duration, who: usize) -> anyhow::Result<Child> {
+    let args = [
+        "--leader-elect=true".to_string(),
+        "--shards=4".into(),
+        format!("--lease-duration={}s", lease.as_secs().max(1)),
+        format!("--identity=archive-{who}"),
+    ];
+    start_archive(plane, store, &args)
 }
 
 /// The store's directory replaced by a file for 3 s: every write fails.

@@ -64,6 +64,10 @@ struct Args {
     /// (with --quick: 2 s); does it keep up, its CPU and memory.
     #[arg(long)]
     archive: bool,
+    /// With --archive: the store is a bucket on a real S3 server
+    /// (SeaweedFS, from `cargo xtask testenv`) instead of a directory.
+    #[arg(long, requires = "archive")]
+    s3: bool,
 }
 
 #[tokio::main]
@@ -88,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
     };
     if args.archive {
         let seconds = if args.quick || args.smoke { 2 } else { 10 };
-        return archive::run(100, seconds, pace, args.workers).await;
+        return archive::run(100, seconds, pace, args.workers, args.s3).await;
     }
     let quick = args.quick || args.smoke;
     let n = if quick { 50 } else { args.runs };

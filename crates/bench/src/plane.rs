@@ -138,9 +138,20 @@ impl Controller {
 /// minitask-archive (the release build) on a directory store, as the
 /// admin, with `args` besides; it lives as long as the returned child.
 pub fn start_archive(plane: &Plane, store: &Path, args: &[String]) -> anyhow::Result<tokio::process::Child> {
+    start_archive_on(plane, &format!("file://{}", store.display()), &[], args)
+}
+
+/// minitask-archive on the store `url`, its settings in `env` (AWS_*, ...).
+pub fn start_archive_on(
+    plane: &Plane,
+    url: &str,
+    env: &[(String, String)],
+    args: &[String],
+) -> anyhow::Result<tokio::process::Child> {
     tokio::process::Command::new(release_binary("minitask-archive")?)
-        .arg(format!("--store=file://{}", store.display()))
+        .arg(format!("--store={url}"))
         .args(args)
+        .envs(env.iter().cloned())
         .env("KUBECONFIG", &plane.control_plane.kubeconfig)
         .env("RUST_LOG", "error")
         .kill_on_drop(true)

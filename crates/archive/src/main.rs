@@ -8,7 +8,7 @@ use minitask_api::{PipelineRun, TaskRun};
 use minitask_archive::archiver::Archiver;
 use minitask_archive::{api, follow, prune, store};
 use minitask_controller::LeaseConfig;
-use minitask_controller::runtime::leases::{Shards, elect};
+use minitask_controller::runtime::leases::{Shards, default_identity, elect};
 
 #[derive(Parser)]
 #[command(version, about = "Archives every finished mini-task run and its logs")]
@@ -139,11 +139,10 @@ fn sharding(client: &Client, args: &Args) -> (follow::Sharding, Option<Election>
     if !args.leader_elect {
         return (follow::Sharding::alone(), None);
     }
-    let identity = args.identity.clone().unwrap_or_else(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| format!("minitask-archive-{}", std::process::id()))
-    });
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| default_identity(follow::ARCHIVE));
     let config = LeaseConfig {
         component: follow::ARCHIVE.into(),
         namespace: args.lease_namespace.clone(),

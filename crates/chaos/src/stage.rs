@@ -11,7 +11,7 @@ use kube::api::{Api, ListParams};
 use minitask_api::TaskRun;
 use minitask_bench::kubelet::{self, Pace};
 use minitask_bench::plane::{NAMESPACE, Plane};
-use minitask_controller::shards::lease_name;
+use minitask_controller::shards::{CONTROLLER, shard_lease};
 use minitask_testenv::Options;
 
 use crate::audit::{self, Member};
@@ -115,9 +115,14 @@ impl Stage {
         }
     }
 
-    /// Who holds each of `shards` shard Leases now (None while free or
-    /// expired).
+    /// Who holds each of the controller's `shards` shard Leases now (None
+    /// while free or expired).
     pub async fn holders(&self, shards: u32) -> anyhow::Result<Vec<Option<String>>> {
+        self.holders_of(CONTROLLER, shards).await
+    }
+
+    /// The same for `component`'s shard Leases (the archive's).
+    pub async fn holders_of(&self, component: &str, shards: u32) -> anyhow::Result<Vec<Option<String>>> {
         let leases: Api<Lease> = Api::namespaced(self.plane.client.clone(), LEASE_NAMESPACE);
         let all = leases.list(&ListParams::default()).await?.items;
         let now = Timestamp::now();
@@ -125,7 +130,7 @@ impl Stage {
             .map(|shard| {
                 let spec = all
                     .iter()
-                    .find(|l| l.metadata.name.as_deref() == Some(&lease_name(shard)))?
+                    .find(|l| l.metadata.name.as_deref() == Some(&shard_lease(component, shard)))?
                     .spec
                     .clone()?;
                 let holder = spec.holder_identity.filter(|h| !h.is_empty())?;
@@ -142,9 +147,20 @@ impl Stage {
     /// Waits until every shard is held by one of `among`, each holding its
     /// fair share; returns how long that took.
     pub async fn balanced(&self, shards: u32, among: &[&str], bound: Duration) -> anyhow::Result<Duration> {
+        self.balanced_of(CONTROLLER, shards, among, bound).await
+    }
+
+    /// The same for `component`'s shards (the archive's).
+    pub async fn balanced_of(
+        &self,
+        component: &str,
+        shards: u32,
+        among: &[&str],
+        bound: Duration,
+    ) -> anyhow::Result<Duration> {
         let started = Instant::now();
         loop {
-            let holders = self.holders(shards).await.unwrap_or_default();
+            let holders = self.holders_of(component, shards).await.unwrap_or_default();
             let share = shards as usize / among.len().max(1);
             let fair = among.iter().all(|r| {
                 let held = holders.iter().filter(|h| h.as_deref() == Some(*r)).count();

@@ -7,6 +7,8 @@ use clap::Parser;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use minitask_api::parse_duration;
+use minitask_controller::runtime::leases::default_identity;
+use minitask_controller::shards::CONTROLLER;
 use minitask_controller::{Config, LeaseConfig, PodOptions};
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
@@ -113,7 +115,7 @@ async fn controller() -> anyhow::Result<()> {
             .init(),
     }
     let client = client(&args).await?;
-    let identity = args.identity.clone().unwrap_or_else(hostname);
+    let identity = args.identity.clone().unwrap_or_else(|| default_identity(CONTROLLER));
     let launcher_image = match args.launcher_image.clone() {
         Some(image) => image,
         None => own_image(&client, &args.lease_namespace).await?,
@@ -128,7 +130,7 @@ async fn controller() -> anyhow::Result<()> {
         },
         shards: args.shards,
         lease: args.leader_elect.then(|| LeaseConfig {
-            component: minitask_controller::shards::CONTROLLER.into(),
+            component: CONTROLLER.into(),
             namespace: args.lease_namespace,
             identity: identity.clone(),
             duration: args.lease_duration,
@@ -205,12 +207,6 @@ async fn own_image(client: &Client, namespace: &str) -> anyhow::Result<String> {
         .or(containers.first())
         .and_then(|c| c.image.clone());
     own.ok_or_else(|| anyhow::anyhow!("pod {namespace}/{name} names no image; pass --launcher-image IMAGE"))
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| format!("minitask-controller-{}", std::process::id()))
 }
 
 /// SIGTERM (from the kubelet) or Ctrl-C.

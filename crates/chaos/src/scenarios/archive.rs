@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use minitask_api::TaskRun;
+use minitask_archive::follow::ARCHIVE;
 use minitask_archive::keys::{Kind, runs_dir};
 use minitask_archive::record::Record;
 use minitask_bench::plane::{NAMESPACE, Plane, start_archive};
@@ -20,10 +21,8 @@ use tokio::process::Child;
 use super::Settings;
 use crate::replica::{Replica, Spec};
 use crate::rng::Rng;
-use crate::stage::{LEASE_NAMESPACE, Stage};
+use crate::stage::Stage;
 use crate::table::Row;
-use k8s_openapi::api::coordination::v1::Lease;
-use minitask_controller::shards::shard_lease;
 
 pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
     let mut stage = Stage::new().await?;
@@ -73,24 +72,15 @@ pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
     stage.problems.extend(problems);
     // The replicas share: two shards each, within a few Lease rounds of
     // the last restart.
-    let settling = Instant::now();
-    let even = |held: &[String]| (0..2).all(|who| held.iter().filter(|h| **h == format!("archive-{who}")).count() == 2);
-    let held = loop {
-        let held = archive_holders(&stage).await?;
-        if even(&held) || settling.elapsed() > s.lease * 4 {
-            break held;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    stage.notes.push(format!(
-        "the archive's 4 shards are held by: {} ({:.1}s after the runs were archived)",
-        held.join(", "),
-        settling.elapsed().as_secs_f64()
-    ));
-    if !even(&held) {
-        stage.problems.push(format!(
-            "the archive replicas do not share the shards two each: {held:?}"
-        ));
+    let among = ["archive-0", "archive-1"];
+    match stage.balanced_of(ARCHIVE, 4, &among, s.lease * 4).await {
+        Ok(took) => stage.notes.push(format!(
+            "the archive's 4 shards are held two each by {among:?} ({:.1}s after the runs were archived)",
+            took.as_secs_f64()
+        )),
+        Err(e) => stage
+            .problems
+            .push(format!("the archive replicas do not share the shards two each: {e:#}")),
     }
     for archive in &mut archives {
         if !matches!(archive.try_wait(), Ok(None)) {
@@ -103,20 +93,6 @@ pub async fn archive(s: &Settings) -> anyhow::Result<Row> {
     }
     let _ = std::fs::remove_dir_all(&store);
     Ok(stage.finish("archive kill -9"))
-}
-
-/// The holder of each of the archive's 4 shard Leases.
-async fn archive_holders(stage: &Stage) -> anyhow::Result<Vec<String>> {
-    let leases: Api<Lease> = Api::namespaced(stage.plane.client.clone(), LEASE_NAMESPACE);
-    let all = leases.list(&ListParams::default()).await?.items;
-    Ok((0..4)
-        .map(|shard| {
-            all.iter()
-                .find(|l| l.metadata.name.as_deref() == Some(&shard_lease(minitask_archive::follow::ARCHIVE, shard)))
-                .and_then(|l| l.spec.clone()?.holder_identity)
-                .unwrap_or_default()
-        })
-        .collect())
 }
 
 /// Archive replica `who` of two, sharing 4 shards.

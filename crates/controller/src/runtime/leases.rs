@@ -60,6 +60,14 @@ impl LeaseConfig {
     }
 }
 
+/// A replica's name when none is given: the host name (the pod's), or
+/// `<component>-<pid>`.
+pub fn default_identity(component: &str) -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| format!("{component}-{}", std::process::id()))
+}
+
 /// The shards this replica may work on, shared by the reconciler and the
 /// election loop.
 #[derive(Clone)]

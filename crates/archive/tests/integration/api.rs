@@ -134,6 +134,19 @@ async fn runs_are_read_through_the_api_with_the_readers_own_rbac() {
         table.contains("build-1") && table.contains("Succeeded") && table.contains("1 lost"),
         "{table}"
     );
+    // A bare `taskrun` is still the live run, for a kubectl that reads
+    // discovery afresh with both groups in it.
+    let cache = std::env::temp_dir().join(format!("{}-kube-cache", w.ns));
+    let out = tokio::process::Command::new("kubectl")
+        .args(["get", "taskrun/build-1", "-n", &w.ns, "-o", "jsonpath={.apiVersion}"])
+        .env("KUBECONFIG", &ControlPlane::shared().kubeconfig)
+        .env("KUBECACHEDIR", &cache)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&cache);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "minitask.dev/v1alpha1");
 }
 
 #[tokio::test]

@@ -207,12 +207,19 @@ pub fn api_port() -> u16 {
     })
 }
 
-/// Registers the archive's API with the API server (as deploy/archive
-/// does, but the Service names this host) and waits until it is Available.
+/// Registers the archive's API with the API server with deploy/archive's
+/// own APIService (its Service names this host) and waits until it is
+/// Available.
 pub async fn register_api(admin: &Client) {
     let port = api_port();
+    let deployed = include_str!("../../../../deploy/archive/apiservice.yaml");
+    let api_service = deployed
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: APIService"))
+        .expect("deploy/archive/apiservice.yaml has an APIService")
+        .replace("port: 443", &format!("port: {port}"));
     let yaml = format!(
-        "apiVersion: v1\nkind: Service\nmetadata: {{name: minitask-archive, namespace: minitask-system}}\nspec: {{type: ExternalName, externalName: localhost, ports: [{{name: api, port: {port}}}]}}\n---\napiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {{name: v1alpha1.archive.minitask.dev}}\nspec: {{group: archive.minitask.dev, version: v1alpha1, service: {{name: minitask-archive, namespace: minitask-system, port: {port}}}, insecureSkipTLSVerify: true, groupPriorityMinimum: 1000, versionPriority: 15}}\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: minitask-archive, namespace: minitask-system}}\nspec: {{type: ExternalName, externalName: localhost, ports: [{{name: api, port: {port}}}]}}\n---\n{api_service}"
     );
     minitask_testenv::apply_yaml(admin, &yaml).await.unwrap();
     let services: Api<k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService> =

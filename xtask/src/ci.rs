@@ -33,6 +33,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         // The archive's API test calls it directly, bypassing the API server.
         ("/usr/bin/curl", "curl"),
     ])?;
+    crate::packages::ensure(crate::packages::BROWSER)?;
     let bin = upstream
         .join()
         .map_err(|_| anyhow::anyhow!("the thread building the upstream binaries panicked"))??;

@@ -35,8 +35,12 @@ enum Verb {
         check: bool,
     },
     /// Build (once) the pinned upstream etcd and Kubernetes binaries the
-    /// integration and e2e tests run.
+    /// integration and e2e tests run, and install Chromium for the
+    /// dashboard's browser tests.
     Testenv,
+    /// Write the README's dashboard screenshots (docs/screenshots/) with
+    /// the browser tests that check those pages.
+    Screenshots,
     /// Build the controller image as an OCI archive in target/images/ (no
     /// Docker needed).
     Image,
@@ -85,6 +89,15 @@ enum Verb {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// How the dashboard holds up: RUNS TaskRuns (10,000) and a PipelineRun
+    /// of TASKS tasks (500) on a control plane of its own, then its pages
+    /// timed, in a browser too, and the plugin's memory (see the README's
+    /// dashboard section).
+    DashboardScale {
+        /// RUNS, then TASKS.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The property tests of everything parsed from the cluster, with many
     /// cases (a plain `cargo test` runs 256 of each).
     Fuzz {
@@ -113,10 +126,37 @@ fn run(verb: Verb) -> anyhow::Result<()> {
         Verb::Demo => demo::run(&repo_root()),
         Verb::Image => images::run(&repo_root()),
         Verb::Testenv => testenv::run(&repo_root()),
+        Verb::Screenshots => {
+            let root = repo_root();
+            let bin = testenv::ensure(&root)?;
+            packages::ensure(packages::BROWSER)?;
+            let sh = xshell::Shell::new()?;
+            sh.change_dir(&root);
+            let _bin = sh.push_env("MINITASK_TESTENV_BIN", &bin);
+            let _shots = sh.push_env("MINITASK_SCREENSHOTS", root.join("docs/screenshots"));
+            xshell::cmd!(sh, "cargo test --locked -p kubectl-task --test cli dashboard::").run()?;
+            Ok(())
+        }
         Verb::Ci => ci::run(&repo_root()),
         Verb::Fuzz { cases } => fuzz::run(&repo_root(), cases),
         Verb::Bench { args } => bench::run(&repo_root(), &args),
         Verb::Chaos { args } => chaos::run(&repo_root(), &args),
+        Verb::DashboardScale { args } => {
+            let root = repo_root();
+            let bin = testenv::ensure(&root)?;
+            packages::ensure(packages::BROWSER)?;
+            let sh = xshell::Shell::new()?;
+            sh.change_dir(&root);
+            xshell::cmd!(sh, "cargo build --release --locked -p kubectl-task --bin kubectl-task").run()?;
+            let _bin = sh.push_env("MINITASK_TESTENV_BIN", &bin);
+            let _plugin = sh.push_env("MINITASK_PLUGIN", root.join("target/release/kubectl-task"));
+            xshell::cmd!(
+                sh,
+                "cargo run --release --locked -p kubectl-task --example dashboard_scale -- {args...}"
+            )
+            .run()?;
+            Ok(())
+        }
         Verb::ArchiveScale { args } => {
             let sh = xshell::Shell::new()?;
             sh.change_dir(repo_root());

@@ -5,6 +5,13 @@ use anyhow::Context;
 use std::path::Path;
 use xshell::{Shell, cmd};
 
+/// The dashboard's tests drive Debian's Chromium (headless); a font so
+/// that its screenshots show text.
+pub const BROWSER: &[(&str, &str)] = &[
+    ("/usr/bin/chromium", "chromium"),
+    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "fonts-dejavu-core"),
+];
+
 /// Installs the packages of `needed` (a file each provides, and its
 /// package) whose file is missing.
 pub fn ensure(needed: &[(&str, &str)]) -> anyhow::Result<()> {

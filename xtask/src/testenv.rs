@@ -137,6 +137,7 @@ const STRIP: &str = "-s -w";
 
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let bin = ensure(root)?;
+    crate::packages::ensure(crate::packages::BROWSER)?;
     let sh = Shell::new()?;
     let apiserver = bin.join("kube-apiserver");
     let etcd = bin.join("etcd");

@@ -215,3 +215,66 @@ fn url_encode(text: &str) -> String {
         })
         .collect()
 }
+
+/// One archived step log as text (its last `tail` lines); None when the
+/// archive holds none.
+pub async fn log_text(
+    cluster: &Cluster,
+    name: &str,
+    step: &str,
+    attempt: u32,
+    tail: Option<i64>,
+) -> anyhow::Result<Option<String>> {
+    let mut path = format!(
+        "{BASE}/{}/taskruns/{name}/log?step={}&attempt={attempt}",
+        cluster.namespace,
+        url_encode(step)
+    );
+    if let Some(tail) = tail {
+        path.push_str(&format!("&tailLines={tail}"));
+    }
+    get(cluster, &path, None).await
+}
+
+/// A page of archived runs (as JSON items, newest first) and the token of
+/// the next page.
+pub async fn page(
+    cluster: &Cluster,
+    plural: &str,
+    limit: u32,
+    from: Option<&str>,
+) -> anyhow::Result<(Vec<Value>, Option<String>)> {
+    let mut path = format!("{BASE}/{}/{plural}?limit={limit}", cluster.namespace);
+    if let Some(from) = from {
+        path.push_str(&format!("&continue={}", url_encode(from)));
+    }
+    let request = http::Request::get(&path).body(Vec::new())?;
+    let text = match cluster.client.request_text(request).await {
+        Ok(text) => text,
+        Err(kube::Error::Api(s)) if s.code == 404 => anyhow::bail!(
+            "the run archive is not installed in this cluster (no archive.minitask.dev API): see the README, Run history"
+        ),
+        Err(e) => anyhow::bail!(
+            "{}",
+            crate::errors::describe(
+                &e,
+                &format!("listing archived {plural} in namespace {}", cluster.namespace),
+                &cluster.server
+            )
+        ),
+    };
+    let list: Value = serde_json::from_str(&text)?;
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let next = list["metadata"]["continue"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    let items = items
+        .into_iter()
+        .map(|mut item| {
+            item["apiVersion"] = Value::from("minitask.dev/v1alpha1");
+            item
+        })
+        .collect();
+    Ok((items, next))
+}

@@ -3,6 +3,7 @@
 mod archive;
 mod cluster;
 mod complete;
+mod dashboard;
 mod debug;
 mod describe;
 mod errors;
@@ -76,6 +77,9 @@ enum Command {
     Cancel(manage::CancelArgs),
     /// Delete runs (never an unfinished one without --force).
     Delete(manage::DeleteArgs),
+    /// Serve a live web view of runs, logs and pipeline graphs on this
+    /// machine, as you (your kubeconfig); until Ctrl-C.
+    Dashboard(dashboard::Args),
     /// Print a shell completion script for `kubectl-task`.
     Completion {
         #[arg(value_parser = ["bash", "zsh", "fish"])]
@@ -132,6 +136,14 @@ async fn main() {
     }
     let cli = Cli::parse();
     let verbosity = cli.target.verbosity.unwrap_or(0);
+    if let Command::Dashboard(_) = &cli.command {
+        // It runs until Ctrl-C, which ends it cleanly.
+        if let Err(error) = dispatch(cli).await {
+            eprintln!("error: {error}");
+            std::process::exit(EXIT_ERROR);
+        }
+        return;
+    }
     let result = tokio::select! {
         result = dispatch(cli) => result,
         _ = tokio::signal::ctrl_c() => {
@@ -176,6 +188,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Debug(args) => debug::run(&cluster, target, args).await?,
         Command::Cancel(args) => manage::cancel(&cluster, args).await?,
         Command::Delete(args) => manage::delete(&cluster, args).await?,
+        Command::Dashboard(args) => dashboard::run(cluster, args).await?,
         Command::Completion { .. } | Command::Version => {}
     }
     Ok(Outcome::Done)

@@ -117,7 +117,7 @@ pub async fn run(cluster: &Cluster, args: &Args, pipeline: Pipeline) -> anyhow::
 }
 
 /// Why the controller found the Pipeline invalid, if it did.
-fn invalid(pipeline: &Pipeline) -> Option<String> {
+pub fn invalid(pipeline: &Pipeline) -> Option<String> {
     let status = pipeline.status.as_ref()?;
     let valid = status.conditions.iter().find(|c| c.type_ == "Valid")?;
     (valid.status == "False").then(|| valid.message.clone())
@@ -126,7 +126,7 @@ fn invalid(pipeline: &Pipeline) -> Option<String> {
 /// The PipelineRun that `args` describe for `pipeline`, starting from
 /// `source` (a run to repeat: its params, workspaces, ServiceAccount,
 /// timeouts and TTL fill in what the flags do not say).
-fn pipelinerun(args: &Args, pipeline: &Pipeline, source: Option<&PipelineRun>) -> anyhow::Result<PipelineRun> {
+pub fn pipelinerun(args: &Args, pipeline: &Pipeline, source: Option<&PipelineRun>) -> anyhow::Result<PipelineRun> {
     let spec = &pipeline.spec;
     let given = args
         .params

@@ -9,9 +9,19 @@ use minitask_api::{Param, ParamSpec, ParamType, ParamValue, WorkspaceBinding, Wo
 
 use crate::inputs::{WORKSPACE_SYNTAX, typed, workspace};
 
+/// Set by the dashboard: its runs are started from a form, and the
+/// terminal it was started from must never be asked.
+static NEVER_ASK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn never_ask() {
+    NEVER_ASK.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// True when a person can answer.
 pub fn interactive() -> bool {
-    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    !NEVER_ASK.load(std::sync::atomic::Ordering::Relaxed)
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
 }
 
 /// Asks for the required params not given, and (unless `use_defaults`)

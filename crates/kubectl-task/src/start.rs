@@ -16,7 +16,7 @@ use crate::refs::{Kind, run_name};
 use crate::resolve::{find_pipeline, find_run, find_task, last_run, runs};
 use crate::{inputs, pipeline_start, preflight, prompt};
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub struct Args {
     /// The Task to run (NAME or task/NAME), or a Pipeline (pipeline/NAME,
     /// or a NAME that only a Pipeline has).
@@ -176,7 +176,7 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
 
 /// The TaskRun that `args` describe, for `task`, starting from `source`
 /// (a run to repeat) when given.
-fn taskrun(args: &Args, task: &Task, source: Option<&TaskRun>) -> anyhow::Result<TaskRun> {
+pub fn taskrun(args: &Args, task: &Task, source: Option<&TaskRun>) -> anyhow::Result<TaskRun> {
     let spec = &task.spec;
     let given = args
         .params

@@ -8,6 +8,7 @@
 //! controller-runtime's Go envtest through cgo and fetches its binaries
 //! with setup-envtest: neither fits a machine without those downloads.
 
+pub mod browser;
 pub mod corpus;
 mod manifests;
 pub mod pki;

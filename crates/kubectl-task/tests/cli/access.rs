@@ -10,7 +10,7 @@ use kube::api::PostParams;
 
 use crate::*;
 
-async fn bind(client: &Client, ns: &str, user: &str, role: &str) {
+pub async fn bind(client: &Client, ns: &str, user: &str, role: &str) {
     let binding: RoleBinding = serde_json::from_value(json!({
         "metadata": {"name": format!("{user}-{role}")},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
@@ -25,7 +25,7 @@ async fn bind(client: &Client, ns: &str, user: &str, role: &str) {
 
 /// Waits until the aggregation controller has folded minitask's rules into
 /// Kubernetes' `role`.
-async fn aggregated(client: &Client, role: &str) {
+pub async fn aggregated(client: &Client, role: &str) {
     let roles: Api<ClusterRole> = Api::all(client.clone());
     minitask_testenv::eventually(&format!("minitask rules in {role}"), Duration::from_secs(30), || {
         let roles = roles.clone();

@@ -6,6 +6,7 @@ mod access;
 mod commands;
 mod completion;
 mod conventions;
+mod dashboard;
 mod errors;
 mod follow;
 mod pipelines;

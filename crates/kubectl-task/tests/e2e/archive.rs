@@ -82,6 +82,25 @@ async fn a_run_deleted_with_its_pod_is_still_read_from_the_archive() {
         described.contains("Succeeded") && described.contains("goodbye"),
         "{described}"
     );
+    // The dashboard shows it from the archive, marked so, with its logs.
+    let (_dashboard, url) = crate::dashboard::dashboard(&t.ns);
+    let base = url.split("/?").next().unwrap().to_string();
+    let browser = minitask_testenv::browser::Browser::start().await.unwrap();
+    browser.goto(&url).await.unwrap();
+    browser
+        .goto(&format!("{base}/ns/{}/taskruns/{name}", t.ns))
+        .await
+        .unwrap();
+    let heading = browser
+        .eval("document.querySelector('.heading').innerText")
+        .await
+        .unwrap();
+    assert!(heading.as_str().unwrap().contains("archived"), "{heading}");
+    let goodbye = browser
+        .eval("document.querySelector('details.log[data-step=goodbye] pre').textContent")
+        .await
+        .unwrap();
+    assert!(goodbye.as_str().unwrap().ends_with("goodbye\n"), "{goodbye}");
     let raw = t.kubectl_ok(&[
         "get",
         "--raw",

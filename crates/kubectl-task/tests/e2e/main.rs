@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod archive;
+mod dashboard;
 mod launcher;
 mod pipelines;
 

@@ -1,0 +1,244 @@
+//! Tasks and Pipelines: their lists and pages, and the start form (new, a
+//! rerun, or again after a refusal).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::ListParams;
+
+use super::{Reply, State, status_of};
+use crate::dashboard::index::{Filter, RunKind, select};
+use crate::dashboard::pages::{self, catalog::Definition as Item, catalog::Prefill};
+use crate::dashboard::route::Definition;
+use crate::errors;
+use crate::resolve::{pipelines, tasks};
+
+fn item_of_task(task: &minitask_api::Task) -> Item {
+    Item {
+        plural: "tasks",
+        namespace: task.namespace().unwrap_or_default(),
+        name: task.name_any(),
+        description: task.spec.description.clone().unwrap_or_default(),
+        params: task.spec.params.clone(),
+        workspaces: task
+            .spec
+            .workspaces
+            .iter()
+            .map(|w| (w.name.clone(), w.optional, w.description.clone().unwrap_or_default()))
+            .collect(),
+        parts: task.spec.steps.iter().map(|s| s.name.clone()).collect(),
+    }
+}
+
+fn item_of_pipeline(pipeline: &minitask_api::Pipeline) -> Item {
+    Item {
+        plural: "pipelines",
+        namespace: pipeline.namespace().unwrap_or_default(),
+        name: pipeline.name_any(),
+        description: pipeline.spec.description.clone().unwrap_or_default(),
+        params: pipeline.spec.params.clone(),
+        workspaces: pipeline
+            .spec
+            .workspaces
+            .iter()
+            .map(|w| (w.name.clone(), w.optional, w.description.clone().unwrap_or_default()))
+            .collect(),
+        parts: pipeline.spec.all_tasks().map(|t| t.name.clone()).collect(),
+    }
+}
+
+/// A Task or Pipeline, or the error page that says why not.
+async fn item(state: &State, ns: &str, of: Definition, name: &str) -> Result<Item, Reply> {
+    let cluster = state.in_ns(ns);
+    let found = match of {
+        Definition::Task => crate::resolve::find_task(&cluster, name)
+            .await
+            .map(|t| item_of_task(&t)),
+        Definition::Pipeline => crate::resolve::find_pipeline(&cluster, name)
+            .await
+            .map(|p| item_of_pipeline(&p)),
+    };
+    found.map_err(|e| state.failure(404, name, &format!("{e:#}")))
+}
+
+/// `/ns/NS/tasks`, `/ns/NS/pipelines`.
+pub async fn catalog(state: &State, path: &str, ns: &str, of: Definition, fragment: bool) -> Reply {
+    let cluster = state.in_ns(ns);
+    let doing = format!("listing {} in namespace {ns}", of.plural());
+    let items: Result<Vec<Item>, kube::Error> = match of {
+        Definition::Task => tasks(&cluster)
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items.iter().map(item_of_task).collect()),
+        Definition::Pipeline => pipelines(&cluster)
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items.iter().map(item_of_pipeline).collect()),
+    };
+    match items {
+        Ok(items) => state.page(
+            of.plural(),
+            path,
+            fragment,
+            pages::catalog::list(of.plural(), ns, &items),
+            None,
+        ),
+        Err(e) => state.failure(
+            status_of(&e),
+            of.plural(),
+            &errors::describe(&e, &doing, &cluster.server),
+        ),
+    }
+}
+
+/// `/ns/NS/tasks/NAME`: params, workspaces, steps and recent runs.
+pub async fn show(state: &State, path: &str, ns: &str, of: Definition, name: &str, fragment: bool) -> Reply {
+    let item = match item(state, ns, of, name).await {
+        Ok(item) => item,
+        Err(reply) => return reply,
+    };
+    let kind = match of {
+        Definition::Task => RunKind::TaskRun,
+        Definition::Pipeline => RunKind::PipelineRun,
+    };
+    let filter = Filter {
+        kind: Some(kind),
+        namespace: Some(ns.to_string()),
+        owner: Some(name.to_string()),
+        ..Filter::default()
+    };
+    state.index.listed(Duration::from_secs(10)).await;
+    let body = state.index.read(|all| {
+        let (recent, _) = select(all.values(), &filter, 0, 10);
+        pages::catalog::show(&item, &recent, Timestamp::now())
+    });
+    state.page(&format!("{} {name}", of.plural()), path, fragment, body, None)
+}
+
+/// The start form; for a rerun, filled in with that run's values.
+pub async fn start_form(state: &State, ns: &str, of: Definition, name: &str, error: Option<&str>) -> Reply {
+    let item = match item(state, ns, of, name).await {
+        Ok(item) => item,
+        Err(reply) => return reply,
+    };
+    let prefill = Prefill {
+        params: Vec::new(),
+        workspaces: Vec::new(),
+        service_account: String::new(),
+        timeout: String::new(),
+        rerun_of: None,
+    };
+    let body = pages::catalog::start_form(&item, &prefill, &state.session.csrf, error);
+    Reply::Html(200, pages::page(&state.frame("Start", None), body))
+}
+
+/// `/ns/NS/{taskruns,pipelineruns}/NAME/rerun`: the form of its Task or
+/// Pipeline with the run's params, workspaces, service account and timeout.
+pub async fn rerun_form(state: &State, ns: &str, kind: RunKind, name: &str) -> Reply {
+    let cluster = state.in_ns(ns);
+    let show = crate::describe::show;
+    let (of, owner, prefill) = match kind {
+        RunKind::TaskRun => match crate::resolve::find_run(&cluster, name).await {
+            Ok(run) => (
+                Definition::Task,
+                run.task_name().map(str::to_string),
+                Prefill {
+                    params: run
+                        .spec
+                        .params
+                        .iter()
+                        .map(|p| (p.name.clone(), param_text(&p.value, show)))
+                        .collect(),
+                    workspaces: run
+                        .spec
+                        .workspaces
+                        .iter()
+                        .map(|w| (w.name.clone(), crate::inputs::binding_text(w)))
+                        .collect(),
+                    service_account: run.spec.service_account_name.clone().unwrap_or_default(),
+                    timeout: run.spec.timeout.clone(),
+                    rerun_of: Some(name.to_string()),
+                },
+            ),
+            Err(e) => return state.failure(404, "Rerun", &format!("{e:#}")),
+        },
+        RunKind::PipelineRun => match crate::resolve::find_pipelinerun(&cluster, name).await {
+            Ok(run) => (
+                Definition::Pipeline,
+                run.pipeline_name().map(str::to_string),
+                Prefill {
+                    params: run
+                        .spec
+                        .params
+                        .iter()
+                        .map(|p| (p.name.clone(), param_text(&p.value, show)))
+                        .collect(),
+                    workspaces: run
+                        .spec
+                        .workspaces
+                        .iter()
+                        .map(|w| (w.name.clone(), crate::pipeline_start::binding_text(w)))
+                        .collect(),
+                    service_account: run.spec.service_account_name.clone().unwrap_or_default(),
+                    timeout: String::new(),
+                    rerun_of: Some(name.to_string()),
+                },
+            ),
+            Err(e) => return state.failure(404, "Rerun", &format!("{e:#}")),
+        },
+    };
+    let Some(owner) = owner else {
+        return state.failure(
+            422,
+            "Rerun",
+            &format!(
+                "{} {name} runs an inline spec: start it again with kubectl create -f",
+                kind.word()
+            ),
+        );
+    };
+    let item = match item(state, ns, of, &owner).await {
+        Ok(item) => item,
+        Err(reply) => return reply,
+    };
+    let body = pages::catalog::start_form(&item, &prefill, &state.session.csrf, None);
+    Reply::Html(200, pages::page(&state.frame("Rerun", None), body))
+}
+
+fn param_text(value: &minitask_api::ParamValue, show: fn(&minitask_api::ParamValue) -> String) -> String {
+    match value {
+        minitask_api::ParamValue::Array(items) => items.join("\n"),
+        other => show(other),
+    }
+}
+
+/// POST of the start form: the new run's page, or the form again with the
+/// reason it was refused.
+pub async fn start(state: &State, ns: &str, of: Definition, name: &str, form: &HashMap<String, String>) -> Reply {
+    match crate::dashboard::actions::start(&state.in_ns(ns), of, name, form).await {
+        Ok(location) => Reply::Redirect(location),
+        Err(refusal) => {
+            let item = match item(state, ns, of, name).await {
+                Ok(item) => item,
+                Err(reply) => return reply,
+            };
+            let prefill = Prefill {
+                params: form
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix("param.")?.to_string(), v.clone())))
+                    .collect(),
+                workspaces: form
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix("workspace.")?.to_string(), v.clone())))
+                    .collect(),
+                service_account: form.get("serviceAccountName").cloned().unwrap_or_default(),
+                timeout: form.get("timeout").cloned().unwrap_or_default(),
+                rerun_of: form.get("rerun").cloned(),
+            };
+            let body = pages::catalog::start_form(&item, &prefill, &state.session.csrf, Some(&refusal.message));
+            Reply::Html(refusal.status, pages::page(&state.frame("Start", None), body))
+        }
+    }
+}

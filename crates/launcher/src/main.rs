@@ -21,5 +21,7 @@ fn main() {
             2
         }
     };
+    // The runtime stops reading the container's output when it exits.
+    shell::output::drain(&[1, 2], shell::output::DRAIN_LIMIT);
     std::process::exit(code);
 }

@@ -178,6 +178,18 @@ pub async fn start(
                 Some((_, run)) => Some(crate::resolve::find_run(cluster, run).await.map_err(refusal)?),
                 None => None,
             };
+            let mut args = args;
+            if let Some(source) = &source {
+                // Left as the rerun form showed it: the source run's own
+                // binding (whose text may not parse back, e.g. a subPath).
+                let shown: Vec<String> = source
+                    .spec
+                    .workspaces
+                    .iter()
+                    .map(|w| format!("{}={}", w.name, crate::inputs::binding_text(w)))
+                    .collect();
+                args.workspaces.retain(|w| !shown.contains(w));
+            }
             let mut run = crate::start::taskrun(&args, &task, source.as_ref()).map_err(refusal)?;
             arrays(&task.spec.params, &mut run.spec.params);
             crate::preflight::task_sources(cluster, &run.spec.workspaces)
@@ -204,6 +216,16 @@ pub async fn start(
                 Some((_, run)) => Some(crate::resolve::find_pipelinerun(cluster, run).await.map_err(refusal)?),
                 None => None,
             };
+            let mut args = args;
+            if let Some(source) = &source {
+                let shown: Vec<String> = source
+                    .spec
+                    .workspaces
+                    .iter()
+                    .map(|w| format!("{}={}", w.name, crate::pipeline_start::binding_text(w)))
+                    .collect();
+                args.workspaces.retain(|w| !shown.contains(w));
+            }
             let mut run = crate::pipeline_start::pipelinerun(&args, &pipeline, source.as_ref()).map_err(refusal)?;
             arrays(&pipeline.spec.params, &mut run.spec.params);
             let problems = minitask_api::binding_problems(&pipeline.spec, &run.spec.workspaces);

@@ -438,6 +438,30 @@ async fn the_start_form_creates_a_run_with_the_edited_params_and_cancel_works() 
         "a.txt\nb,c.txt"
     );
 
+    browser
+        .eval("document.getElementById('param-who').value = 'grace'; document.querySelector('form.start button[type=submit]').click(); true")
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "the rerun's page",
+            &format!("location.pathname.includes('/taskruns/build-run-') && !location.pathname.endsWith('/{name}') && !location.pathname.endsWith('/rerun') && document.readyState === 'complete'"),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let rerun = browser.eval("location.pathname").await.unwrap();
+    let rerun = Api::<TaskRun>::namespaced(client.clone(), &ns)
+        .get(rerun.as_str().unwrap().rsplit('/').next().unwrap())
+        .await
+        .unwrap();
+    let params = serde_json::to_value(&rerun.spec.params).unwrap();
+    assert_eq!(
+        params,
+        json!([{"name": "files", "value": ["a.txt", "b,c.txt"]}, {"name": "who", "value": "grace"}])
+    );
+    assert_eq!(rerun.spec.workspaces.len(), 1, "the run's workspace, kept");
+
     // Cancel, from the run's page.
     browser
         .goto(&format!("{}/ns/{ns}/taskruns/{name}", dashboard.base))

@@ -2,6 +2,7 @@
 
 pub mod debug;
 pub mod install;
+pub mod output;
 pub mod report;
 pub mod signals;
 pub mod step;

@@ -141,6 +141,7 @@ pub fn start_form(item: &Definition, prefill: &Prefill, csrf: &str, error: Optio
         @if let Some(error) = error { p.error role="alert" { (error) } }
         form.start method="post" action={"/ns/" (item.namespace) "/" (item.plural) "/" (item.name) "/start"} {
             input type="hidden" name="csrf" value=(csrf);
+            @if let Some(run) = &prefill.rerun_of { input type="hidden" name="rerun" value=(run); }
             fieldset {
                 legend { "Params" }
                 @if item.params.is_empty() { p.none { "No params." } }

@@ -90,7 +90,7 @@ enum Verb {
         args: Vec<String>,
     },
     /// How the dashboard holds up: RUNS TaskRuns (10,000) and a PipelineRun
-    /// of TASKS tasks (500) on a control plane of its own, then its pages
+    /// of TASKS tasks (100, and 20 finally) on a control plane of its own, then its pages
     /// timed, in a browser too, and the plugin's memory (see the README's
     /// dashboard section).
     DashboardScale {

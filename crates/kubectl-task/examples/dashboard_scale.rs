@@ -1,6 +1,7 @@
 //! `cargo xtask dashboard-scale [RUNS] [TASKS]`: how the dashboard holds up
 //! with many runs. On a control plane of its own: RUNS TaskRuns (default
-//! 10,000) in one namespace and a PipelineRun of TASKS tasks (default 500),
+//! 10,000) in one namespace and a PipelineRun of TASKS tasks (default 100,
+//! the most a Pipeline may have) and 20 finally tasks (also the most),
 //! then the release plugin's dashboard: how long until its first runs page
 //! is served, a runs page and a later one, the big PipelineRun's page
 //! (graph layout and all), the same pages loaded by Chromium, and the
@@ -51,7 +52,7 @@ fn memory(pid: u32) -> (u64, u64) {
 async fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let runs = args.first().copied().unwrap_or(10_000);
-    let tasks = args.get(1).copied().unwrap_or(500);
+    let tasks = args.get(1).copied().unwrap_or(100).min(100);
     let plugin = std::env::var("MINITASK_PLUGIN").unwrap_or_else(|_| "target/release/kubectl-task".into());
     let cp = ControlPlane::start(Default::default()).expect("a control plane");
     let client = cp.client().await;
@@ -82,28 +83,33 @@ async fn main() {
     let big: Vec<serde_json::Value> = (0..tasks)
         .map(|i| match i {
             0 => json!({"name": "t0", "taskRef": {"name": "t"}}),
-            // Ten lanes, each a chain: 50 layers of 10 for 500 tasks.
+            // Ten lanes, each a chain: 10 layers of 10 for 100 tasks.
             _ if i < 10 => json!({"name": format!("t{i}"), "taskRef": {"name": "t"}}),
             _ => json!({"name": format!("t{i}"), "taskRef": {"name": "t"}, "runAfter": [format!("t{}", i - 10)]}),
         })
         .collect();
-    let states: Vec<serde_json::Value> = (0..tasks)
+    let finally: Vec<serde_json::Value> = (0..20)
+        .map(|i| json!({"name": format!("f{i}"), "taskRef": {"name": "t"}}))
+        .collect();
+    let mut states: Vec<serde_json::Value> = (0..tasks)
         .map(|i| json!({"name": format!("t{i}"), "state": if i < tasks / 2 { "Succeeded" } else { "Pending" }, "taskRuns": [format!("big-t{i}")]}))
         .collect();
+    states.extend((0..20).map(|i| json!({"name": format!("f{i}"), "state": "Pending", "finally": true})));
     let pipelineruns: Api<PipelineRun> = Api::namespaced(client.clone(), &ns);
     let run: PipelineRun = serde_json::from_value(json!({
         "apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun",
-        "metadata": {"name": "big"}, "spec": {"pipelineSpec": {"tasks": big}},
+        "metadata": {"name": "big"}, "spec": {"pipelineSpec": {"tasks": big, "finally": finally}},
     }))
     .unwrap();
     pipelineruns.create(&PostParams::default(), &run).await.unwrap();
-    let status = json!({"status": {"phase": "Running", "pipelineSpec": {"tasks": big}, "tasks": states}});
+    let status =
+        json!({"status": {"phase": "Running", "pipelineSpec": {"tasks": big, "finally": finally}, "tasks": states}});
     pipelineruns
         .patch_status("big", &PatchParams::default(), &Patch::Merge(&status))
         .await
         .unwrap();
     eprintln!(
-        "{runs} TaskRuns and a {tasks}-task PipelineRun written in {:.1}s",
+        "{runs} TaskRuns and a PipelineRun of {tasks} tasks and 20 finally written in {:.1}s",
         filling.elapsed().as_secs_f64()
     );
 
@@ -153,7 +159,7 @@ async fn main() {
             "runs, filtered (Task, phase)",
             "/runs?owner=task-3&phase=Failed".to_string(),
         ),
-        ("PipelineRun of 500 tasks (graph)", format!("/ns/{ns}/pipelineruns/big")),
+        ("PipelineRun of 120 tasks (graph)", format!("/ns/{ns}/pipelineruns/big")),
     ] {
         let mut times: Vec<Duration> = Vec::new();
         let mut size = 0;
@@ -174,7 +180,7 @@ async fn main() {
     let mut browser_rows = Vec::new();
     for (what, path) in [
         ("runs, first page", "/runs".to_string()),
-        ("PipelineRun of 500 tasks", format!("/ns/{ns}/pipelineruns/big")),
+        ("PipelineRun of 120 tasks", format!("/ns/{ns}/pipelineruns/big")),
     ] {
         browser.goto(&format!("http://127.0.0.1:{port}{path}")).await.unwrap();
         let ms = browser.eval(load).await.unwrap().as_f64().unwrap_or(0.0);
@@ -183,7 +189,7 @@ async fn main() {
     let _ = child.kill();
     let _ = child.wait();
 
-    println!("dashboard with {runs} TaskRuns and a {tasks}-task PipelineRun in one namespace:");
+    println!("dashboard with {runs} TaskRuns and a PipelineRun of {tasks} + 20 finally tasks in one namespace:");
     println!(
         "  {:<40} {:>9.0} ms",
         "start to first runs page (lists all)",

@@ -248,6 +248,24 @@ async fn a_failed_runs_page_says_why_and_shows_its_steps() {
     let logs = browser.eval("document.getElementById('logs').innerText").await.unwrap();
     assert!(logs.as_str().unwrap().contains("pod gone-pod is gone"), "{logs}");
     screenshot(&browser, "taskrun-failed").await;
+
+    // Without JavaScript the page reads the same (no live updates).
+    let plain = Browser::start().await.unwrap();
+    plain
+        .call("Emulation.setScriptExecutionDisabled", json!({"value": true}))
+        .await
+        .unwrap();
+    plain.goto(&dashboard.url).await.unwrap();
+    plain
+        .goto(&format!("{}/ns/{ns}/taskruns/hello-failed", dashboard.base))
+        .await
+        .unwrap();
+    let text = plain.eval("document.getElementById('live').innerText").await.unwrap();
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("StepFailed") && text.contains("2026-12-03 10:00:42 UTC"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

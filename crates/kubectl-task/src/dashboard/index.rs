@@ -187,6 +187,11 @@ impl Index {
         self.changed.subscribe()
     }
 
+    /// The version of what `read` sees now.
+    pub fn version(&self) -> u64 {
+        *self.changed.borrow()
+    }
+
     /// Waits until both kinds were listed once (or `limit` passed).
     pub async fn listed(&self, limit: std::time::Duration) {
         let mut ready = self.ready.subscribe();

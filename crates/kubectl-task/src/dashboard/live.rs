@@ -52,7 +52,8 @@ fn touched<K>(event: &Result<watcher::Event<K>, watcher::Error>) -> bool {
 }
 
 /// Changes of the objects one named run's page shows: the run, and a
-/// PipelineRun's TaskRuns. The first list (the page has it) is skipped.
+/// PipelineRun's TaskRuns. The end of the first list counts as a change:
+/// what changed between the page's read and this watch is not missed.
 fn run_changes(state: &State, ns: &str, kind: RunKind, name: &str) -> watch::Receiver<u64> {
     let client = state.cluster.client.clone();
     let by_name = watcher::Config::default().fields(&format!("metadata.name={name}"));
@@ -62,8 +63,7 @@ fn run_changes(state: &State, ns: &str, kind: RunKind, name: &str) -> watch::Rec
             versions(
                 watcher(api, by_name)
                     .default_backoff()
-                    .filter(|e| std::future::ready(touched(e)))
-                    .skip(1),
+                    .filter(|e| std::future::ready(touched(e))),
             )
         }
         RunKind::PipelineRun => {
@@ -72,7 +72,6 @@ fn run_changes(state: &State, ns: &str, kind: RunKind, name: &str) -> watch::Rec
             let own = watcher(api, by_name)
                 .default_backoff()
                 .filter(|e| std::future::ready(touched(e)))
-                .skip(1)
                 .map(|_| ());
             let kids = watcher(
                 children,
@@ -80,22 +79,31 @@ fn run_changes(state: &State, ns: &str, kind: RunKind, name: &str) -> watch::Rec
             )
             .default_backoff()
             .filter(|e| std::future::ready(touched(e)))
-            .skip(1)
             .map(|_| ());
             versions(futures::stream::select(own, kids))
         }
     }
 }
 
-/// `/events?view=PATH`: "changed" whenever the page at PATH would show
-/// something else.
-pub fn changes(state: &State, view: &str) -> impl Stream<Item = Bytes> + Send + use<> {
+/// `rx`, as seen by a page rendered from version `since`: changed already
+/// if the index has moved on since.
+fn from_version(mut rx: watch::Receiver<u64>, since: Option<u64>) -> watch::Receiver<u64> {
+    match since {
+        Some(v) if v != *rx.borrow() => rx.mark_changed(),
+        _ => rx.mark_unchanged(),
+    }
+    rx
+}
+
+/// `/events?view=PATH&since=V`: "changed" whenever the page at PATH would
+/// show something else; at once if the index moved past V, the version
+/// the page was rendered from.
+pub fn changes(state: &State, view: &str, since: Option<u64>) -> impl Stream<Item = Bytes> + Send + use<> {
     let path = view.split('?').next().unwrap_or_default();
-    let mut rx = match parse(path) {
+    let rx = match parse(path) {
         Route::Run { ns, kind, name } => run_changes(state, &ns, kind, &name),
-        _ => state.index.changes(),
+        _ => from_version(state.index.changes(), since),
     };
-    rx.mark_unchanged();
     let opening = futures::stream::once(async { Bytes::from_static(b"retry: 2000\n\n") });
     let updates = futures::stream::unfold(rx, |mut rx| async move {
         match tokio::time::timeout(KEEPALIVE, rx.changed()).await {
@@ -134,6 +142,15 @@ pub fn log_events(lines: impl Stream<Item = String> + Send + 'static) -> impl St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_between_the_pages_read_and_its_listening_is_said() {
+        let (tx, rx) = watch::channel(0u64);
+        tx.send_modify(|v| *v = 3);
+        assert!(from_version(rx.clone(), Some(2)).has_changed().unwrap());
+        assert!(!from_version(rx.clone(), Some(3)).has_changed().unwrap());
+        assert!(!from_version(rx, None).has_changed().unwrap());
+    }
 
     #[tokio::test]
     async fn log_lines_become_events_and_the_end_is_said() {

@@ -152,8 +152,10 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
         Route::Show { ns, of, name } => views::show(state, &path, &ns, of, &name, fragment).await,
         Route::Start { ns, of, name } => views::start_form(state, &ns, of, &name, None).await,
         Route::Events => {
-            let view = route::fields(&query).remove("view").unwrap_or_else(|| "/runs".into());
-            Reply::Events(Box::pin(super::live::changes(state, &view)))
+            let mut fields = route::fields(&query);
+            let view = fields.remove("view").unwrap_or_else(|| "/runs".into());
+            let since = fields.get("since").and_then(|v| v.parse().ok());
+            Reply::Events(Box::pin(super::live::changes(state, &view, since)))
         }
         Route::Act { .. } => state.failure(405, "Not allowed", "cancel and delete are buttons on the run's page"),
         Route::Asset(_) | Route::NotFound => {

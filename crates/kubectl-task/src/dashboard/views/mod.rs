@@ -62,13 +62,20 @@ impl State {
         }
     }
 
-    /// A whole page, or only its live part when `fragment`.
+    /// A whole page, or only its live part when `fragment`. Render it
+    /// after reading what it shows.
     fn page(&self, title: &str, path: &str, fragment: bool, live: Markup, below: Option<Markup>) -> Reply {
         let content = html! { div #live { (live) } @if let Some(b) = below { (b) } };
         if fragment {
             return Reply::Html(200, content);
         }
-        let events = format!("/events?view={}", super::route::encode(path));
+        // The index's version as rendered: a change before the page
+        // listens is still said.
+        let events = format!(
+            "/events?view={}&since={}",
+            super::route::encode(path),
+            self.index.version()
+        );
         Reply::Html(200, pages::page(&self.frame(title, Some(events)), content))
     }
 

@@ -89,8 +89,8 @@ pub async fn act(cluster: &Cluster, kind: RunKind, name: &str, action: Action) -
     })
 }
 
-/// The form's values as `kubectl task start` flags, and the array params
-/// (one item per line) to set after.
+/// The form's values as `kubectl task start` flags (array params are set
+/// after, one item per line).
 fn args_of(name: &str, form: &HashMap<String, String>, rerun: Option<(RunKind, String)>) -> Args {
     let mut args = Args {
         task: name.to_string(),
@@ -102,8 +102,9 @@ fn args_of(name: &str, form: &HashMap<String, String>, rerun: Option<(RunKind, S
     for key in keys {
         let value = &form[key];
         if let Some(param) = key.strip_prefix("param.") {
-            args.params
-                .push(format!("{param}={}", value.replace(['\r', '\n'], ",")));
+            // Whole, newlines and all (a browser sends a textarea's as
+            // CRLF); an array's items are set after.
+            args.params.push(format!("{param}={}", value.replace("\r\n", "\n")));
         } else if let Some(workspace) = key.strip_prefix("workspace.")
             && !value.trim().is_empty()
         {
@@ -267,7 +268,7 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let args = args_of("hello", &form, Some((RunKind::TaskRun, "hello-run-1".into())));
-        assert_eq!(args.params, ["greeting=hi, there", "names=ada,,grace"]);
+        assert_eq!(args.params, ["greeting=hi, there", "names=ada\ngrace"]);
         assert_eq!(args.workspaces, ["src=pvc:src"]);
         assert_eq!(args.service_account.as_deref(), Some("builder"));
         assert_eq!(args.timeout, None);

@@ -155,7 +155,7 @@ pub fn start_form(item: &Definition, prefill: &Prefill, csrf: &str, error: Optio
                     @let value = value_of(&p.name).or(default.clone()).unwrap_or_default();
                     div.field {
                         label for=(id) { (p.name) " " span.type { "(" (type_word(p)) ")" } @if p.default.is_none() { " " span.required { "required" } } }
-                        @if is_array || type_word(p) == "object" {
+                        @if is_array || value.contains('\n') {
                             textarea id=(id) name={"param." (p.name)} rows="3" required[p.default.is_none()] { (value) }
                         } @else {
                             input id=(id) name={"param." (p.name)} value=(value) required[p.default.is_none()];

@@ -122,6 +122,14 @@ fn args_of(name: &str, form: &HashMap<String, String>, rerun: Option<(RunKind, S
     args
 }
 
+/// Drops the workspace flags a rerun form sent back as it showed them
+/// (`shown`: the source run's bindings as text): the source run's own
+/// binding is kept, even one whose text does not parse back (a subPath).
+fn keep_unedited<'a>(args: &mut Args, shown: impl Iterator<Item = (&'a String, String)>) {
+    let shown: Vec<String> = shown.map(|(name, text)| format!("{name}={text}")).collect();
+    args.workspaces.retain(|w| !shown.contains(w));
+}
+
 /// An array param's items: one per line of the form, kept whole (commas
 /// and all).
 fn array_items(text: &str) -> Vec<String> {
@@ -181,15 +189,8 @@ pub async fn start(
             };
             let mut args = args;
             if let Some(source) = &source {
-                // Left as the rerun form showed it: the source run's own
-                // binding (whose text may not parse back, e.g. a subPath).
-                let shown: Vec<String> = source
-                    .spec
-                    .workspaces
-                    .iter()
-                    .map(|w| format!("{}={}", w.name, crate::inputs::binding_text(w)))
-                    .collect();
-                args.workspaces.retain(|w| !shown.contains(w));
+                let shown = source.spec.workspaces.iter();
+                keep_unedited(&mut args, shown.map(|w| (&w.name, crate::inputs::binding_text(w))));
             }
             let mut run = crate::start::taskrun(&args, &task, source.as_ref()).map_err(refusal)?;
             arrays(&task.spec.params, &mut run.spec.params);
@@ -219,13 +220,11 @@ pub async fn start(
             };
             let mut args = args;
             if let Some(source) = &source {
-                let shown: Vec<String> = source
-                    .spec
-                    .workspaces
-                    .iter()
-                    .map(|w| format!("{}={}", w.name, crate::pipeline_start::binding_text(w)))
-                    .collect();
-                args.workspaces.retain(|w| !shown.contains(w));
+                let shown = source.spec.workspaces.iter();
+                keep_unedited(
+                    &mut args,
+                    shown.map(|w| (&w.name, crate::pipeline_start::binding_text(w))),
+                );
             }
             let mut run = crate::pipeline_start::pipelinerun(&args, &pipeline, source.as_ref()).map_err(refusal)?;
             arrays(&pipeline.spec.params, &mut run.spec.params);

@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
-use minitask_api::{LABEL_PIPELINERUN, PipelineRun, TaskRun};
+use minitask_api::{PipelineRun, TaskRun};
 use tokio::sync::watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,8 +58,6 @@ pub struct Summary {
     pub started: Option<Time>,
     pub duration: Option<String>,
     pub labels: BTreeMap<String, String>,
-    /// The PipelineRun a TaskRun belongs to.
-    pub parent: Option<String>,
 }
 
 impl Summary {
@@ -75,7 +73,6 @@ impl Summary {
             created: run.meta().creation_timestamp.clone(),
             started: status.and_then(|s| s.start_time.clone()),
             duration: status.and_then(|s| s.duration.clone()),
-            parent: run.labels().get(LABEL_PIPELINERUN).cloned(),
             labels: run.labels().clone(),
         }
     }
@@ -92,7 +89,6 @@ impl Summary {
             created: run.meta().creation_timestamp.clone(),
             started: status.and_then(|s| s.start_time.clone()),
             duration: status.and_then(|s| s.duration.clone()),
-            parent: None,
             labels: run.labels().clone(),
         }
     }
@@ -302,7 +298,6 @@ mod tests {
             started: None,
             duration: None,
             labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            parent: None,
         }
     }
 

@@ -34,9 +34,7 @@ pub enum Route {
     /// `/runs?kind=&ns=&owner=&phase=&labels=&page=`
     Runs,
     /// `/archive?ns=&kind=&continue=`: runs read from the archive.
-    Archive {
-        ns: String,
-    },
+    Archive,
     /// `/ns/NS/taskruns/NAME`, `/ns/NS/pipelineruns/NAME`
     Run {
         ns: String,
@@ -113,7 +111,7 @@ pub fn parse(path: &str) -> Route {
     let route = match parts.as_slice() {
         [] | [""] => Some(Route::Home),
         ["runs"] => Some(Route::Runs),
-        ["archive"] => Some(Route::Archive { ns: String::new() }),
+        ["archive"] => Some(Route::Archive),
         ["events"] => Some(Route::Events),
         ["assets", asset] => Some(Route::Asset(asset.to_string())),
         ["ns", ns, plural] => definition(plural)

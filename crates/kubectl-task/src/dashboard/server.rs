@@ -143,14 +143,14 @@ async fn handle(state: &State, request: Request<Incoming>) -> Response<Body> {
     reply(match route {
         Route::Home => Reply::Redirect("/runs".into()),
         Route::Runs => views::runs_page(state, &path_and_query, &query, fragment).await,
-        Route::Archive { .. } => views::archive_page(state, &query).await,
+        Route::Archive => views::archive_page(state, &query).await,
         Route::Run { ns, kind, name } => views::run_page(state, &path, &ns, kind, &name, fragment).await,
         Route::Rerun { ns, kind, name } => views::rerun_form(state, &ns, kind, &name).await,
         Route::Log { ns, name } => views::log(state, &ns, &name, &query).await,
         Route::PipelineLogs { ns, name } => views::pipeline_logs(state, &ns, &name).await,
         Route::Catalog { ns, of } => views::catalog(state, &path, &ns, of, fragment).await,
         Route::Show { ns, of, name } => views::show(state, &path, &ns, of, &name, fragment).await,
-        Route::Start { ns, of, name } => views::start_form(state, &ns, of, &name, None).await,
+        Route::Start { ns, of, name } => views::start_form(state, &ns, of, &name).await,
         Route::Events => {
             let mut fields = route::fields(&query);
             let view = fields.remove("view").unwrap_or_else(|| "/runs".into());

@@ -113,6 +113,7 @@ fn type_word(p: &ParamSpec) -> String {
 
 /// What the form starts with: the run's values for a rerun, else the
 /// defaults.
+#[derive(Default)]
 pub struct Prefill {
     pub params: Vec<(String, String)>,
     pub workspaces: Vec<(String, String)>,

@@ -135,3 +135,67 @@ pub fn post_button(action: &str, label: &str, csrf: &str, confirm: Option<&str>)
         }
     }
 }
+
+/// Params as a run shows them: each declared one with the value given, or
+/// its default (marked), or `<missing>`; then any given but not declared.
+pub fn param_rows(declared: &[minitask_api::ParamSpec], given: &[minitask_api::Param]) -> Vec<(String, String)> {
+    let show = crate::describe::show;
+    let mut rows: Vec<(String, String)> = declared
+        .iter()
+        .map(|d| {
+            let value = match (given.iter().find(|p| p.name == d.name), &d.default) {
+                (Some(p), _) => show(&p.value),
+                (None, Some(default)) => format!("{} (default)", show(default)),
+                (None, None) => "<missing>".into(),
+            };
+            (d.name.clone(), value)
+        })
+        .collect();
+    for p in given.iter().filter(|p| !declared.iter().any(|d| d.name == p.name)) {
+        rows.push((p.name.clone(), show(&p.value)));
+    }
+    rows
+}
+
+/// A run's heading (kind, name, phase, whether archived), what the archive
+/// says of it, and, for a run in the cluster, its actions: Cancel while it
+/// runs, Rerun… when it names its Task or Pipeline, Delete once ended.
+pub struct RunHead<'a> {
+    /// "TaskRun" or "PipelineRun".
+    pub kind: &'a str,
+    pub ns: &'a str,
+    pub name: &'a str,
+    pub phase: &'a str,
+    pub source: &'a taskrun::Source,
+    pub cancellable: bool,
+    pub rerunnable: bool,
+    pub ended: bool,
+    /// What Delete asks first.
+    pub confirm: String,
+}
+
+pub fn run_head(head: &RunHead, csrf: &str) -> Markup {
+    let base = format!("/ns/{}/{}s/{}", head.ns, head.kind.to_ascii_lowercase(), head.name);
+    html! {
+        div.heading {
+            h1 { (head.kind) " " (head.name) }
+            (badge(head.phase))
+            @if let taskrun::Source::Archive { archived_at, .. } = head.source {
+                span.archived title={"archived " (archived_at)} { "archived" }
+            }
+        }
+        @match head.source {
+            taskrun::Source::Archive { archived_at, notes } => {
+                p.note { "This run is no longer in the cluster: this is its archived record (archived " (archived_at) ")." }
+                @for note in notes { p.note { (note) } }
+            }
+            taskrun::Source::Cluster => {
+                div.actions {
+                    @if head.cancellable { (post_button(&format!("{base}/cancel"), "Cancel", csrf, None)) }
+                    @if head.rerunnable { a.button href={(base) "/rerun"} { "Rerun…" } }
+                    @if head.ended { (post_button(&format!("{base}/delete"), "Delete", csrf, Some(&head.confirm))) }
+                }
+            }
+        }
+    }
+}

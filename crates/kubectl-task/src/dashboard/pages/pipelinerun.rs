@@ -9,9 +9,8 @@ use maud::{Markup, html};
 use minitask_api::{PipelineRun, TaskRun};
 
 use super::taskrun::{Source, event_table};
-use super::{badge, pairs, post_button, time};
+use super::{RunHead, badge, pairs, param_rows, run_head, time};
 use crate::dashboard::graph;
-use crate::describe::show;
 
 /// The part of the page that live updates replace.
 pub fn live(
@@ -26,24 +25,11 @@ pub fn live(
     let name = run.name_any();
     let phase = format!("{:?}", run.phase());
     let spec = status.pipeline_spec.as_deref().or(run.spec.pipeline_spec.as_deref());
-    let params: Vec<(String, String)> = spec
-        .map(|s| s.params.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .map(|d| {
-            let given = run
-                .spec
-                .params
-                .iter()
-                .find(|p| p.name == d.name)
-                .map(|p| show(&p.value));
-            let value = match (given, &d.default) {
-                (Some(v), _) => v,
-                (None, Some(default)) => format!("{} (default)", show(default)),
-                (None, None) => "<missing>".into(),
-            };
-            (d.name.clone(), value)
-        })
+    let declared = spec.map(|s| s.params.as_slice()).unwrap_or_default();
+    // Only the declared ones: a PipelineRun's others are refused before it runs.
+    let params: Vec<(String, String)> = param_rows(declared, &run.spec.params)
+        .into_iter()
+        .take(declared.len())
         .collect();
     let results: Vec<(String, String)> = status
         .results
@@ -56,30 +42,20 @@ pub fn live(
         })
     });
     html! {
-        div.heading {
-            h1 { "PipelineRun " (name) }
-            (badge(&phase))
-            @if let Source::Archive { archived_at, .. } = source {
-                span.archived title={"archived " (archived_at)} { "archived" }
-            }
-        }
-        @if let Source::Archive { archived_at, notes } = source {
-            p.note { "This run is no longer in the cluster: this is its archived record (archived " (archived_at) ")." }
-            @for note in notes { p.note { (note) } }
-        }
-        @if matches!(source, Source::Cluster) {
-            div.actions {
-                @if !run.phase().is_terminal() && !run.spec.cancelled {
-                    (post_button(&format!("/ns/{ns}/pipelineruns/{name}/cancel"), "Cancel", csrf, None))
-                }
-                @if run.pipeline_name().is_some() {
-                    a.button href={"/ns/" (ns) "/pipelineruns/" (name) "/rerun"} { "Rerun…" }
-                }
-                @if run.phase().is_terminal() {
-                    (post_button(&format!("/ns/{ns}/pipelineruns/{name}/delete"), "Delete", csrf, Some(&format!("Delete PipelineRun {name} and its TaskRuns?"))))
-                }
-            }
-        }
+        (run_head(
+            &RunHead {
+                kind: "PipelineRun",
+                ns: &ns,
+                name: &name,
+                phase: &phase,
+                source,
+                cancellable: !run.phase().is_terminal() && !run.spec.cancelled,
+                rerunnable: run.pipeline_name().is_some(),
+                ended: run.phase().is_terminal(),
+                confirm: format!("Delete PipelineRun {name} and its TaskRuns?"),
+            },
+            csrf
+        ))
         dl.fields {
             dt { "Pipeline" }
             dd { @match run.pipeline_name() {

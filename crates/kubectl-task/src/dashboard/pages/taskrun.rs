@@ -8,8 +8,7 @@ use kube::ResourceExt;
 use maud::{Markup, html};
 use minitask_api::{LABEL_PIPELINERUN, StepState, TaskRun};
 
-use super::{badge, pairs, post_button, time};
-use crate::describe::show;
+use super::{RunHead, badge, pairs, param_rows, run_head, time};
 
 /// One step's log as the page shows it: the last lines, or why there is
 /// none.
@@ -36,31 +35,7 @@ pub fn live(run: &TaskRun, source: &Source, events: &[Event], csrf: &str, now: T
     let name = run.name_any();
     let phase = format!("{:?}", run.phase());
     let declared = status.task_spec.as_ref().map(|t| t.params.clone()).unwrap_or_default();
-    let mut params: Vec<(String, String)> = declared
-        .iter()
-        .map(|d| {
-            let given = run
-                .spec
-                .params
-                .iter()
-                .find(|p| p.name == d.name)
-                .map(|p| show(&p.value));
-            let value = match (given, &d.default) {
-                (Some(v), _) => v,
-                (None, Some(default)) => format!("{} (default)", show(default)),
-                (None, None) => "<missing>".into(),
-            };
-            (d.name.clone(), value)
-        })
-        .collect();
-    for p in run
-        .spec
-        .params
-        .iter()
-        .filter(|p| !declared.iter().any(|d| d.name == p.name))
-    {
-        params.push((p.name.clone(), show(&p.value)));
-    }
+    let params = param_rows(&declared, &run.spec.params);
     let results: Vec<(String, String)> = status
         .results
         .iter()
@@ -83,30 +58,20 @@ pub fn live(run: &TaskRun, source: &Source, events: &[Event], csrf: &str, now: T
         .then(|| status.completion_time.clone().unwrap_or(Time(now)));
     attempts.push((status.reason.clone().unwrap_or_default(), status.steps.clone(), ended));
     html! {
-        div.heading {
-            h1 { "TaskRun " (name) }
-            (badge(&phase))
-            @if let Source::Archive { archived_at, .. } = source {
-                span.archived title={"archived " (archived_at)} { "archived" }
-            }
-        }
-        @if let Source::Archive { archived_at, notes } = source {
-            p.note { "This run is no longer in the cluster: this is its archived record (archived " (archived_at) ")." }
-            @for note in notes { p.note { (note) } }
-        }
-        @if matches!(source, Source::Cluster) {
-            div.actions {
-                @if !run.phase().is_terminal() {
-                    (post_button(&format!("/ns/{ns}/taskruns/{name}/cancel"), "Cancel", csrf, None))
-                }
-                @if run.task_name().is_some() {
-                    a.button href={"/ns/" (ns) "/taskruns/" (name) "/rerun"} { "Rerun…" }
-                }
-                @if run.phase().is_terminal() {
-                    (post_button(&format!("/ns/{ns}/taskruns/{name}/delete"), "Delete", csrf, Some(&format!("Delete TaskRun {name}?"))))
-                }
-            }
-        }
+        (run_head(
+            &RunHead {
+                kind: "TaskRun",
+                ns: &ns,
+                name: &name,
+                phase: &phase,
+                source,
+                cancellable: !run.phase().is_terminal(),
+                rerunnable: run.task_name().is_some(),
+                ended: run.phase().is_terminal(),
+                confirm: format!("Delete TaskRun {name}?"),
+            },
+            csrf
+        ))
         dl.fields {
             dt { "Task" }
             dd { @match run.task_name() {

@@ -118,19 +118,12 @@ pub async fn show(state: &State, path: &str, ns: &str, of: Definition, name: &st
 }
 
 /// The start form; for a rerun, filled in with that run's values.
-pub async fn start_form(state: &State, ns: &str, of: Definition, name: &str, error: Option<&str>) -> Reply {
+pub async fn start_form(state: &State, ns: &str, of: Definition, name: &str) -> Reply {
     let item = match item(state, ns, of, name).await {
         Ok(item) => item,
         Err(reply) => return reply,
     };
-    let prefill = Prefill {
-        params: Vec::new(),
-        workspaces: Vec::new(),
-        service_account: String::new(),
-        timeout: String::new(),
-        rerun_of: None,
-    };
-    let body = pages::catalog::start_form(&item, &prefill, &state.session.csrf, error);
+    let body = pages::catalog::start_form(&item, &Prefill::default(), &state.session.csrf, None);
     Reply::Html(200, pages::page(&state.frame("Start", None), body))
 }
 
@@ -138,19 +131,13 @@ pub async fn start_form(state: &State, ns: &str, of: Definition, name: &str, err
 /// Pipeline with the run's params, workspaces, service account and timeout.
 pub async fn rerun_form(state: &State, ns: &str, kind: RunKind, name: &str) -> Reply {
     let cluster = state.in_ns(ns);
-    let show = crate::describe::show;
     let (of, owner, prefill) = match kind {
         RunKind::TaskRun => match crate::resolve::find_run(&cluster, name).await {
             Ok(run) => (
                 Definition::Task,
                 run.task_name().map(str::to_string),
                 Prefill {
-                    params: run
-                        .spec
-                        .params
-                        .iter()
-                        .map(|p| (p.name.clone(), param_text(&p.value, show)))
-                        .collect(),
+                    params: param_texts(&run.spec.params),
                     workspaces: run
                         .spec
                         .workspaces
@@ -169,12 +156,7 @@ pub async fn rerun_form(state: &State, ns: &str, kind: RunKind, name: &str) -> R
                 Definition::Pipeline,
                 run.pipeline_name().map(str::to_string),
                 Prefill {
-                    params: run
-                        .spec
-                        .params
-                        .iter()
-                        .map(|p| (p.name.clone(), param_text(&p.value, show)))
-                        .collect(),
+                    params: param_texts(&run.spec.params),
                     workspaces: run
                         .spec
                         .workspaces
@@ -207,11 +189,18 @@ pub async fn rerun_form(state: &State, ns: &str, kind: RunKind, name: &str) -> R
     Reply::Html(200, pages::page(&state.frame("Rerun", None), body))
 }
 
-fn param_text(value: &minitask_api::ParamValue, show: fn(&minitask_api::ParamValue) -> String) -> String {
-    match value {
-        minitask_api::ParamValue::Array(items) => items.join("\n"),
-        other => show(other),
-    }
+/// A run's params as the form shows them (an array one item per line).
+fn param_texts(params: &[minitask_api::Param]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|p| {
+            let text = match &p.value {
+                minitask_api::ParamValue::Array(items) => items.join("\n"),
+                other => crate::describe::show(other),
+            };
+            (p.name.clone(), text)
+        })
+        .collect()
 }
 
 /// POST of the start form: the new run's page, or the form again with the

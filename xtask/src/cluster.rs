@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use xshell::{Shell, cmd};
 
 const KIND_CLUSTER: &str = "minitask";
+/// The Deployments that run the image.
+const DEPLOYMENTS: [&str; 3] = ["minitask-controller", "minitask-archive", "minitask-hooks"];
 
 /// Where an image archive goes: the local cluster's containerd, or kind.
 pub enum Target {
@@ -61,10 +63,10 @@ pub fn deploy(root: &Path) -> anyhow::Result<()> {
     let _kubeconfig = target.kubeconfig(root).map(|k| sh.push_env("KUBECONFIG", k));
     cmd!(sh, "kubectl apply --server-side --force-conflicts -k kind/").run()?;
     // Same tag, new image: restart so the pods run what was just loaded.
-    for deployment in ["minitask-controller", "minitask-archive"] {
+    for deployment in DEPLOYMENTS {
         cmd!(sh, "kubectl -n minitask-system rollout restart deployment/{deployment}").run()?;
     }
-    for deployment in ["minitask-controller", "minitask-archive"] {
+    for deployment in DEPLOYMENTS {
         cmd!(
             sh,
             "kubectl -n minitask-system rollout status deployment/{deployment} --timeout=180s"

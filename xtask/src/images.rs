@@ -21,6 +21,8 @@ const CONTROLLER_PATH: &str = "/minitask-controller";
 const LAUNCHER_PATH: &str = "/minitask-launcher";
 /// The archive runs from the same image (deploy/archive).
 const ARCHIVE_PATH: &str = "/minitask-archive";
+/// So does the webhook receiver (deploy/hooks).
+const HOOKS_PATH: &str = "/minitask-hooks";
 const NONROOT: &str = "65532:65532";
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -39,6 +41,7 @@ pub fn controller(root: &Path) -> anyhow::Result<PathBuf> {
     ));
     entries.push(Entry::file(&LAUNCHER_PATH[1..], 0o755, binary("minitask-launcher")?));
     entries.push(Entry::file(&ARCHIVE_PATH[1..], 0o755, binary("minitask-archive")?));
+    entries.push(Entry::file(&HOOKS_PATH[1..], 0o755, binary("minitask-hooks")?));
     let image = Image {
         name: CONTROLLER_IMAGE.into(),
         architecture: crate::release::architecture(&crate::release::target()).into(),
@@ -155,6 +158,7 @@ mod tests {
             format!("/src/target/${{{TARGET_ARG}}}/release/minitask-controller {CONTROLLER_PATH}"),
             format!("/src/target/${{{TARGET_ARG}}}/release/minitask-launcher {LAUNCHER_PATH}"),
             format!("/src/target/${{{TARGET_ARG}}}/release/minitask-archive {ARCHIVE_PATH}"),
+            format!("/src/target/${{{TARGET_ARG}}}/release/minitask-hooks {HOOKS_PATH}"),
             format!("USER {NONROOT}"),
             format!("ENTRYPOINT [\"{CONTROLLER_PATH}\"]"),
             "distroless/static".to_string(),

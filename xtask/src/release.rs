@@ -37,10 +37,11 @@ pub fn architecture(target: &str) -> &'static str {
 pub const STATIC_RUSTFLAGS: &str = "-C target-feature=+crt-static";
 /// Built together, always: cargo unifies the features of one invocation,
 /// so building fewer would make another controller binary.
-pub const PACKAGES: [&str; 5] = [
+pub const PACKAGES: [&str; 6] = [
     "minitask-controller",
     "minitask-launcher",
     "minitask-archive",
+    "minitask-hooks",
     "minitask-bench",
     "minitask-chaos",
 ];

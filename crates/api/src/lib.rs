@@ -11,6 +11,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 mod archived;
+pub mod cel;
 mod duration;
 mod manifests;
 mod names;
@@ -28,6 +29,8 @@ mod suggest;
 mod task;
 mod taskrun;
 mod template;
+mod trigger;
+mod trigger_run;
 mod workspace;
 
 pub use archived::{CONDITION_ARCHIVED, is_archived};
@@ -52,6 +55,11 @@ pub use taskrun::{
     AttemptStatus, DEFAULT_DEBUG_TIMEOUT, DebugSpec, Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus,
 };
 pub use template::{PodTemplate, StepTemplate};
+pub use trigger::{
+    ConcurrencyPolicy, DEFAULT_SECRET_KEY, Delivery, LABEL_TRIGGER, LABEL_WEBHOOK_SECRET, Provider, Schedule,
+    SecretKeyRef, Trigger, TriggerRun, TriggerSpec, TriggerStatus, Webhook,
+};
+pub use trigger_run::{TriggeredRun, delivery_key, fill_text, json_path_text, triggered_name, triggered_run};
 pub use workspace::{WorkspaceBinding, WorkspaceDeclaration};
 
 /// The API group of every mini-task resource.

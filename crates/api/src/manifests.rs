@@ -3,7 +3,7 @@
 
 use kube::CustomResourceExt;
 
-use crate::{Pipeline, PipelineRun, Task, TaskRun};
+use crate::{Pipeline, PipelineRun, Task, TaskRun, Trigger};
 
 /// Each CRD's file name in `deploy/crds/` and its YAML.
 pub fn manifests() -> Result<Vec<(&'static str, String)>, String> {
@@ -12,6 +12,7 @@ pub fn manifests() -> Result<Vec<(&'static str, String)>, String> {
         ("taskrun.yaml", render(&TaskRun::crd())?),
         ("pipeline.yaml", render(&Pipeline::crd())?),
         ("pipelinerun.yaml", render(&PipelineRun::crd())?),
+        ("trigger.yaml", render(&Trigger::crd())?),
     ])
 }
 

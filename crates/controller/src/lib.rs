@@ -12,6 +12,7 @@ pub(crate) mod pipeline;
 pub use pipeline::child::claim_name;
 pub mod pod;
 pub mod runtime;
+pub mod schedule;
 pub mod shards;
 pub(crate) mod shared;
 pub(crate) mod status;

@@ -8,6 +8,7 @@ use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use minitask_api::parse_duration;
 use minitask_controller::runtime::leases::default_identity;
+use minitask_controller::runtime::triggers::Clock;
 use minitask_controller::shards::CONTROLLER;
 use minitask_controller::{Config, LeaseConfig, PodOptions};
 use tracing::{error, info, warn};
@@ -79,6 +80,13 @@ struct Args {
     /// run. Frees node disk and etcd, and releases claims the pods held.
     #[arg(long)]
     delete_pods_after_archive: bool,
+    /// Tests only: schedules read a clock that runs this many times faster
+    /// than the wall clock from --simulated-clock-epoch (unix seconds), the
+    /// same in every replica started with the same two values.
+    #[arg(long, hide = true, requires = "simulated_clock_epoch")]
+    simulated_clock_speed: Option<f64>,
+    #[arg(long, hide = true)]
+    simulated_clock_epoch: Option<i64>,
     /// Log filter, as in RUST_LOG: `info`, `debug`, `minitask_controller=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
@@ -141,6 +149,11 @@ async fn controller() -> anyhow::Result<()> {
         max_archive_wait: args.max_archive_wait,
         delete_pods_after_archive: args.delete_pods_after_archive,
         identity,
+        clock: match (args.simulated_clock_speed, args.simulated_clock_epoch) {
+            (Some(speed), Some(epoch)) => Clock::simulated(epoch, speed),
+            _ => Clock::default(),
+        },
+        schedule_recheck: minitask_controller::runtime::triggers::RECHECK,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let stopped = async {

@@ -34,6 +34,8 @@ use std::sync::mpsc::Sender;
 pub const CONTROLLER_USER: &str = "system:serviceaccount:minitask-system:minitask-controller";
 /// The ServiceAccount the archive runs as, from `deploy/archive`.
 pub const ARCHIVE_USER: &str = "system:serviceaccount:minitask-system:minitask-archive";
+/// The ServiceAccount minitask-hooks runs as, from `deploy/hooks`.
+pub const HOOKS_USER: &str = "system:serviceaccount:minitask-system:minitask-hooks";
 
 pub struct ControlPlane {
     /// A kubeconfig for the admin, for `kubectl` and other subprocesses.
@@ -432,9 +434,11 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<Da
                 "deploy/crds/taskrun.yaml",
                 "deploy/crds/pipeline.yaml",
                 "deploy/crds/pipelinerun.yaml",
+                "deploy/crds/trigger.yaml",
                 "deploy/controller/rbac.yaml",
                 "deploy/controller/user-roles.yaml",
                 "deploy/archive/rbac.yaml",
+                "deploy/hooks/rbac.yaml",
             ] {
                 let yaml = std::fs::read_to_string(root.join(file)).with_context(|| format!("reading {file}"))?;
                 apply_yaml(&client, &yaml)
@@ -448,6 +452,7 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<Da
                     "taskruns.minitask.dev",
                     "pipelines.minitask.dev",
                     "pipelineruns.minitask.dev",
+                    "triggers.minitask.dev",
                 ],
             )
             .await

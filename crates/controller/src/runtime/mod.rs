@@ -21,5 +21,6 @@ pub(crate) mod run;
 pub(crate) mod shell;
 pub(crate) mod task_status;
 pub(crate) mod task_users;
+pub mod triggers;
 pub mod watches;
 pub(crate) mod writes;

@@ -15,7 +15,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
-use minitask_api::{LABEL_PIPELINERUN, LABEL_TASKRUN, Pipeline, PipelineRun, Task, TaskRun};
+use minitask_api::{LABEL_PIPELINERUN, LABEL_TASKRUN, Pipeline, PipelineRun, Task, TaskRun, Trigger};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -34,6 +34,7 @@ use crate::runtime::reconcile::{Context, Error, error_policy, reconcile};
 use crate::runtime::relisted::{Relisted, controllers_of};
 use crate::runtime::task_status::record_task_status;
 use crate::runtime::task_users::TaskUsers;
+use crate::runtime::triggers::{self, Clock, TriggerContext, TriggerError};
 use crate::runtime::watches::{WatchBackoff, controller, log_errors};
 use crate::shards::shard_of;
 use crate::status::retention::Finished;
@@ -76,6 +77,10 @@ pub struct Config {
     pub delete_pods_after_archive: bool,
     /// This replica's name in Events and Leases.
     pub identity: String,
+    /// The time schedules read (tests move it).
+    pub clock: Clock,
+    /// The longest a schedule waits before reading the clock again.
+    pub schedule_recheck: Duration,
 }
 
 impl Default for Config {
@@ -91,6 +96,8 @@ impl Default for Config {
             max_archive_wait: None,
             delete_pods_after_archive: false,
             identity: MANAGER.into(),
+            clock: Clock::default(),
+            schedule_recheck: triggers::RECHECK,
         }
     }
 }
@@ -298,6 +305,30 @@ pub async fn run(
         .inspect_ok(move |event| relisted_claims.apply(event))
         .touched_objects();
 
+    // Triggers: a schedule's fire times, and whether each can fire.
+    let trigger_api: Api<Trigger> = match config.namespace.as_deref() {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (trigger_store, trigger_writer) = reflector::store();
+    let trigger_events = watcher(trigger_api, watcher::Config::default().page_size(LIST_PAGE))
+        .inspect(log_errors("triggers"))
+        .backoff(WatchBackoff::default())
+        .modify(|trigger: &mut Trigger| trigger.metadata.managed_fields = None)
+        .reflect(trigger_writer)
+        .inspect_ok(synced.marker(6))
+        .applied_objects();
+    let trigger_ctx = Arc::new(TriggerContext {
+        client: client.clone(),
+        tasks: task_store.clone(),
+        pipelines: pipeline_store.clone(),
+        taskruns: run_store.clone(),
+        pipelineruns: plr_store.clone(),
+        shards: shards.clone(),
+        clock: config.clock.clone(),
+        recheck: config.schedule_recheck,
+    });
+
     let reporter = Reporter {
         controller: MANAGER.into(),
         instance: config.identity.clone(),
@@ -349,7 +380,7 @@ pub async fn run(
     // Winning a shard looks at every run again; those of other shards
     // return at once.
     let (won, _) = broadcast::channel(4);
-    let (won_runs, won_pipelines) = (won.subscribe(), won.subscribe());
+    let (won_runs, won_pipelines, won_triggers) = (won.subscribe(), won.subscribe(), won.subscribe());
     // And the statuses of its Tasks and Pipelines, which changed while
     // nobody held it.
     let mut won_statuses = won.subscribe();
@@ -391,6 +422,7 @@ pub async fn run(
         namespace = config.namespace.as_deref().unwrap_or("<all>"),
         "starting controller"
     );
+    let trigger_synced = synced.clone();
     let taskruns = controller(run_events, run_store, config.workers)
         .owns_stream(pod_events)
         .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
@@ -442,7 +474,7 @@ pub async fn run(
         .reconcile_all_on(broadcast_stream(won_pipelines))
         .reconcile_on(woken_parents)
         .reconcile_on(receiver_stream(pipelineruns_again))
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(
             move |run, ctx: Arc<PipelineContext>| {
                 let synced = synced.clone();
@@ -469,7 +501,37 @@ pub async fn run(
             pipeline_ctx,
         )
         .for_each(dropped_requests);
-    futures::future::join(taskruns, pipelineruns).await;
+    let triggers = controller(trigger_events, trigger_store, config.workers)
+        .reconcile_all_on(broadcast_stream(won_triggers))
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            move |trigger, ctx: Arc<TriggerContext>| {
+                let synced = trigger_synced.clone();
+                async move {
+                    // A schedule's Forbid reads the runs, Ready the Tasks.
+                    if !synced.all() {
+                        return Ok(Action::requeue(Duration::from_millis(500)));
+                    }
+                    let key = format!("{}/{}", trigger.namespace().unwrap_or_default(), trigger.name_any());
+                    let reconciling = AssertUnwindSafe(triggers::reconcile(trigger, ctx)).catch_unwind();
+                    match tokio::time::timeout(RECONCILE_TIMEOUT, reconciling).await {
+                        Ok(Ok(result)) => result,
+                        Ok(Err(panic)) => Err(TriggerError::Stuck {
+                            trigger: key,
+                            why: format!("the reconcile panicked: {}", panic_message(panic.as_ref())),
+                        }),
+                        Err(_) => Err(TriggerError::Stuck {
+                            trigger: key,
+                            why: format!("the reconcile took longer than {RECONCILE_TIMEOUT:?}; trying again"),
+                        }),
+                    }
+                }
+            },
+            triggers::error_policy,
+            trigger_ctx,
+        )
+        .for_each(dropped_requests);
+    futures::future::join3(taskruns, pipelineruns, triggers).await;
     // No reconcile runs any more: now the shards can go to another replica,
     // and the Events of the last reconciles are created.
     let _ = stop.send(true);
@@ -515,7 +577,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// that polls it once, can leave the others (the Controller's own included)
 /// parked for good.
 #[derive(Clone, Default)]
-struct Synced(Arc<[AtomicBool; 6]>);
+struct Synced(Arc<[AtomicBool; 7]>);
 
 impl Synced {
     /// Marks watch `index` synced when its first list is done.

@@ -14,3 +14,4 @@ mod refusals;
 mod requests;
 mod retention;
 mod shards;
+mod triggers;

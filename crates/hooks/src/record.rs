@@ -1,0 +1,168 @@
+//! What deliveries did, written to each Trigger's status (last delivery,
+//! runs started, rejections by reason) and as Events, batched: at most one
+//! status write and one Event per reason per Trigger a second, however
+//! many deliveries arrive.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, Resource};
+use minitask_api::{Delivery, Trigger};
+use serde_json::json;
+use tracing::warn;
+
+use crate::cache::Cache;
+
+#[derive(Default)]
+struct Pending {
+    fired: i64,
+    last_run: Option<String>,
+    last: Option<Delivery>,
+    rejected: BTreeMap<String, (i64, String)>,
+}
+
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pending: Arc<Mutex<HashMap<(String, String), Pending>>>,
+}
+
+impl Recorder {
+    /// Notes one delivery to `namespace/name`: its outcome, and the run
+    /// it started (`started`) or a rejection's reason.
+    pub fn note(&self, namespace: &str, name: &str, delivery: Delivery, started: bool, rejected: Option<&str>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = pending.entry((namespace.into(), name.into())).or_default();
+        if started {
+            entry.fired += 1;
+            entry.last_run = delivery.run.clone();
+        }
+        if let Some(reason) = rejected {
+            let slot = entry.rejected.entry(reason.into()).or_default();
+            slot.0 += 1;
+            slot.1 = delivery.message.clone().unwrap_or_default();
+        }
+        entry.last = Some(delivery);
+    }
+
+    /// Writes what is pending every second, until the process ends.
+    pub async fn run(self, client: Client, cache: Cache) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let batch: Vec<_> = self.pending.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+            for ((namespace, name), pending) in batch {
+                let Some(trigger) = cache.trigger(&namespace, &name) else {
+                    continue;
+                };
+                for (reason, (count, message)) in &pending.rejected {
+                    event(
+                        &client,
+                        &trigger,
+                        reason,
+                        &format!("{count} deliveries rejected: {message}"),
+                    )
+                    .await;
+                }
+                if let Err(e) = write(&client, &trigger, &pending).await {
+                    // A conflict: the cache is behind; merge back and try
+                    // again at the next tick.
+                    warn!(trigger = %name, %namespace, %e, "recording deliveries; trying again");
+                    let mut all = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                    let entry = all.entry((namespace, name)).or_default();
+                    entry.fired += pending.fired;
+                    entry.last_run = entry.last_run.take().or(pending.last_run);
+                    entry.last = entry.last.take().or(pending.last);
+                    for (reason, (count, message)) in pending.rejected {
+                        let slot = entry.rejected.entry(reason).or_default();
+                        slot.0 += count;
+                        if slot.1.is_empty() {
+                            slot.1 = message;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds `pending` to the cached status, refused if the Trigger changed
+/// since (its resourceVersion), so no count is lost or counted twice.
+async fn write(client: &Client, trigger: &Trigger, pending: &Pending) -> Result<(), kube::Error> {
+    let status = trigger.status.clone().unwrap_or_default();
+    let mut rejected = status.rejected.clone();
+    for (reason, (count, _)) in &pending.rejected {
+        *rejected.entry(reason.clone()).or_default() += count;
+    }
+    let patch = json!({
+        "metadata": {"resourceVersion": trigger.metadata.resource_version},
+        "status": {
+            "fired": status.fired + pending.fired,
+            "lastRun": pending.last_run.clone().or(status.last_run),
+            "lastDelivery": pending.last,
+            "rejected": rejected,
+        }
+    });
+    let api: Api<Trigger> = Api::namespaced(
+        client.clone(),
+        trigger.metadata.namespace.as_deref().unwrap_or_default(),
+    );
+    api.patch_status(
+        trigger.metadata.name.as_deref().unwrap_or_default(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn event(client: &Client, trigger: &Trigger, reason: &str, note: &str) {
+    let now = Timestamp::now();
+    let name = trigger.metadata.name.clone().unwrap_or_default();
+    let namespace = trigger.metadata.namespace.clone().unwrap_or_default();
+    let event = Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}.{:x}", now.as_nanosecond())),
+            namespace: Some(namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        event_time: Some(MicroTime(now)),
+        action: Some("Deliver".into()),
+        reason: Some(reason.into()),
+        note: Some(note.chars().take(1000).collect()),
+        type_: Some("Warning".into()),
+        reporting_controller: Some("minitask.dev/hooks".into()),
+        reporting_instance: Some(std::env::var("POD_NAME").unwrap_or_else(|_| "minitask-hooks".into())),
+        regarding: Some(ObjectReference {
+            api_version: Some(Trigger::api_version(&()).into()),
+            kind: Some(Trigger::kind(&()).into()),
+            name: Some(name),
+            namespace: Some(namespace.clone()),
+            uid: trigger.metadata.uid.clone(),
+            ..ObjectReference::default()
+        }),
+        ..Event::default()
+    };
+    if let Err(e) = Api::<Event>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &event)
+        .await
+    {
+        warn!(%e, %reason, "publishing an Event about a Trigger");
+    }
+}
+
+/// A delivery's record, now.
+pub fn delivery(id: Option<String>, outcome: &str, run: Option<String>, message: Option<String>) -> Delivery {
+    Delivery {
+        id,
+        time: Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH)),
+        outcome: outcome.into(),
+        run,
+        message,
+    }
+}

@@ -73,9 +73,15 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
             })
             .await
         }
+        "trigger" if positionals.is_empty() => vec!["fire".into()],
+        "trigger" if positionals.len() == 1 => with_cluster(&target, |t| async move { trigger_names(&t).await }).await,
         "logs" | "describe" | "cancel" | "delete" => {
+            let describing = command.get_name() == "describe";
             with_cluster(&target, |t| async move {
                 let mut names = run_names(&t).await?;
+                if describing {
+                    names.extend(trigger_names(&t).await?.into_iter().map(|n| format!("trigger/{n}")));
+                }
                 names.extend(
                     pipelinerun_names(&t)
                         .await?
@@ -93,6 +99,12 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
         _ => Vec::new(),
     };
     (matching(names, current), NO_FILES)
+}
+
+/// The Triggers of the namespace.
+async fn trigger_names(cluster: &crate::cluster::Cluster) -> anyhow::Result<Vec<String>> {
+    let api: Api<minitask_api::Trigger> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    Ok(api.list(&ListParams::default()).await?.items.iter().map(|t| t.name_any()).collect())
 }
 
 /// The subcommand the words name (the root when none), and the positional

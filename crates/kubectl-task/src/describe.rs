@@ -48,6 +48,14 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<()> {
             AnyRun::Pipeline(run) => show_pipelinerun(cluster, *run, args.output).await,
         };
     }
+    let trigger = match args.names.as_slice() {
+        [one] => one.split_once('/').filter(|(k, _)| is_trigger_kind(k)).map(|(_, n)| n.to_string()),
+        [kind, name] if is_trigger_kind(kind) => Some(name.clone()),
+        _ => None,
+    };
+    if let Some(name) = trigger {
+        return crate::triggers::describe(cluster, &name, args.output).await;
+    }
     let (kind, name) = match args.names.as_slice() {
         [] => anyhow::bail!("describe what? give a TaskRun, task/NAME, or --last"),
         [one] => parse(one)?,
@@ -65,6 +73,10 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<()> {
         }
         other => other,
     }
+}
+
+fn is_trigger_kind(word: &str) -> bool {
+    matches!(word.strip_suffix(".minitask.dev").unwrap_or(word), "trigger" | "triggers" | "trg")
 }
 
 async fn describe_named(

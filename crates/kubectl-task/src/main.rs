@@ -23,6 +23,7 @@ mod refs;
 mod resolve;
 mod spinner;
 mod start;
+mod triggers;
 mod version;
 mod watch;
 
@@ -77,6 +78,11 @@ enum Command {
     Cancel(manage::CancelArgs),
     /// Delete runs (never an unfinished one without --force).
     Delete(manage::DeleteArgs),
+    /// List the Triggers: schedules and webhooks, when each fires next
+    /// and what it started last.
+    Triggers(triggers::ListArgs),
+    /// Act on a Trigger: `trigger fire NAME` starts its run now.
+    Trigger(triggers::TriggerArgs),
     /// Serve a live web view of runs, logs and pipeline graphs on this
     /// machine, as you (your kubeconfig); until Ctrl-C.
     Dashboard(dashboard::Args),
@@ -189,6 +195,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Cancel(args) => manage::cancel(&cluster, args).await?,
         Command::Delete(args) => manage::delete(&cluster, args).await?,
         Command::Dashboard(args) => dashboard::run(cluster, args).await?,
+        Command::Triggers(args) => triggers::list(&cluster, args).await?,
+        Command::Trigger(args) => triggers::run(&cluster, args).await?,
         Command::Completion { .. } | Command::Version => {}
     }
     Ok(Outcome::Done)

@@ -11,6 +11,7 @@ mod errors;
 mod follow;
 mod pipelines;
 mod start;
+mod triggers;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};

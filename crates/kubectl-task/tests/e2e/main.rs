@@ -15,6 +15,7 @@ mod archive;
 mod dashboard;
 mod launcher;
 mod pipelines;
+mod triggers;
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-task");
 

@@ -252,6 +252,11 @@ pub struct TriggerStatus {
     /// Webhook deliveries refused, by reason (written by minitask-hooks).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rejected: BTreeMap<String, i64>,
+    /// Whether minitask-hooks has the webhook's secret: `Found`, or what is
+    /// wrong with its Secret (written by minitask-hooks, which alone may
+    /// read Secrets; the controller's `Ready` repeats it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 /// One webhook delivery and what came of it.
@@ -276,6 +281,9 @@ pub struct Delivery {
 fn is_zero(n: &i64) -> bool {
     *n == 0
 }
+
+/// `status.webhookSecret` when the secret is there.
+pub const SECRET_FOUND: &str = "Found";
 
 impl Trigger {
     /// The webhook's secret key.

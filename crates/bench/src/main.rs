@@ -5,6 +5,7 @@
 //! the pods itself. It prints numbers and never fails on a time.
 
 mod archive;
+mod hooks;
 mod report;
 mod scale;
 mod steps;
@@ -68,6 +69,10 @@ struct Args {
     /// (SeaweedFS, from `cargo xtask testenv`) instead of a directory.
     #[arg(long, requires = "archive")]
     s3: bool,
+    /// Only the webhook line: minitask-hooks taking signed deliveries at
+    /// 200, 400 and 800 a second (with --quick: 200).
+    #[arg(long)]
+    hooks: bool,
 }
 
 #[tokio::main]
@@ -95,6 +100,15 @@ async fn main() -> anyhow::Result<()> {
         return archive::run(100, seconds, pace, args.workers, args.s3).await;
     }
     let quick = args.quick || args.smoke;
+    let (hook_rates, hook_seconds): (&[usize], usize) = match (args.smoke, quick) {
+        (true, _) => (&[200], 1),
+        (_, true) => (&[200], 2),
+        _ => (&[200, 400, 800], 10),
+    };
+    if args.hooks {
+        print!("{}", hooks::table(&hooks::run(hook_rates, hook_seconds).await?));
+        return Ok(());
+    }
     let n = if quick { 50 } else { args.runs };
     let (steady_seconds, big) = match (args.smoke, quick) {
         (true, _) => (2, vec![]),
@@ -249,6 +263,10 @@ async fn main() -> anyhow::Result<()> {
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&rows)?),
         false => print!("{}", report::table(&rows)),
+    }
+    if wanted("webhooks") && !args.json {
+        eprintln!("bench: webhooks");
+        print!("{}", hooks::table(&hooks::run(hook_rates, hook_seconds).await?));
     }
     Ok(())
 }

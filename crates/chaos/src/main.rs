@@ -81,6 +81,7 @@ async fn chaos(args: Args) {
         seed: args.seed,
         drain: Duration::from_secs(180),
         outage: args.outage,
+        fire_times: if args.quick { 4 } else { 30 },
     };
     let names = [
         "kill -9 storm",
@@ -91,6 +92,7 @@ async fn chaos(args: Args) {
         "rolling upgrade",
         "hostile objects",
         "archive kill -9",
+        "schedule kill -9",
         "bad input",
     ];
     let wanted = |name: &str| args.only.as_ref().is_none_or(|o| name.contains(o.as_str()));
@@ -111,6 +113,7 @@ async fn chaos(args: Args) {
             "rolling upgrade" => scenarios::upgrade(&settings).await,
             "hostile objects" => scenarios::hostile(&settings).await,
             "archive kill -9" => scenarios::archive(&settings).await,
+            "schedule kill -9" => scenarios::schedule(&settings).await,
             _ => corpus::run().await,
         };
         let mut row = result.unwrap_or_else(|e| Row {

@@ -23,6 +23,8 @@ pub struct Spec {
     pub lease_duration: Duration,
     /// Talk to the API server through this port (a proxy) instead.
     pub via: Option<u16>,
+    /// Schedules read a simulated clock: (epoch in unix seconds, speed).
+    pub clock: Option<(i64, f64)>,
 }
 
 impl Spec {
@@ -33,6 +35,7 @@ impl Spec {
             shards,
             lease_duration,
             via: None,
+            clock: None,
         }
     }
 
@@ -70,7 +73,12 @@ impl Replica {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = log_path(plane, &spec.identity)?;
         let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
-        let child = tokio::process::Command::new(&binary)
+        let mut command = tokio::process::Command::new(&binary);
+        if let Some((epoch, speed)) = spec.clock {
+            command.arg(format!("--simulated-clock-epoch={epoch}"));
+            command.arg(format!("--simulated-clock-speed={speed}"));
+        }
+        let child = command
             .arg(format!("--kubeconfig={}", kubeconfig.display()))
             .arg(format!("--identity={}", spec.identity))
             .arg(format!("--shards={}", spec.shards))

@@ -82,9 +82,25 @@ impl Cache {
 
     /// The shared secret of `trigger`, when its Secret is cached.
     pub fn secret(&self, trigger: &Trigger) -> Option<Vec<u8>> {
-        let (name, key) = trigger.secret_key()?;
-        let namespace = trigger.metadata.namespace.as_deref()?;
-        let secret = self.secrets.get(&ObjectRef::new(name).within(namespace))?;
-        secret.data.as_ref()?.get(key).map(|v| v.0.clone())
+        self.secret_state(trigger).ok()
+    }
+
+    /// The shared secret of `trigger`, or what is wrong with its Secret,
+    /// in words (its `status.webhookSecret`).
+    pub fn secret_state(&self, trigger: &Trigger) -> Result<Vec<u8>, String> {
+        let (name, key) = trigger.secret_key().ok_or("the Trigger has no spec.webhook")?;
+        let namespace = trigger.metadata.namespace.as_deref().unwrap_or_default();
+        let Some(secret) = self.secrets.get(&ObjectRef::new(name).within(namespace)) else {
+            return Err(format!(
+                "spec.webhook.secretRef: Secret {name} is not in namespace {namespace} or lacks the label {LABEL_WEBHOOK_SECRET}=true; create it, or `kubectl label secret {name} {LABEL_WEBHOOK_SECRET}=true`"
+            ));
+        };
+        match secret.data.as_ref().and_then(|d| d.get(key)) {
+            Some(value) if !value.0.is_empty() => Ok(value.0.clone()),
+            Some(_) => Err(format!("spec.webhook.secretRef: key {key} of Secret {name} is empty; put the shared secret there")),
+            None => Err(format!(
+                "spec.webhook.secretRef: Secret {name} has no key {key}; add it, or name the key with secretRef.key"
+            )),
+        }
     }
 }

@@ -13,7 +13,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
-use minitask_api::{Delivery, Trigger};
+use kube::ResourceExt;
+use minitask_api::{Delivery, SECRET_FOUND, Trigger};
 use serde_json::json;
 use tracing::warn;
 
@@ -21,6 +22,8 @@ use crate::cache::Cache;
 
 #[derive(Default)]
 struct Pending {
+    /// A new `status.webhookSecret`.
+    secret: Option<String>,
     fired: i64,
     last_run: Option<String>,
     last: Option<Delivery>,
@@ -50,12 +53,23 @@ impl Recorder {
         entry.last = Some(delivery);
     }
 
-    /// Writes what is pending every second, until the process ends.
+    /// Writes what is pending every second, until the process ends; and
+    /// each webhook Trigger's `status.webhookSecret` when it changed.
     pub async fn run(self, client: Client, cache: Cache) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
-            let batch: Vec<_> = self.pending.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+            let mut batch: HashMap<(String, String), Pending> =
+                self.pending.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+            if cache.ready() {
+                for trigger in cache.triggers.state().iter().filter(|t| t.spec.webhook.is_some()) {
+                    let state = cache.secret_state(trigger).err().unwrap_or_else(|| SECRET_FOUND.into());
+                    if trigger.status.as_ref().and_then(|s| s.webhook_secret.as_deref()) != Some(state.as_str()) {
+                        let key = (trigger.namespace().unwrap_or_default(), trigger.name_any());
+                        batch.entry(key).or_default().secret = Some(state);
+                    }
+                }
+            }
             for ((namespace, name), pending) in batch {
                 let Some(trigger) = cache.trigger(&namespace, &name) else {
                     continue;
@@ -104,7 +118,8 @@ async fn write(client: &Client, trigger: &Trigger, pending: &Pending) -> Result<
         "status": {
             "fired": status.fired + pending.fired,
             "lastRun": pending.last_run.clone().or(status.last_run),
-            "lastDelivery": pending.last,
+            "lastDelivery": pending.last.clone().or(status.last_delivery),
+            "webhookSecret": pending.secret.clone().or(status.webhook_secret),
             "rejected": rejected,
         }
     });

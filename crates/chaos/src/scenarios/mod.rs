@@ -7,6 +7,7 @@ mod failover;
 mod hostile;
 mod partition;
 mod restart;
+mod schedule;
 mod storm;
 mod upgrade;
 
@@ -17,6 +18,7 @@ pub use failover::failover;
 pub use hostile::hostile;
 pub use partition::partition;
 pub use restart::restart;
+pub use schedule::schedule;
 pub use storm::storm;
 pub use upgrade::upgrade;
 
@@ -36,6 +38,8 @@ pub struct Settings {
     pub drain: Duration,
     /// How long a restarted component stays down after it has stopped.
     pub outage: Duration,
+    /// Fire times of the schedule scenario.
+    pub fire_times: usize,
 }
 
 impl Settings {

@@ -295,5 +295,24 @@ async fn ready_says_what_is_wrong_and_a_webhook_needs_a_secret() {
             .starts_with("spec.webhook.filter is not valid CEL"),
         "{invalid:?}"
     );
+
+    // What minitask-hooks says of the Secret (it alone may read Secrets)
+    // is repeated by Ready.
+    let webhook = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "Trigger", "metadata": {"name": "hooked"},
+        "spec": {"run": {"taskRef": {"name": "nightly"}}, "webhook": {"secretRef": {"name": "s"}}}
+    });
+    raw.create(&PostParams::default(), &serde_json::from_value(webhook).unwrap()).await.unwrap();
+    let is = |want: &'static str| move |s: &minitask_api::TriggerStatus| s.conditions.first().is_some_and(|c| c.status == want);
+    status(&w, "hooked", "Ready True", is("True")).await;
+    let problem = "spec.webhook.secretRef: Secret s has no key secret; add it, or name the key with secretRef.key";
+    let api: Api<Trigger> = Api::namespaced(w.client.clone(), &w.ns);
+    let said = json!({"status": {"webhookSecret": problem}});
+    api.patch_status("hooked", &PatchParams::default(), &Patch::Merge(&said)).await.unwrap();
+    let hooked = status(&w, "hooked", "Ready False", is("False")).await;
+    assert_eq!(hooked.conditions[0].message, problem);
+    let found = json!({"status": {"webhookSecret": "Found"}});
+    api.patch_status("hooked", &PatchParams::default(), &Patch::Merge(&found)).await.unwrap();
+    status(&w, "hooked", "Ready True again", is("True")).await;
     running.stop().await;
 }

@@ -122,3 +122,41 @@ async fn unknown_paths_get_the_same_404_and_a_flood_gets_429() {
         .status("slow", |s| s.rejected.get("RateLimited") == Some(&2))
         .await;
 }
+
+#[tokio::test]
+async fn a_missing_secret_is_said_on_the_trigger_until_it_is_there() {
+    let hooks = Hooks::start("hooks-secret").await;
+    hooks
+        .trigger(
+            "unsigned",
+            json!({"secretRef": {"name": "later", "key": "token"}}),
+            json!({"taskRef": {"name": "build"}}),
+        )
+        .await;
+    let missing = hooks.status("unsigned", |s| s.webhook_secret.is_some()).await;
+    assert_eq!(
+        missing.webhook_secret.as_deref(),
+        Some("spec.webhook.secretRef: Secret later is not in namespace {ns} or lacks the label minitask.dev/webhook-secret=true; create it, or `kubectl label secret later minitask.dev/webhook-secret=true`".replace("{ns}", &hooks.ns).as_str())
+    );
+    let body = b"{}";
+    let signature = minitask_hooks::deliver::sign(b"t0ken", body);
+    let headers = [("X-Signature-256", signature.as_bytes())];
+    let (code, answer) = hooks.post(&hooks.path("unsigned"), &headers, body).await;
+    assert_eq!(code, 401, "{answer}");
+    // Created unlabelled, then with the wrong key, then right.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(hooks.client.clone(), &hooks.ns);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+                        "metadata": {"name": "later", "labels": {"minitask.dev/webhook-secret": "true"}},
+                        "stringData": {"secret": "t0ken"}});
+    secrets.create(&Default::default(), &serde_json::from_value(secret).unwrap()).await.unwrap();
+    let no_key = hooks.status("unsigned", |s| s.webhook_secret.as_deref().is_some_and(|m| m.contains("has no key token"))).await;
+    assert!(no_key.webhook_secret.unwrap().ends_with("add it, or name the key with secretRef.key"));
+    let fixed = json!({"stringData": {"token": "t0ken"}});
+    secrets
+        .patch("later", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&fixed))
+        .await
+        .unwrap();
+    hooks.status("unsigned", |s| s.webhook_secret.as_deref() == Some("Found")).await;
+    let (code, answer) = hooks.post(&hooks.path("unsigned"), &headers, body).await;
+    assert_eq!(code, 202, "{answer}");
+}

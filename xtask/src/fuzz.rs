@@ -18,7 +18,7 @@ pub fn run(root: &Path, cases: u32) -> anyhow::Result<()> {
     let started = Instant::now();
     let output = cmd!(
         sh,
-        "cargo test --locked -p minitask-api -p minitask-controller --lib properties -- --test-threads 2"
+        "cargo test --locked -p minitask-api -p minitask-controller -p minitask-hooks --lib properties -- --test-threads 2"
     )
     .ignore_status()
     .output()?;
@@ -124,7 +124,7 @@ fn once(sh: &Shell, binary: &Path, property: &str, cases: u64) -> anyhow::Result
 fn test_binaries(sh: &Shell) -> anyhow::Result<Vec<PathBuf>> {
     let messages = cmd!(
         sh,
-        "cargo test --no-run --locked -p minitask-api -p minitask-controller --lib --message-format=json"
+        "cargo test --no-run --locked -p minitask-api -p minitask-controller -p minitask-hooks --lib --message-format=json"
     )
     .read()?;
     let binaries = messages

@@ -56,8 +56,8 @@ pub use taskrun::{
 };
 pub use template::{PodTemplate, StepTemplate};
 pub use trigger::{
-    ConcurrencyPolicy, DEFAULT_SECRET_KEY, Delivery, LABEL_TRIGGER, LABEL_WEBHOOK_SECRET, Provider, SECRET_FOUND, Schedule,
-    SecretKeyRef, Trigger, TriggerRun, TriggerSpec, TriggerStatus, Webhook,
+    ConcurrencyPolicy, DEFAULT_SECRET_KEY, Delivery, LABEL_TRIGGER, LABEL_WEBHOOK_SECRET, Provider, SECRET_FOUND,
+    Schedule, SecretKeyRef, Trigger, TriggerRun, TriggerSpec, TriggerStatus, Webhook,
 };
 pub use trigger_run::{TriggeredRun, delivery_key, fill_text, json_path_text, triggered_name, triggered_run};
 pub use workspace::{WorkspaceBinding, WorkspaceDeclaration};

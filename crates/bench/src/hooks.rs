@@ -68,13 +68,19 @@ pub async fn run(rates: &[usize], seconds: usize) -> anyhow::Result<Vec<Line>> {
     let path = format!("/hooks/{NAMESPACE}/push");
     let started = Instant::now();
     // Served once GET answers 405 (the Trigger is in its cache).
-    while send(port, &format!("GET {path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").into_bytes())
-        .await
-        .map(|(code, _)| code)
-        .unwrap_or(0)
+    while send(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").into_bytes(),
+    )
+    .await
+    .map(|(code, _)| code)
+    .unwrap_or(0)
         != 405
     {
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "minitask-hooks did not serve the Trigger within 60 s");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "minitask-hooks did not serve the Trigger within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut lines = Vec::new();

@@ -97,7 +97,9 @@ impl Cache {
         };
         match secret.data.as_ref().and_then(|d| d.get(key)) {
             Some(value) if !value.0.is_empty() => Ok(value.0.clone()),
-            Some(_) => Err(format!("spec.webhook.secretRef: key {key} of Secret {name} is empty; put the shared secret there")),
+            Some(_) => Err(format!(
+                "spec.webhook.secretRef: key {key} of Secret {name} is empty; put the shared secret there"
+            )),
             None => Err(format!(
                 "spec.webhook.secretRef: Secret {name} has no key {key}; add it, or name the key with secretRef.key"
             )),

@@ -10,6 +10,8 @@
 pub mod cache;
 pub mod deliver;
 pub mod limit;
+#[cfg(test)]
+mod properties;
 pub mod record;
 pub mod server;
 

@@ -10,7 +10,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use minitask_api::{PipelineRun, TaskRun, TriggeredRun};
@@ -27,6 +27,9 @@ use crate::record::{Recorder, delivery};
 pub const BODY_LIMIT: usize = 1 << 20;
 /// Deliveries a second per Trigger unless its `rateLimit` says otherwise.
 pub const DEFAULT_RATE: u32 = 50;
+/// How long a sender may take to send its headers, and then its body.
+const HEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct Config {
@@ -71,7 +74,11 @@ pub async fn serve(listener: TcpListener, client: Client, cache: Cache, recorder
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(handle(request, &state).await) }
             });
+            // A sender that trickles its headers is cut off; so is one that
+            // trickles its body (BODY_WAIT in `handle`).
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_WAIT)
                 .max_headers(100)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -160,7 +167,13 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
             &format!("the body is larger than {limit} bytes"),
         );
     }
-    let body = match Limited::new(body, limit).collect().await {
+    let Ok(body) = tokio::time::timeout(BODY_WAIT, Limited::new(body, limit).collect()).await else {
+        return message(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!("the body did not arrive within {BODY_WAIT:?}"),
+        );
+    };
+    let body = match body {
         Ok(body) => body.to_bytes(),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
             reject("TooLarge", format!("a body over {limit} bytes"));

@@ -104,7 +104,13 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
 /// The Triggers of the namespace.
 async fn trigger_names(cluster: &crate::cluster::Cluster) -> anyhow::Result<Vec<String>> {
     let api: Api<minitask_api::Trigger> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    Ok(api.list(&ListParams::default()).await?.items.iter().map(|t| t.name_any()).collect())
+    Ok(api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .map(|t| t.name_any())
+        .collect())
 }
 
 /// The subcommand the words name (the root when none), and the positional

@@ -49,7 +49,10 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<()> {
         };
     }
     let trigger = match args.names.as_slice() {
-        [one] => one.split_once('/').filter(|(k, _)| is_trigger_kind(k)).map(|(_, n)| n.to_string()),
+        [one] => one
+            .split_once('/')
+            .filter(|(k, _)| is_trigger_kind(k))
+            .map(|(_, n)| n.to_string()),
         [kind, name] if is_trigger_kind(kind) => Some(name.clone()),
         _ => None,
     };
@@ -76,7 +79,10 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<()> {
 }
 
 fn is_trigger_kind(word: &str) -> bool {
-    matches!(word.strip_suffix(".minitask.dev").unwrap_or(word), "trigger" | "triggers" | "trg")
+    matches!(
+        word.strip_suffix(".minitask.dev").unwrap_or(word),
+        "trigger" | "triggers" | "trg"
+    )
 }
 
 async fn describe_named(

@@ -65,9 +65,12 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| errors::api(&e, &format!("listing Triggers in {where_}"), &cluster.server))?
         .items;
-    triggers.sort_by(|a, b| (a.namespace(), a.name_any()).cmp(&(b.namespace(), b.name_any())));
+    triggers.sort_by_key(|t| (t.namespace(), t.name_any()));
     if let Some(format) = args.output.as_ref().filter(|f| !f.is_table()) {
-        let names: Vec<String> = triggers.iter().map(|t| format!("trigger.minitask.dev/{}", t.name_any())).collect();
+        let names: Vec<String> = triggers
+            .iter()
+            .map(|t| format!("trigger.minitask.dev/{}", t.name_any()))
+            .collect();
         print(&render(&triggers, &names, format, false)?);
         return Ok(());
     }
@@ -109,13 +112,19 @@ fn row(trigger: &Trigger, now: Timestamp) -> Vec<String> {
                 "/hooks/{}/{} ({})",
                 trigger.namespace().unwrap_or_default(),
                 trigger.name_any(),
-                serde_json::to_value(h.provider).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+                serde_json::to_value(h.provider)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
             ),
         ),
         _ => ("?", String::new()),
     };
     let next = match &status.next_fire_time {
-        Some(t) if t.0 > now => format!("in {}", age(Some(&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)), t.0)),
+        Some(t) if t.0 > now => format!(
+            "in {}",
+            age(Some(&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)), t.0)
+        ),
         Some(_) => "now".into(),
         None => "-".into(),
     };
@@ -145,31 +154,69 @@ fn row(trigger: &Trigger, now: Timestamp) -> Vec<String> {
 pub async fn describe(cluster: &Cluster, name: &str, output: Option<Format>) -> anyhow::Result<()> {
     let trigger = find(cluster, name).await?;
     if let Some(format) = output.filter(|f| !f.is_table()) {
-        print(&render(&[&trigger], &[format!("trigger.minitask.dev/{name}")], &format, true)?);
+        print(&render(
+            &[&trigger],
+            &[format!("trigger.minitask.dev/{name}")],
+            &format,
+            true,
+        )?);
         return Ok(());
     }
     let selector = format!("{LABEL_TRIGGER}={}", label_value(name));
     let params = ListParams::default().labels(&selector);
-    let mut recent: Vec<(String, Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>, String)> = Vec::new();
+    let mut recent: Vec<(
+        String,
+        Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+        String,
+    )> = Vec::new();
     let taskruns: Api<TaskRun> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let doing = format!("listing the runs of Trigger {name}");
-    for run in taskruns.list(&params).await.map_err(|e| errors::api(&e, &doing, &cluster.server))?.items {
-        recent.push((format!("taskrun/{}", run.name_any()), run.creation_timestamp(), format!("{:?}", run.phase())));
+    for run in taskruns
+        .list(&params)
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
+        .items
+    {
+        recent.push((
+            format!("taskrun/{}", run.name_any()),
+            run.creation_timestamp(),
+            format!("{:?}", run.phase()),
+        ));
     }
     let pipelineruns: Api<PipelineRun> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    for run in pipelineruns.list(&params).await.map_err(|e| errors::api(&e, &doing, &cluster.server))?.items {
-        recent.push((format!("pipelinerun/{}", run.name_any()), run.creation_timestamp(), format!("{:?}", run.phase())));
+    for run in pipelineruns
+        .list(&params)
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?
+        .items
+    {
+        recent.push((
+            format!("pipelinerun/{}", run.name_any()),
+            run.creation_timestamp(),
+            format!("{:?}", run.phase()),
+        ));
     }
-    recent.sort_by(|a, b| b.1.as_ref().map(|t| t.0).cmp(&a.1.as_ref().map(|t| t.0)).then(a.0.cmp(&b.0)));
+    recent.sort_by(|a, b| {
+        b.1.as_ref()
+            .map(|t| t.0)
+            .cmp(&a.1.as_ref().map(|t| t.0))
+            .then(a.0.cmp(&b.0))
+    });
     recent.truncate(10);
-    let events = crate::describe::events(cluster, "Trigger", name).await.unwrap_or_default();
+    let events = crate::describe::events(cluster, "Trigger", name)
+        .await
+        .unwrap_or_default();
     print(&describe_text(&trigger, &recent, &events, Timestamp::now()));
     Ok(())
 }
 
 fn describe_text(
     trigger: &Trigger,
-    recent: &[(String, Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>, String)],
+    recent: &[(
+        String,
+        Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+        String,
+    )],
     events: &[Event],
     now: Timestamp,
 ) -> String {
@@ -192,13 +239,19 @@ fn describe_text(
             s.cron,
             s.time_zone.as_deref().unwrap_or("UTC"),
             s.concurrency_policy,
-            s.starting_deadline_seconds.map(|d| format!(", deadline {d}s")).unwrap_or_default(),
+            s.starting_deadline_seconds
+                .map(|d| format!(", deadline {d}s"))
+                .unwrap_or_default(),
             if s.suspend { ", suspended" } else { "" },
         ));
         let time = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
             t.as_ref().map_or("-".to_string(), |t| t.0.to_string())
         };
-        out.push_str(&format!("Last fire:  {}\nNext fire:  {}\n", time(&status.last_fire_time), time(&status.next_fire_time)));
+        out.push_str(&format!(
+            "Last fire:  {}\nNext fire:  {}\n",
+            time(&status.last_fire_time),
+            time(&status.next_fire_time)
+        ));
     }
     if let Some(h) = &trigger.spec.webhook {
         let (secret, key) = trigger.secret_key().unwrap_or_default();
@@ -219,7 +272,10 @@ fn describe_text(
         out.push_str(&format!("Ready:      {} ({}): {}\n", c.status, c.reason, c.message));
     }
     let counts = |map: &std::collections::BTreeMap<String, i64>| {
-        map.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        map.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     out.push_str(&format!("Fired:      {}\n", status.fired));
     if !status.skipped.is_empty() {
@@ -240,7 +296,11 @@ fn describe_text(
     }
     if !run.params.is_empty() {
         out.push_str("\nParams:\n");
-        let rows: Vec<Vec<String>> = run.params.iter().map(|p| vec![p.name.clone(), show(&p.value)]).collect();
+        let rows: Vec<Vec<String>> = run
+            .params
+            .iter()
+            .map(|p| vec![p.name.clone(), show(&p.value)])
+            .collect();
         out.push_str(&indented(&["NAME", "VALUE"], &rows));
     }
     out.push_str("\nRecent runs:\n");
@@ -282,10 +342,13 @@ pub async fn run(cluster: &Cluster, args: TriggerArgs) -> anyhow::Result<()> {
     let run_name = triggered_name(&name, &format!("manual-{:x}", now.as_millisecond()));
     let time = Timestamp::from_second(now.as_second()).unwrap_or(now).to_string();
     let fill = |reference: &str| (reference == "schedule.time").then(|| time.clone());
-    let run = triggered_run(&trigger, &run_name, &fill, &overrides).map_err(|e| {
-        anyhow::anyhow!("Trigger {name} cannot start by hand: {e}; give that param with -p NAME=VALUE")
-    })?;
-    let doing = format!("creating a {} of Trigger {name} in namespace {}", run.kind(), cluster.namespace);
+    let run = triggered_run(&trigger, &run_name, &fill, &overrides)
+        .map_err(|e| anyhow::anyhow!("Trigger {name} cannot start by hand: {e}; give that param with -p NAME=VALUE"))?;
+    let doing = format!(
+        "creating a {} of Trigger {name} in namespace {}",
+        run.kind(),
+        cluster.namespace
+    );
     let created = match &run {
         TriggeredRun::Task(run) => Api::<TaskRun>::namespaced(cluster.client.clone(), &cluster.namespace)
             .create(&PostParams::default(), run)
@@ -359,6 +422,17 @@ mod tests {
             ..TriggerStatus::default()
         });
         let row = row(&t, now);
-        assert_eq!(&row[..7], ["nightly", "schedule", "0 3 * * * Europe/Berlin", "in 16h", "nightly-29000000", "Started", "Unknown"]);
+        assert_eq!(
+            &row[..7],
+            [
+                "nightly",
+                "schedule",
+                "0 3 * * * Europe/Berlin",
+                "in 16h",
+                "nightly-29000000",
+                "Started",
+                "Unknown"
+            ]
+        );
     }
 }

@@ -35,11 +35,17 @@ pub async fn schedule(s: &Settings) -> anyhow::Result<Row> {
     let speed = 60.0 / minute.as_secs_f64();
     let epoch = Timestamp::now().as_second();
     let clock = move |real: Timestamp| -> Timestamp {
-        let simulated = real.duration_since(Timestamp::from_second(epoch).unwrap()).as_secs_f64() * speed;
+        let simulated = real
+            .duration_since(Timestamp::from_second(epoch).unwrap())
+            .as_secs_f64()
+            * speed;
         Timestamp::from_second(epoch).unwrap() + SignedDuration::from_secs_f64(simulated)
     };
     let real_of = move |simulated: Timestamp| -> Timestamp {
-        let since = simulated.duration_since(Timestamp::from_second(epoch).unwrap()).as_secs_f64() / speed;
+        let since = simulated
+            .duration_since(Timestamp::from_second(epoch).unwrap())
+            .as_secs_f64()
+            / speed;
         Timestamp::from_second(epoch).unwrap() + SignedDuration::from_secs_f64(since)
     };
     let specs: Vec<Spec> = ["a", "b"]
@@ -67,7 +73,10 @@ pub async fn schedule(s: &Settings) -> anyhow::Result<Row> {
         if let Some(next) = status.next_fire_time {
             break status.last_fire_time.map_or(next.0, |t| t.0);
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "the Trigger never got a next fire time");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the Trigger never got a next fire time"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
 
@@ -82,8 +91,12 @@ pub async fn schedule(s: &Settings) -> anyhow::Result<Row> {
         let at = real_of(fire) - SignedDuration::from_secs(2) + SignedDuration::try_from(offset)?;
         sleep_until(at).await;
         let holders = stage.holders(SHARDS).await?;
-        let Some(holder) = holders[shard as usize].clone() else { continue };
-        let Some(i) = replicas.iter().position(|r| r.spec.identity == holder) else { continue };
+        let Some(holder) = holders[shard as usize].clone() else {
+            continue;
+        };
+        let Some(i) = replicas.iter().position(|r| r.spec.identity == holder) else {
+            continue;
+        };
         let replica = replicas.remove(i);
         let spec = replica.spec.clone();
         replica.kill().await;
@@ -97,7 +110,10 @@ pub async fn schedule(s: &Settings) -> anyhow::Result<Row> {
     let ended = clock(Timestamp::now());
 
     let runs: Api<TaskRun> = Api::namespaced(stage.plane.client.clone(), NAMESPACE);
-    let ours = runs.list(&ListParams::default().labels(&format!("{LABEL_TRIGGER}={TRIGGER}"))).await?.items;
+    let ours = runs
+        .list(&ListParams::default().labels(&format!("{LABEL_TRIGGER}={TRIGGER}")))
+        .await?
+        .items;
     let trigger = triggers.get(TRIGGER).await?;
     // Every fire time from the first handled up to `last`.
     let mut due = Vec::new();
@@ -108,11 +124,16 @@ pub async fn schedule(s: &Settings) -> anyhow::Result<Row> {
     }
     for fire in &due {
         let name = run_name(TRIGGER, *fire);
-        let named: Vec<&TaskRun> = ours.iter().filter(|r| r.metadata.name.as_deref() == Some(name.as_str())).collect();
+        let named: Vec<&TaskRun> = ours
+            .iter()
+            .filter(|r| r.metadata.name.as_deref() == Some(name.as_str()))
+            .collect();
         match named.as_slice() {
             [run] => {
                 if run.spec.params.first().map(|p| &p.value) != Some(&ParamValue::String(fire.to_string())) {
-                    stage.problems.push(format!("run {name} has the param {:?}, not {fire}", run.spec.params));
+                    stage
+                        .problems
+                        .push(format!("run {name} has the param {:?}, not {fire}", run.spec.params));
                 }
                 stage.expected.insert(name.clone(), fate(&name));
             }
@@ -144,7 +165,9 @@ pub async fn schedule(s: &Settings) -> anyhow::Result<Row> {
     stage.drain(s.drain).await;
     for mut replica in replicas {
         if !replica.alive() {
-            stage.problems.push(format!("replica {} exited on its own", replica.spec.identity));
+            stage
+                .problems
+                .push(format!("replica {} exited on its own", replica.spec.identity));
         }
     }
     Ok(stage.finish("schedule kill -9"))
@@ -154,7 +177,7 @@ pub async fn schedule(s: &Settings) -> anyhow::Result<Row> {
 /// number (the fire minute) decides; triggered runs have no retries.
 fn fate(name: &str) -> Expect {
     let n: usize = name.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(1);
-    match n % 10 == 0 || n % 10 == 5 {
+    match n.is_multiple_of(5) {
         true => Expect::new(Phase::Failed, "StepFailed", 1),
         false => Expect::new(Phase::Succeeded, "Succeeded", 1),
     }
@@ -166,14 +189,18 @@ async fn create_trigger(stage: &Stage) -> anyhow::Result<()> {
         "apiVersion": "minitask.dev/v1alpha1", "kind": "Task", "metadata": {"name": "tick"},
         "spec": {"params": [{"name": "at"}], "steps": [{"name": "tick", "image": "busybox", "script": "echo $(params.at)"}]},
     });
-    tasks.create(&PostParams::default(), &serde_json::from_value(task)?).await?;
+    tasks
+        .create(&PostParams::default(), &serde_json::from_value(task)?)
+        .await?;
     let trigger = json!({
         "apiVersion": "minitask.dev/v1alpha1", "kind": "Trigger", "metadata": {"name": TRIGGER},
         "spec": {"schedule": {"cron": "* * * * *"},
                  "run": {"taskRef": {"name": "tick"}, "params": [{"name": "at", "value": "$(schedule.time)"}]}},
     });
     let triggers: Api<Trigger> = Api::namespaced(stage.plane.client.clone(), NAMESPACE);
-    triggers.create(&PostParams::default(), &serde_json::from_value(trigger)?).await?;
+    triggers
+        .create(&PostParams::default(), &serde_json::from_value(trigger)?)
+        .await?;
     Ok(())
 }
 

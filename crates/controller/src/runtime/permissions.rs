@@ -61,6 +61,26 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
         "run.rs: the PipelineRun watch's list",
     ),
     ("minitask.dev", "pipelineruns", "watch", "run.rs: the PipelineRun watch"),
+    ("minitask.dev", "triggers", "list", "run.rs: the Trigger watch's list"),
+    ("minitask.dev", "triggers", "watch", "run.rs: the Trigger watch"),
+    (
+        "minitask.dev",
+        "triggers/status",
+        "patch",
+        "triggers.rs write_status: Ready and a schedule's fire times",
+    ),
+    (
+        "minitask.dev",
+        "pipelineruns",
+        "create",
+        "triggers.rs create: a schedule's PipelineRun",
+    ),
+    (
+        "minitask.dev",
+        "pipelineruns",
+        "patch",
+        "triggers.rs cancel: Replace cancels the running PipelineRun",
+    ),
     (
         "minitask.dev",
         "pipelineruns",

@@ -18,8 +18,8 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use minitask_api::{
-    LABEL_TRIGGER, Pipeline, PipelineRun, SECRET_FOUND, Task, TaskRun, Trigger, TriggerStatus, TriggeredRun, label_value,
-    triggered_run,
+    LABEL_TRIGGER, Pipeline, PipelineRun, SECRET_FOUND, Task, TaskRun, Trigger, TriggerStatus, TriggeredRun,
+    label_value, triggered_run,
 };
 use serde_json::json;
 use tracing::{info, warn};
@@ -121,13 +121,14 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<TriggerContext>) -> Resul
         "Task" => ctx.tasks.get(&ObjectRef::new(object).within(&namespace)).is_some(),
         _ => ctx.pipelines.get(&ObjectRef::new(object).within(&namespace)).is_some(),
     };
-    let checked = schedule::check(&trigger, &|t| exists_in("Task", t), &|p| exists_in("Pipeline", p)).and_then(
-        |cron| match trigger.status.as_ref().and_then(|s| s.webhook_secret.as_deref()) {
-            // minitask-hooks, which may read Secrets, says what is wrong.
-            Some(problem) if trigger.spec.webhook.is_some() && problem != SECRET_FOUND => Err(problem.to_string()),
-            _ => Ok(cron),
-        },
-    );
+    let checked =
+        schedule::check(&trigger, &|t| exists_in("Task", t), &|p| exists_in("Pipeline", p)).and_then(|cron| {
+            match trigger.status.as_ref().and_then(|s| s.webhook_secret.as_deref()) {
+                // minitask-hooks, which may read Secrets, says what is wrong.
+                Some(problem) if trigger.spec.webhook.is_some() && problem != SECRET_FOUND => Err(problem.to_string()),
+                _ => Ok(cron),
+            }
+        });
     let old = trigger.status.clone().unwrap_or_default();
     let mut status = old.clone();
     status.observed_generation = trigger.metadata.generation;

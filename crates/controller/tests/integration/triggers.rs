@@ -135,6 +135,28 @@ async fn each_fire_time_starts_exactly_one_run_through_controller_crashes() {
             drop(running.take());
             hands.set(at + SignedDuration::from_secs(20));
             running = Some(controller(&w, &hands).await);
+        } else if minute == 10 {
+            // A replica died after creating this fire time's run and before
+            // recording it: the next must not start a second.
+            drop(running.take());
+            let name = minitask_controller::schedule::run_name("every-minute", at);
+            let mut run = TaskRun::new(&name, Default::default());
+            run.spec.task_ref = Some(minitask_api::TaskRef { name: "nightly".into() });
+            run.spec.params = vec![minitask_api::Param {
+                name: "at".into(),
+                value: ParamValue::String(at.to_string()),
+            }];
+            run.metadata.labels = Some([(LABEL_TRIGGER.to_string(), "every-minute".to_string())].into());
+            w.runs()
+                .create(&PostParams::default(), &run)
+                .await
+                .expect("the dead replica's run");
+            hands.set(at + SignedDuration::from_secs(2));
+            running = Some(controller(&w, &hands).await);
+            status(&w, "every-minute", "minute 10 recorded", |s| {
+                s.last_fire_time.as_ref().is_some_and(|t| t.0 == at)
+            })
+            .await;
         } else {
             hands.set(at + SignedDuration::from_secs(1));
         }
@@ -302,17 +324,25 @@ async fn ready_says_what_is_wrong_and_a_webhook_needs_a_secret() {
         "apiVersion": "minitask.dev/v1alpha1", "kind": "Trigger", "metadata": {"name": "hooked"},
         "spec": {"run": {"taskRef": {"name": "nightly"}}, "webhook": {"secretRef": {"name": "s"}}}
     });
-    raw.create(&PostParams::default(), &serde_json::from_value(webhook).unwrap()).await.unwrap();
-    let is = |want: &'static str| move |s: &minitask_api::TriggerStatus| s.conditions.first().is_some_and(|c| c.status == want);
+    raw.create(&PostParams::default(), &serde_json::from_value(webhook).unwrap())
+        .await
+        .unwrap();
+    let is = |want: &'static str| {
+        move |s: &minitask_api::TriggerStatus| s.conditions.first().is_some_and(|c| c.status == want)
+    };
     status(&w, "hooked", "Ready True", is("True")).await;
     let problem = "spec.webhook.secretRef: Secret s has no key secret; add it, or name the key with secretRef.key";
     let api: Api<Trigger> = Api::namespaced(w.client.clone(), &w.ns);
     let said = json!({"status": {"webhookSecret": problem}});
-    api.patch_status("hooked", &PatchParams::default(), &Patch::Merge(&said)).await.unwrap();
+    api.patch_status("hooked", &PatchParams::default(), &Patch::Merge(&said))
+        .await
+        .unwrap();
     let hooked = status(&w, "hooked", "Ready False", is("False")).await;
     assert_eq!(hooked.conditions[0].message, problem);
     let found = json!({"status": {"webhookSecret": "Found"}});
-    api.patch_status("hooked", &PatchParams::default(), &Patch::Merge(&found)).await.unwrap();
+    api.patch_status("hooked", &PatchParams::default(), &Patch::Merge(&found))
+        .await
+        .unwrap();
     status(&w, "hooked", "Ready True again", is("True")).await;
     running.stop().await;
 }

@@ -148,15 +148,35 @@ async fn a_missing_secret_is_said_on_the_trigger_until_it_is_there() {
     let secret = json!({"apiVersion": "v1", "kind": "Secret",
                         "metadata": {"name": "later", "labels": {"minitask.dev/webhook-secret": "true"}},
                         "stringData": {"secret": "t0ken"}});
-    secrets.create(&Default::default(), &serde_json::from_value(secret).unwrap()).await.unwrap();
-    let no_key = hooks.status("unsigned", |s| s.webhook_secret.as_deref().is_some_and(|m| m.contains("has no key token"))).await;
-    assert!(no_key.webhook_secret.unwrap().ends_with("add it, or name the key with secretRef.key"));
-    let fixed = json!({"stringData": {"token": "t0ken"}});
     secrets
-        .patch("later", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&fixed))
+        .create(&Default::default(), &serde_json::from_value(secret).unwrap())
         .await
         .unwrap();
-    hooks.status("unsigned", |s| s.webhook_secret.as_deref() == Some("Found")).await;
+    let no_key = hooks
+        .status("unsigned", |s| {
+            s.webhook_secret
+                .as_deref()
+                .is_some_and(|m| m.contains("has no key token"))
+        })
+        .await;
+    assert!(
+        no_key
+            .webhook_secret
+            .unwrap()
+            .ends_with("add it, or name the key with secretRef.key")
+    );
+    let fixed = json!({"stringData": {"token": "t0ken"}});
+    secrets
+        .patch(
+            "later",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&fixed),
+        )
+        .await
+        .unwrap();
+    hooks
+        .status("unsigned", |s| s.webhook_secret.as_deref() == Some("Found"))
+        .await;
     let (code, answer) = hooks.post(&hooks.path("unsigned"), &headers, body).await;
     assert_eq!(code, 202, "{answer}");
 }

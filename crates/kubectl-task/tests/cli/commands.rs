@@ -239,7 +239,8 @@ async fn completion_version_and_help() {
         "{version}"
     );
     assert_eq!(
-        lines[2], "mini-task API: installed (minitask.dev/v1alpha1: pipelineruns, pipelines, taskruns, tasks)",
+        lines[2],
+        "mini-task API: installed (minitask.dev/v1alpha1: pipelineruns, pipelines, taskruns, tasks, triggers)",
         "{version}"
     );
     assert_eq!(

@@ -85,6 +85,8 @@ async fn bash_completes_commands_flags_and_names_from_the_cluster() {
         "delete",
         "completion",
         "version",
+        "triggers",
+        "trigger",
     ] {
         assert!(commands.contains(&c.to_string()), "{c} not in {commands:?}");
     }
@@ -134,6 +136,22 @@ async fn bash_completes_commands_flags_and_names_from_the_cluster() {
     let namespaces = complete_plugin(&ns, "kubectl-task runs -n ");
     assert!(namespaces.contains(&ns), "{namespaces:?}");
     assert_eq!(complete_plugin(&ns, "kubectl-task completion z"), ["zsh"]);
+    // Triggers: `trigger fire NAME`, `describe trigger/NAME`.
+    let trigger = json!({"apiVersion": "minitask.dev/v1alpha1", "kind": "Trigger", "metadata": {"name": "nightly"},
+                         "spec": {"run": {"taskRef": {"name": "hello"}}, "schedule": {"cron": "@daily"}}});
+    kube::Api::<minitask_api::Trigger>::namespaced(client.clone(), &ns)
+        .create(&Default::default(), &serde_json::from_value(trigger).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(complete_plugin(&ns, "kubectl-task trigger "), ["fire"]);
+    assert_eq!(
+        complete_plugin(&ns, &format!("kubectl-task trigger fire -n {ns} ")),
+        ["nightly"]
+    );
+    assert_eq!(
+        complete_plugin(&ns, &format!("kubectl-task describe -n {ns} trigger/")),
+        ["trigger/nightly"]
+    );
 }
 
 #[tokio::test]

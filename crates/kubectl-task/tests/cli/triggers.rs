@@ -52,9 +52,21 @@ async fn triggers_are_listed_described_and_fired_by_hand() {
 
     let list = ok(&task_in(&ns, &["triggers"]));
     let lines: Vec<&str> = list.lines().collect();
-    assert!(lines[0].starts_with("NAME") && lines[0].contains("NEXT") && lines[0].contains("LAST RUN"), "{list}");
-    assert!(lines[1].starts_with("nightly ") && lines[1].contains("0 3 * * * Europe/Berlin") && lines[1].contains("nightly-1") && lines[1].contains("True"), "{list}");
-    assert!(lines[2].starts_with("on-push ") && lines[2].contains(&format!("/hooks/{ns}/on-push (github)")), "{list}");
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("NEXT") && lines[0].contains("LAST RUN"),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with("nightly ")
+            && lines[1].contains("0 3 * * * Europe/Berlin")
+            && lines[1].contains("nightly-1")
+            && lines[1].contains("True"),
+        "{list}"
+    );
+    assert!(
+        lines[2].starts_with("on-push ") && lines[2].contains(&format!("/hooks/{ns}/on-push (github)")),
+        "{list}"
+    );
 
     let described = ok(&task_in(&ns, &["describe", "trigger/nightly"]));
     for want in [
@@ -69,11 +81,16 @@ async fn triggers_are_listed_described_and_fired_by_hand() {
 
     // Fired by hand: the schedule's time is now, params can be given.
     let fired = ok(&task_in(&ns, &["trigger", "fire", "nightly"]));
-    assert!(fired.starts_with("taskrun.minitask.dev/nightly-manual-") && fired.ends_with(" created\n"), "{fired}");
+    assert!(
+        fired.starts_with("taskrun.minitask.dev/nightly-manual-") && fired.ends_with(" created\n"),
+        "{fired}"
+    );
     let all = runs(&client, &ns).await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].metadata.labels.as_ref().unwrap()[LABEL_TRIGGER], "nightly");
-    let ParamValue::String(at) = &all[0].spec.params[0].value else { panic!() };
+    let ParamValue::String(at) = &all[0].spec.params[0].value else {
+        panic!()
+    };
     assert!(at.parse::<k8s_openapi::jiff::Timestamp>().is_ok(), "{at}");
     // A webhook's body is not there by hand: the error says to give it.
     let refused = error(&task_in(&ns, &["trigger", "fire", "on-push"]));
@@ -85,8 +102,14 @@ async fn triggers_are_listed_described_and_fired_by_hand() {
     let all = runs(&client, &ns).await;
     assert_eq!(all.len(), 2);
     let described = ok(&task_in(&ns, &["describe", "trg/on-push"]));
-    assert!(described.contains("Webhook:    POST /hooks/") && described.contains("Events:     push"), "{described}");
-    assert!(described.contains("taskrun/on-push-manual-"), "recent runs: {described}");
+    assert!(
+        described.contains("Webhook:    POST /hooks/") && described.contains("Events:     push"),
+        "{described}"
+    );
+    assert!(
+        described.contains("taskrun/on-push-manual-"),
+        "recent runs: {described}"
+    );
     let missing = error(&task_in(&ns, &["trigger", "fire", "nope"]));
     assert!(missing.contains("no Trigger nope in namespace"), "{missing}");
 }

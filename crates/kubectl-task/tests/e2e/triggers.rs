@@ -29,7 +29,9 @@ async fn a_schedule_fires_within_a_minute_with_its_time_as_a_param() {
         assert!(started.elapsed() < Duration::from_secs(70), "no run within 70 s");
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
-    let ParamValue::String(at) = &run.spec.params[0].value else { panic!("{run:?}") };
+    let ParamValue::String(at) = &run.spec.params[0].value else {
+        panic!("{run:?}")
+    };
     let at: k8s_openapi::jiff::Timestamp = at.parse().expect("an RFC 3339 time");
     assert_eq!(at.as_second() % 60, 0, "a minute's start: {at}");
     let name = run.metadata.name.clone().unwrap();
@@ -42,14 +44,24 @@ async fn a_schedule_fires_within_a_minute_with_its_time_as_a_param() {
 
 /// POSTs to the Trigger's path on minitask-hooks; the answer's status and body.
 async fn deliver(t: &Namespaced, trigger: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
-    let uri = format!("/api/v1/namespaces/minitask-system/services/minitask-hooks:http/proxy/hooks/{}/{trigger}", t.ns);
+    let uri = format!(
+        "/api/v1/namespaces/minitask-system/services/minitask-hooks:http/proxy/hooks/{}/{trigger}",
+        t.ns
+    );
     let mut request = Request::post(uri).header("Content-Type", "application/json");
     for (name, value) in headers {
         request = request.header(*name, value);
     }
-    let response = t.client.send(request.body(body.to_vec().into()).unwrap()).await.expect("a response");
+    let response = t
+        .client
+        .send(request.body(body.to_vec().into()).unwrap())
+        .await
+        .expect("a response");
     let status = response.status().as_u16();
-    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.map(|b| b.to_bytes()).unwrap_or_default();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -73,7 +85,10 @@ async fn a_signed_push_starts_one_pipelinerun_and_a_bad_signature_none() {
         if code != 404 && !answer.contains("is missing") {
             break (code, answer);
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "never served: {code} {answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never served: {code} {answer}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert_eq!(code, 202, "{answer}");

@@ -216,6 +216,21 @@ pub struct PipelineWorkspaceBinding {
     pub secret: Option<SecretVolumeSource>,
 }
 
+impl PipelineWorkspaceBinding {
+    /// The same binding as a TaskRun takes it (a claim template, which
+    /// only a PipelineRun has, is left out).
+    pub fn to_task_binding(&self) -> crate::WorkspaceBinding {
+        crate::WorkspaceBinding {
+            name: self.name.clone(),
+            sub_path: self.sub_path.clone(),
+            empty_dir: self.empty_dir.clone(),
+            persistent_volume_claim: self.persistent_volume_claim.clone(),
+            config_map: self.config_map.clone(),
+            secret: self.secret.clone(),
+        }
+    }
+}
+
 /// What the controller observed of a PipelineRun. It holds only
 /// references to the child TaskRuns and their outcome in a word, never
 /// their status (a large Pipeline's would not fit an object).

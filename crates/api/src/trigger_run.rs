@@ -8,7 +8,7 @@ use kube::api::ObjectMeta;
 
 use crate::{
     LABEL_PIPELINE, LABEL_TASK, LABEL_TRIGGER, Param, ParamValue, PipelineRun, PipelineRunSpec, TaskRun, TaskRunSpec,
-    Trigger, WorkspaceBinding, label_value,
+    Trigger, label_value,
 };
 
 /// A run to create: a TaskRun or a PipelineRun.
@@ -32,6 +32,34 @@ impl TriggeredRun {
         match self {
             TriggeredRun::Task(_) => "TaskRun",
             TriggeredRun::Pipeline(_) => "PipelineRun",
+        }
+    }
+
+    /// Creates the run in its namespace: true when created, false when a
+    /// run of its name exists already (the same fire time or delivery,
+    /// started before).
+    pub async fn create(&self, client: &kube::Client) -> Result<bool, kube::Error> {
+        let params = kube::api::PostParams::default();
+        let created = match self {
+            TriggeredRun::Task(run) => {
+                let namespace = run.metadata.namespace.as_deref().unwrap_or_default();
+                kube::Api::<TaskRun>::namespaced(client.clone(), namespace)
+                    .create(&params, run)
+                    .await
+                    .map(|_| ())
+            }
+            TriggeredRun::Pipeline(run) => {
+                let namespace = run.metadata.namespace.as_deref().unwrap_or_default();
+                kube::Api::<PipelineRun>::namespaced(client.clone(), namespace)
+                    .create(&params, run)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        match created {
+            Ok(()) => Ok(true),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+            Err(e) => Err(e),
         }
     }
 }
@@ -86,7 +114,7 @@ pub fn triggered_run(
         let spec = TaskRunSpec {
             task_ref: Some(task.clone()),
             params,
-            workspaces: run.workspaces.iter().map(task_workspace).collect(),
+            workspaces: run.workspaces.iter().map(|w| w.to_task_binding()).collect(),
             service_account_name: run.service_account_name.clone(),
             timeout: run.timeout.clone().unwrap_or_else(|| TaskRunSpec::default().timeout),
             ttl_seconds_after_finished: run.ttl_seconds_after_finished,
@@ -112,17 +140,6 @@ pub fn triggered_run(
     let mut pipeline_run = PipelineRun::new(name, spec);
     pipeline_run.metadata = metadata(labels);
     Ok(TriggeredRun::Pipeline(pipeline_run))
-}
-
-fn task_workspace(binding: &crate::PipelineWorkspaceBinding) -> WorkspaceBinding {
-    WorkspaceBinding {
-        name: binding.name.clone(),
-        sub_path: binding.sub_path.clone(),
-        empty_dir: binding.empty_dir.clone(),
-        persistent_volume_claim: binding.persistent_volume_claim.clone(),
-        config_map: binding.config_map.clone(),
-        secret: binding.secret.clone(),
-    }
 }
 
 /// `text` with each `$(body.…)`, `$(headers.…)`, `$(event)` and

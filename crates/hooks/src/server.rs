@@ -12,8 +12,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use kube::Client;
-use kube::api::{Api, PostParams};
-use minitask_api::{PipelineRun, TaskRun, TriggeredRun};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -194,7 +192,7 @@ async fn respond(state: &State, namespace: &str, name: &str, _: &HeaderMap, outc
     match outcome {
         Outcome::Start { run, delivery: id } => {
             let run_name = run.name().to_string();
-            match create(&state.client, namespace, &run).await {
+            match run.create(&state.client).await {
                 Ok(true) => {
                     info!(trigger = %name, %namespace, run = %run_name, delivery = %id, "started a run");
                     note(delivery(Some(id), "Started", Some(run_name.clone()), None), true, None);
@@ -254,25 +252,5 @@ async fn respond(state: &State, namespace: &str, name: &str, _: &HeaderMap, outc
             note(delivery(None, reason, None, Some(text.clone())), false, Some(reason));
             message(StatusCode::BAD_REQUEST, &text)
         }
-    }
-}
-
-/// Creates the run: true when created, false when it exists (the same
-/// delivery again).
-async fn create(client: &Client, namespace: &str, run: &TriggeredRun) -> Result<bool, kube::Error> {
-    let result = match run {
-        TriggeredRun::Task(run) => Api::<TaskRun>::namespaced(client.clone(), namespace)
-            .create(&PostParams::default(), run)
-            .await
-            .map(|_| ()),
-        TriggeredRun::Pipeline(run) => Api::<PipelineRun>::namespaced(client.clone(), namespace)
-            .create(&PostParams::default(), run)
-            .await
-            .map(|_| ()),
-    };
-    match result {
-        Ok(()) => Ok(true),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
-        Err(e) => Err(e),
     }
 }

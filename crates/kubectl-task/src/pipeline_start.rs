@@ -303,15 +303,7 @@ pub fn binding_text(binding: &PipelineWorkspaceBinding) -> String {
             if binding.keep { " (kept)" } else { "" }
         );
     }
-    let task = minitask_api::WorkspaceBinding {
-        name: binding.name.clone(),
-        sub_path: binding.sub_path.clone(),
-        empty_dir: binding.empty_dir.clone(),
-        persistent_volume_claim: binding.persistent_volume_claim.clone(),
-        config_map: binding.config_map.clone(),
-        secret: binding.secret.clone(),
-    };
-    inputs::binding_text(&task)
+    inputs::binding_text(&binding.to_task_binding())
 }
 
 #[cfg(test)]

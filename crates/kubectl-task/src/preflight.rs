@@ -52,14 +52,7 @@ pub async fn pipeline_sources(cluster: &Cluster, bindings: &[PipelineWorkspaceBi
     let as_task: Vec<WorkspaceBinding> = bindings
         .iter()
         .filter(|b| b.volume_claim_template.is_none())
-        .map(|b| WorkspaceBinding {
-            name: b.name.clone(),
-            sub_path: None,
-            empty_dir: b.empty_dir.clone(),
-            persistent_volume_claim: b.persistent_volume_claim.clone(),
-            config_map: b.config_map.clone(),
-            secret: b.secret.clone(),
-        })
+        .map(PipelineWorkspaceBinding::to_task_binding)
         .collect();
     task_sources(cluster, &as_task).await
 }

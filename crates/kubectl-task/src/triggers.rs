@@ -4,11 +4,10 @@
 
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 use minitask_api::{
-    LABEL_TRIGGER, Param, ParamValue, PipelineRun, TaskRun, Trigger, TriggeredRun, label_value, triggered_name,
-    triggered_run,
+    LABEL_TRIGGER, Param, ParamValue, PipelineRun, TaskRun, Trigger, label_value, triggered_name, triggered_run,
 };
 
 use crate::cluster::Cluster;
@@ -349,17 +348,10 @@ pub async fn run(cluster: &Cluster, args: TriggerArgs) -> anyhow::Result<()> {
         run.kind(),
         cluster.namespace
     );
-    let created = match &run {
-        TriggeredRun::Task(run) => Api::<TaskRun>::namespaced(cluster.client.clone(), &cluster.namespace)
-            .create(&PostParams::default(), run)
-            .await
-            .map(|r| format!("taskrun.minitask.dev/{}", r.name_any())),
-        TriggeredRun::Pipeline(run) => Api::<PipelineRun>::namespaced(cluster.client.clone(), &cluster.namespace)
-            .create(&PostParams::default(), run)
-            .await
-            .map(|r| format!("pipelinerun.minitask.dev/{}", r.name_any())),
-    }
-    .map_err(|e| errors::api(&e, &doing, &cluster.server))?;
+    run.create(&cluster.client)
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?;
+    let created = format!("{}.minitask.dev/{}", run.kind().to_ascii_lowercase(), run.name());
     print(&format!("{created} created\n"));
     eprintln!(
         "follow it with `kubectl task logs -f {} -n {}`",

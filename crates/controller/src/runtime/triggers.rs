@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use minitask_api::{
-    LABEL_TRIGGER, Pipeline, PipelineRun, SECRET_FOUND, Task, TaskRun, Trigger, TriggerStatus, TriggeredRun,
-    label_value, triggered_run,
+    LABEL_TRIGGER, Pipeline, PipelineRun, SECRET_FOUND, Task, TaskRun, Trigger, TriggerStatus, label_value,
+    triggered_run,
 };
 use serde_json::json;
 use tracing::{info, warn};
@@ -154,9 +154,9 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<TriggerContext>) -> Resul
             let fill = |reference: &str| (reference == "schedule.time").then(|| time.clone());
             match triggered_run(&trigger, &run_name, &fill, &[]) {
                 Ok(run) => {
-                    create(&ctx.client, &namespace, &run)
-                        .await
-                        .map_err(write("starting a run"))?;
+                    // An existing run of this name is this fire time's,
+                    // created before a crash: started all the same.
+                    run.create(&ctx.client).await.map_err(write("starting a run"))?;
                     info!(trigger = %name, %namespace, run = %run_name, fire_time = %at, "started a scheduled run");
                     status.fired += 1;
                     status.last_run = Some(run_name);
@@ -237,25 +237,6 @@ fn running(ctx: &TriggerContext, namespace: &str, trigger: &str) -> Vec<Running>
     );
     found.sort_by(|a, b| a.name.cmp(&b.name));
     found
-}
-
-/// Creates the run; one that exists already (this fire time's, created
-/// before a crash or by another replica) is taken as started.
-async fn create(client: &Client, namespace: &str, run: &TriggeredRun) -> Result<(), kube::Error> {
-    let created = match run {
-        TriggeredRun::Task(run) => Api::<TaskRun>::namespaced(client.clone(), namespace)
-            .create(&PostParams::default(), run)
-            .await
-            .map(|_| ()),
-        TriggeredRun::Pipeline(run) => Api::<PipelineRun>::namespaced(client.clone(), namespace)
-            .create(&PostParams::default(), run)
-            .await
-            .map(|_| ()),
-    };
-    match created {
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        other => other,
-    }
 }
 
 /// Cancels a run of the Trigger, a TaskRun or a PipelineRun.

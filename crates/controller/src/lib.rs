@@ -28,3 +28,5 @@ pub use runtime::poll::run as poll;
 pub use runtime::reconcile::{Context, reconcile};
 pub use runtime::run::{Config, DEFAULT_WORKERS, Stopped, run};
 pub use runtime::writes::WINDOW as WRITE_WINDOW;
+/// An Event to publish (`runtime::publisher`), for the other components.
+pub use status::events::Announcement;

@@ -124,7 +124,7 @@ fn bad(reason: &'static str, message: String) -> Outcome {
 fn verify(
     provider: Provider,
     secret: &[u8],
-    mut values: http::header::GetAll<'_, http::HeaderValue>,
+    values: http::header::GetAll<'_, http::HeaderValue>,
     body: &[u8],
     header: &str,
 ) -> Result<(), String> {
@@ -132,7 +132,6 @@ fn verify(
     let (Some(value), None) = (iter.next(), iter.next()) else {
         return Err(format!("{header} must be given exactly once"));
     };
-    let _ = &mut values;
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
     let value = value.as_bytes();
     if provider == Provider::Gitlab {

@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::{Client, Resource};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::EventType;
+use kube::{Client, ResourceExt};
 use minitask_api::{Delivery, SECRET_FOUND, Trigger};
+use minitask_controller::Announcement;
+use minitask_controller::runtime::publisher::{Publisher, Reporter};
 use serde_json::json;
 use tracing::warn;
 
@@ -27,7 +27,7 @@ struct Pending {
     fired: i64,
     last_run: Option<String>,
     last: Option<Delivery>,
-    rejected: BTreeMap<String, (i64, String)>,
+    rejected: BTreeMap<&'static str, (i64, String)>,
 }
 
 #[derive(Clone, Default)]
@@ -38,7 +38,7 @@ pub struct Recorder {
 impl Recorder {
     /// Notes one delivery to `namespace/name`: its outcome, and the run
     /// it started (`started`) or a rejection's reason.
-    pub fn note(&self, namespace: &str, name: &str, delivery: Delivery, started: bool, rejected: Option<&str>) {
+    pub fn note(&self, namespace: &str, name: &str, delivery: Delivery, started: bool, rejected: Option<&'static str>) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let entry = pending.entry((namespace.into(), name.into())).or_default();
         if started {
@@ -46,7 +46,7 @@ impl Recorder {
             entry.last_run = delivery.run.clone();
         }
         if let Some(reason) = rejected {
-            let slot = entry.rejected.entry(reason.into()).or_default();
+            let slot = entry.rejected.entry(reason).or_default();
             slot.0 += 1;
             slot.1 = delivery.message.clone().unwrap_or_default();
         }
@@ -56,6 +56,11 @@ impl Recorder {
     /// Writes what is pending every second, until the process ends; and
     /// each webhook Trigger's `status.webhookSecret` when it changed.
     pub async fn run(self, client: Client, cache: Cache) {
+        let reporter = Reporter {
+            controller: "minitask-hooks".into(),
+            instance: std::env::var("POD_NAME").unwrap_or_else(|_| "minitask-hooks".into()),
+        };
+        let (publisher, _publishing) = Publisher::start(client.clone(), reporter);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
@@ -74,19 +79,22 @@ impl Recorder {
                 let Some(trigger) = cache.trigger(&namespace, &name) else {
                     continue;
                 };
-                for (reason, (count, message)) in &pending.rejected {
-                    event(
-                        &client,
-                        &trigger,
-                        reason,
-                        &format!("{count} deliveries rejected: {message}"),
-                    )
-                    .await;
-                }
-                if let Err(e) = write(&client, &trigger, &pending).await {
+                // Events only once the counts they announce are written
+                // (a conflict publishes them at the next tick, once).
+                if write(&client, &trigger, &pending).await.is_ok() {
+                    for (reason, (count, message)) in &pending.rejected {
+                        let note = format!("{count} deliveries rejected: {message}");
+                        let announcement = Announcement {
+                            type_: EventType::Warning,
+                            reason,
+                            note,
+                        };
+                        publisher.publish(trigger.as_ref(), announcement).await;
+                    }
+                } else {
                     // A conflict: the cache is behind; merge back and try
                     // again at the next tick.
-                    warn!(trigger = %name, %namespace, %e, "recording deliveries; trying again");
+                    warn!(trigger = %name, %namespace, "recording deliveries: the Trigger changed meanwhile; trying again");
                     let mut all = self.pending.lock().unwrap_or_else(|e| e.into_inner());
                     let entry = all.entry((namespace, name)).or_default();
                     entry.fired += pending.fired;
@@ -111,7 +119,7 @@ async fn write(client: &Client, trigger: &Trigger, pending: &Pending) -> Result<
     let status = trigger.status.clone().unwrap_or_default();
     let mut rejected = status.rejected.clone();
     for (reason, (count, _)) in &pending.rejected {
-        *rejected.entry(reason.clone()).or_default() += count;
+        *rejected.entry(reason.to_string()).or_default() += count;
     }
     let patch = json!({
         "metadata": {"resourceVersion": trigger.metadata.resource_version},
@@ -134,41 +142,6 @@ async fn write(client: &Client, trigger: &Trigger, pending: &Pending) -> Result<
     )
     .await
     .map(|_| ())
-}
-
-async fn event(client: &Client, trigger: &Trigger, reason: &str, note: &str) {
-    let now = Timestamp::now();
-    let name = trigger.metadata.name.clone().unwrap_or_default();
-    let namespace = trigger.metadata.namespace.clone().unwrap_or_default();
-    let event = Event {
-        metadata: ObjectMeta {
-            name: Some(format!("{name}.{:x}", now.as_nanosecond())),
-            namespace: Some(namespace.clone()),
-            ..ObjectMeta::default()
-        },
-        event_time: Some(MicroTime(now)),
-        action: Some("Deliver".into()),
-        reason: Some(reason.into()),
-        note: Some(note.chars().take(1000).collect()),
-        type_: Some("Warning".into()),
-        reporting_controller: Some("minitask.dev/hooks".into()),
-        reporting_instance: Some(std::env::var("POD_NAME").unwrap_or_else(|_| "minitask-hooks".into())),
-        regarding: Some(ObjectReference {
-            api_version: Some(Trigger::api_version(&()).into()),
-            kind: Some(Trigger::kind(&()).into()),
-            name: Some(name),
-            namespace: Some(namespace.clone()),
-            uid: trigger.metadata.uid.clone(),
-            ..ObjectReference::default()
-        }),
-        ..Event::default()
-    };
-    if let Err(e) = Api::<Event>::namespaced(client.clone(), &namespace)
-        .create(&PostParams::default(), &event)
-        .await
-    {
-        warn!(%e, %reason, "publishing an Event about a Trigger");
-    }
 }
 
 /// A delivery's record, now.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -136,7 +136,7 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
         rate,
         Instant::now(),
     );
-    let reject = |reason: &str, text: String| {
+    let reject = |reason: &'static str, text: String| {
         state.recorder.note(
             &namespace,
             &name,
@@ -184,10 +184,10 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
     };
     let secret = state.cache.secret(&trigger);
     let outcome = decide(&trigger, secret.as_deref(), &parts.headers, &body);
-    respond(state, &namespace, &name, &parts.headers, outcome).await
+    respond(state, &namespace, &name, outcome).await
 }
 
-async fn respond(state: &State, namespace: &str, name: &str, _: &HeaderMap, outcome: Outcome) -> Response<Full<Bytes>> {
+async fn respond(state: &State, namespace: &str, name: &str, outcome: Outcome) -> Response<Full<Bytes>> {
     let note = |d, started, rejected| state.recorder.note(namespace, name, d, started, rejected);
     match outcome {
         Outcome::Start { run, delivery: id } => {

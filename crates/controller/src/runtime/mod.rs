@@ -14,7 +14,7 @@ mod permissions;
 pub(crate) mod pipeline_status;
 pub(crate) mod pipelines;
 pub(crate) mod poll;
-pub(crate) mod publisher;
+pub mod publisher;
 pub(crate) mod reconcile;
 pub(crate) mod relisted;
 pub(crate) mod run;

@@ -117,18 +117,15 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<TriggerContext>) -> Resul
             source,
         }
     };
-    let exists_in = |kind: &str, object: &str| match kind {
-        "Task" => ctx.tasks.get(&ObjectRef::new(object).within(&namespace)).is_some(),
-        _ => ctx.pipelines.get(&ObjectRef::new(object).within(&namespace)).is_some(),
-    };
-    let checked =
-        schedule::check(&trigger, &|t| exists_in("Task", t), &|p| exists_in("Pipeline", p)).and_then(|cron| {
-            match trigger.status.as_ref().and_then(|s| s.webhook_secret.as_deref()) {
-                // minitask-hooks, which may read Secrets, says what is wrong.
-                Some(problem) if trigger.spec.webhook.is_some() && problem != SECRET_FOUND => Err(problem.to_string()),
-                _ => Ok(cron),
-            }
-        });
+    let task = |t: &str| ctx.tasks.get(&ObjectRef::new(t).within(&namespace)).is_some();
+    let pipeline = |p: &str| ctx.pipelines.get(&ObjectRef::new(p).within(&namespace)).is_some();
+    let checked = schedule::check(&trigger, &task, &pipeline).and_then(|cron| {
+        match trigger.status.as_ref().and_then(|s| s.webhook_secret.as_deref()) {
+            // minitask-hooks, which may read Secrets, says what is wrong.
+            Some(problem) if trigger.spec.webhook.is_some() && problem != SECRET_FOUND => Err(problem.to_string()),
+            _ => Ok(cron),
+        }
+    });
     let old = trigger.status.clone().unwrap_or_default();
     let mut status = old.clone();
     status.observed_generation = trigger.metadata.generation;

@@ -156,3 +156,24 @@ fn filtered_ignored_and_unfillable_deliveries_start_nothing() {
     );
     let _ = json!({});
 }
+
+#[test]
+fn params_are_filled_from_headers_and_the_event_too() {
+    let mut t = trigger(Provider::Github, None, &[]);
+    t.spec.run.params = vec![Param {
+        name: "commit".into(),
+        value: ParamValue::String("$(event)/$(headers.x-github-delivery)/$(body.head_commit.id)".into()),
+    }];
+    let h = headers(&[
+        ("x-hub-signature-256", &sign(SECRET, PUSH.as_bytes())),
+        ("x-github-event", "push"),
+        ("x-github-delivery", "d-9"),
+    ]);
+    let Outcome::Start { run, .. } = decide(&t, Some(SECRET), &h, PUSH.as_bytes()) else {
+        panic!("a start")
+    };
+    let TriggeredRun::Pipeline(run) = *run else {
+        panic!("a PipelineRun")
+    };
+    assert_eq!(run.spec.params[0].value, ParamValue::String("push/d-9/abc123".into()));
+}

@@ -263,7 +263,7 @@ async fn hostile_deliveries_get_their_answer_and_start_nothing() {
     assert!(cases.len() >= 30, "{} cases", cases.len());
     let mut wrong = Vec::new();
     for case in &cases {
-        let (path, mut headers) = if case.what.contains("quadratic") {
+        let (path, headers) = if case.what.contains("quadratic") {
             let signature = sign(SECRET.as_bytes(), &case.body);
             (
                 hooks.path("quadratic"),
@@ -272,7 +272,6 @@ async fn hostile_deliveries_get_their_answer_and_start_nothing() {
         } else {
             (hooks.path("corpus"), case.headers.clone())
         };
-        headers.retain(|_| true);
         let refs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
         let (code, answer) = hooks.post(&path, &refs, &case.body).await;
         if code != case.want {

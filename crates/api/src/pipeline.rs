@@ -230,16 +230,31 @@ pub struct PipelineTaskWorkspace {
 }
 
 /// A condition on a task: `input` (after substitution) is, or is not,
-/// one of `values`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+/// one of `values`; or a CEL expression that is true.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[x_kube(
+    validation = Rule::new("has(self.cel) ? !has(self.input) && !has(self.operator) && !has(self.values) : has(self.operator) && has(self.values)")
+        .message("set either cel, or operator and values (with input)"),
+)]
 pub struct WhenExpression {
     /// Text with references, such as `$(params.branch)` or
     /// `$(tasks.test.results.coverage)`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub input: String,
     /// `in` or `notin`.
-    pub operator: WhenOperator,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<WhenOperator>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(min = 1, max = 50))]
     pub values: Vec<String>,
+    /// A CEL expression that must be true, such as `'$(params.branch)' ==
+    /// 'main' && $(tasks.test.results.passed) > 0`. Each reference is a
+    /// value, never spliced text: in quotes a string, outside a number, a
+    /// bool or a string by what it holds. Instead of input, operator and
+    /// values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub cel: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

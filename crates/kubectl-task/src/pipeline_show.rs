@@ -248,7 +248,7 @@ pub fn describe_pipeline(pipeline: &Pipeline, recent: &[PipelineRun], now: Times
                 (Some(r), true) => format!("{} (matrix)", r.name),
                 (None, _) => "<inline>".into(),
             };
-            let when = t.when.iter().map(|w| w.input.clone()).collect::<Vec<_>>().join(", ");
+            let when = t.when.iter().map(when_text).collect::<Vec<_>>().join(" && ");
             vec![t.name.clone(), runs, after(spec, t, finally), when]
         })
         .collect();
@@ -322,6 +322,15 @@ pub async fn show_pipeline(cluster: &Cluster, pipeline: Pipeline, output: Option
     recent.truncate(5);
     print(&describe_pipeline(&pipeline, &recent, Timestamp::now()));
     Ok(())
+}
+
+/// One `when` as written: its CEL, or `input in [values]`.
+fn when_text(w: &minitask_api::WhenExpression) -> String {
+    match (&w.cel, w.operator) {
+        (Some(cel), _) => cel.clone(),
+        (None, Some(minitask_api::WhenOperator::NotIn)) => format!("{} notin [{}]", w.input, w.values.join(", ")),
+        (None, _) => format!("{} in [{}]", w.input, w.values.join(", ")),
+    }
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ impl<'a> Eval<'a> {
             return Ok(value.clone());
         }
         match self.vars.iter().find(|(n, _)| *n == name) {
-            Some((_, json)) => Ok(Val::Json(json)),
+            Some((_, json)) => Ok(norm(Val::Json(json))),
             None => Err(format!("unknown name {name}")),
         }
     }

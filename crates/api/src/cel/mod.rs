@@ -1,4 +1,5 @@
-//! A small CEL (Common Expression Language) for webhook filters: literals,
+//! A small CEL (Common Expression Language) for webhook filters and a
+//! pipeline task's `when`: literals,
 //! field access, `has()`, comparison and arithmetic, `in`, `?:`, string
 //! functions (`startsWith`, `endsWith`, `contains`, `matches`, `size`,
 //! `lowerAscii`), conversions and the list macros (`all`, `exists`,
@@ -9,6 +10,9 @@
 
 mod eval;
 mod parse;
+mod when;
+
+pub use when::{When, compile_when, typed};
 
 use parse::Expr;
 

@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::{Resource, ResourceExt};
 use minitask_api::{
     LABEL_PIPELINE_TASK, ParamValue, Phase, PipelineReason, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask,
-    Reason, TaskRun, TaskState, WhenOperator, format_duration,
+    Reason, TaskRun, TaskState, format_duration,
 };
 
 use crate::pipeline::child::{child, child_name, claim};
@@ -35,11 +35,11 @@ use crate::pipeline::matrix::combinations;
 use crate::pipeline::messages::{outcome, progress_message, summary};
 use crate::pipeline::validate::{DeclaredResults, validate};
 use crate::pipeline::variables::{
-    add_task, missing_input, pipeline_results, results, results_too_large, substitute, when_holds, with_results,
+    add_task, missing_input, pipeline_results, results, results_too_large, substitute, when_skips, with_results,
 };
 use crate::pipeline::view::{STOPPED, Stop, View, failed, is_finally};
 use crate::pod::params;
-use crate::pod::substitute::{Field, Scope, Vars};
+use crate::pod::substitute::{Scope, Vars};
 use crate::shared::set_succeeded;
 use crate::status::refusal::{Refusal, retry_after};
 
@@ -376,28 +376,8 @@ impl Ctx<'_> {
         }
         let mut problems = Vec::new();
         let what = format!("task {:?}", task.name);
-        if !when_holds(task, vars, &what, &mut problems) && problems.is_empty() {
-            // With the values it was judged on: "dev" notin [main]
-            // ($(params.branch)), not only the text of the Pipeline.
-            let conditions: Vec<String> = task
-                .when
-                .iter()
-                .map(|w| {
-                    let mut unused = Vec::new();
-                    let input = vars.string(&w.input, Field::Raw, &what, &mut unused);
-                    let values = vars.list_in(&w.values, Field::Raw, &what, &mut unused);
-                    let written = match input == w.input {
-                        true => String::new(),
-                        false => format!(" ({})", w.input),
-                    };
-                    format!(
-                        "{input:?}{written} {} [{}]",
-                        if w.operator == WhenOperator::In { "in" } else { "notin" },
-                        values.join(", ")
-                    )
-                })
-                .collect();
-            return View::skipped("WhenFalse", format!("its when is false: {}", conditions.join(" and ")));
+        if let Some(skipped) = when_skips(task, vars, &what, &mut problems) {
+            return skipped;
         }
         let params = substitute(&task.params, vars, &what, &mut problems);
         let runs = match &task.matrix {

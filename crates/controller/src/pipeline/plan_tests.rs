@@ -205,6 +205,37 @@ fn when_guards_only_its_task_and_those_that_need_its_results() {
 }
 
 #[test]
+fn a_cel_when_reads_params_and_results_as_values() {
+    let spec = pipeline(json!({
+        "params": [{"name": "branch", "default": "dev"}],
+        "tasks": [
+            {"name": "test", "taskRef": {"name": "t"}},
+            {"name": "deploy", "taskRef": {"name": "t"}, "when": [{"cel": "'$(params.branch)' == 'main' && $(tasks.test.results.passed) > 0"}]},
+            {"name": "odd", "taskRef": {"name": "t"}, "runAfter": ["test"], "when": [{"cel": "$(tasks.test.results.passed) + 1"}]},
+        ],
+    }));
+    let passed = |n: &str| vec![child("p-test", "test", Some(Phase::Succeeded), &[("passed", n)])];
+    assert_eq!(created(&plan_at(&run(), &spec, vec![], 1)), ["p-test"], "deploy waits for the result it reads");
+    let main = run_with(json!({"pipelineRef": {"name": "ci"}, "params": [{"name": "branch", "value": "main"}]}));
+    assert_eq!(created(&plan_at(&main, &spec, passed("3"), 2)), ["p-deploy"]);
+
+    let none = plan_at(&main, &spec, passed("0"), 2);
+    assert_eq!(state(&none, "deploy"), (Skipped, Some("WhenFalse".into())));
+    assert_eq!(
+        none.status.tasks[1].message.as_deref(),
+        Some("its when is false: '$(params.branch)' == 'main' && $(tasks.test.results.passed) > 0 (with $(params.branch) = \"main\", $(tasks.test.results.passed) = 0) is false")
+    );
+    // A value is never spliced into the expression.
+    let forged = run_with(json!({"pipelineRef": {"name": "ci"}, "params": [{"name": "branch", "value": "x' || true || '"}]}));
+    assert_eq!(state(&plan_at(&forged, &spec, passed("3"), 2), "deploy"), (Skipped, Some("WhenFalse".into())));
+
+    let odd = plan_at(&main, &spec, passed("3"), 2);
+    assert_eq!(state(&odd, "odd"), (Skipped, Some("WhenError".into())));
+    let message = odd.status.tasks[2].message.clone().unwrap();
+    assert!(message.contains("could not be evaluated: the expression gave int, not a bool"), "{message}");
+}
+
+#[test]
 fn a_failure_starts_nothing_new_and_finally_runs_with_the_statuses() {
     let spec = pipeline(json!({
         "tasks": [task("a", &[]), task("b", &[]), task("c", &["a"])],

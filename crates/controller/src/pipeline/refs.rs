@@ -57,7 +57,7 @@ fn classify(inner: &str) -> Ref<'_> {
 }
 
 /// Every text of a pipeline task that may hold references: its params'
-/// values, its matrix's, and its `when` inputs and values.
+/// values, its matrix's, and its `when` inputs, values and CEL.
 pub fn texts(task: &PipelineTask) -> Vec<&str> {
     let mut all = values(&task.params);
     if let Some(matrix) = &task.matrix {
@@ -66,6 +66,7 @@ pub fn texts(task: &PipelineTask) -> Vec<&str> {
     for when in &task.when {
         all.push(&when.input);
         all.extend(when.values.iter().map(String::as_str));
+        all.extend(when.cel.as_deref());
     }
     all
 }

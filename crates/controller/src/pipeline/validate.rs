@@ -1,13 +1,13 @@
 //! Checking a Pipeline where admission cannot: cycles, references to tasks,
 //! results, params and workspaces that do not exist, `$(tasks...status)`
-//! outside finally, matrices. Linear in tasks + references (Tekton's
+//! outside finally, matrices, `when` CEL that does not parse. Linear in tasks + references (Tekton's
 //! webhook timed out on large pipelines, tektoncd/pipeline#5420). The
 //! controller records the outcome in the Pipeline's `Valid` condition, and
 //! a run of an invalid Pipeline fails at start (InvalidPipeline).
 
 use std::collections::{HashMap, HashSet};
 
-use minitask_api::{ParamValue, PipelineSpec, PipelineTask};
+use minitask_api::{ParamValue, PipelineSpec, PipelineTask, cel};
 
 use crate::pipeline::graph::graph;
 use crate::pipeline::refs::{Ref, refs, texts};
@@ -81,6 +81,20 @@ pub fn validate(spec: &PipelineSpec, declared: DeclaredResults) -> Vec<String> {
                     "{who}: workspace {:?} binds the Pipeline's workspace {:?}, which the Pipeline does not declare",
                     binding.name, binding.workspace
                 ));
+            }
+        }
+        for (i, when) in task.when.iter().enumerate() {
+            match &when.cel {
+                Some(cel) => {
+                    if let Err(e) = cel::compile_when(cel) {
+                        problems.push(format!("{who}: when[{i}].cel {cel:?} is not CEL: {e}"));
+                    }
+                }
+                // Admission refuses it; an older object may still hold it.
+                None if when.operator.is_none() => {
+                    problems.push(format!("{who}: when[{i}] needs cel, or operator and values"))
+                }
+                None => {}
             }
         }
         if let Some(matrix) = &task.matrix {
@@ -213,6 +227,20 @@ mod tests {
             validate(&s, &no_results).len() < want.len(),
             "unknown declarations are not checked"
         );
+    }
+
+    #[test]
+    fn a_when_that_is_not_cel_is_named() {
+        let s = spec(json!({"tasks": [
+            {"name": "a", "taskRef": {"name": "t"}, "when": [{"cel": "'$(params.b)' =="}]},
+            {"name": "b", "taskRef": {"name": "t"}, "when": [{"cel": "branch == 'main'"}, {"cel": "true"}]},
+        ], "params": [{"name": "b"}]}));
+        let got = validate(&s, &no_results);
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(got[0].starts_with("task \"a\": when[0].cel \"'$(params.b)' ==\" is not CEL: "), "{}", got[0]);
+        assert!(got[1].contains("when[0].cel \"branch == 'main'\" is not CEL: unknown name branch"), "{}", got[1]);
+        let s = spec(json!({"tasks": [{"name": "a", "taskRef": {"name": "t"}, "when": [{"cel": "$(params.nope) > 1"}]}]}));
+        assert_eq!(validate(&s, &no_results), ["task \"a\": $(params.nope) refers to a param the Pipeline does not declare"]);
     }
 
     /// Two tasks must never want one TaskRun, and a matrix task's TaskRuns

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use minitask_api::{Param, ParamValue, PipelineSpec, PipelineTask, TaskRun, TaskRunResult, TaskState, WhenOperator};
+use minitask_api::{Param, ParamValue, PipelineSpec, PipelineTask, TaskRun, TaskRunResult, TaskState, WhenOperator, cel};
 
 use crate::pipeline::refs::{Ref, refs, texts};
 use crate::pipeline::view::{STOPPED, Stop, View};
@@ -38,16 +38,71 @@ pub(crate) fn missing_input(task: &PipelineTask, vars: &Vars) -> Option<View> {
     None
 }
 
-pub(crate) fn when_holds(task: &PipelineTask, vars: &Vars, what: &str, problems: &mut Vec<String>) -> bool {
-    task.when.iter().all(|w| {
-        let input = vars.string(&w.input, Field::Raw, what, problems);
-        let values = vars.list_in(&w.values, Field::Raw, what, problems);
-        let found = values.contains(&input);
-        match w.operator {
-            WhenOperator::In => found,
-            WhenOperator::NotIn => !found,
+/// Why `task`'s `when` skips it, with the values it was judged on
+/// (`"dev" notin [main] ($(params.branch))`, not only the Pipeline's
+/// text); None when every condition holds, or when a reference could not
+/// be filled (`problems` says which).
+pub(crate) fn when_skips(task: &PipelineTask, vars: &Vars, what: &str, problems: &mut Vec<String>) -> Option<View> {
+    let mut judged = Vec::new();
+    let mut holds = true;
+    for w in &task.when {
+        let Some(cel) = &w.cel else {
+            let input = vars.string(&w.input, Field::Raw, what, problems);
+            let values = vars.list_in(&w.values, Field::Raw, what, problems);
+            let found = values.contains(&input);
+            let written = match input == w.input {
+                true => String::new(),
+                false => format!(" ({})", w.input),
+            };
+            let (operator, true_when) = match w.operator {
+                Some(WhenOperator::NotIn) => ("notin", !found),
+                _ => ("in", found),
+            };
+            holds &= true_when;
+            judged.push(format!("{input:?}{written} {operator} [{}]", values.join(", ")));
+            continue;
+        };
+        let shown = |values: &[serde_json::Value], refs: &[(String, bool)]| {
+            let filled: Vec<String> = refs.iter().zip(values).map(|((r, _), v)| format!("{r} = {v}")).collect();
+            match filled.is_empty() {
+                true => cel.clone(),
+                false => format!("{cel} (with {})", filled.join(", ")),
+            }
+        };
+        let when = match cel::compile_when(cel) {
+            Ok(when) => when,
+            Err(e) => return Some(View::skipped("WhenError", format!("its when expression {cel:?} does not parse: {e}"))),
+        };
+        let values: Vec<serde_json::Value> = when
+            .references
+            .iter()
+            .map(|(reference, quoted)| match (quoted, vars.whole_array(reference, what, problems)) {
+                (false, Whole::Items(items)) => serde_json::json!(items),
+                (true, _) | (false, Whole::No) => {
+                    let text = vars.string(reference, Field::Raw, what, problems);
+                    if *quoted { serde_json::Value::String(text) } else { cel::typed(&text) }
+                }
+                (false, Whole::Problem) => serde_json::Value::Null,
+            })
+            .collect();
+        if !problems.is_empty() {
+            return None;
         }
-    })
+        match when.eval(&values) {
+            Ok(true) => judged.push(shown(&values, &when.references)),
+            Ok(false) => {
+                holds = false;
+                judged.push(format!("{} is false", shown(&values, &when.references)));
+            }
+            Err(e) => {
+                return Some(View::skipped(
+                    "WhenError",
+                    format!("its when expression could not be evaluated: {e}: {}", shown(&values, &when.references)),
+                ));
+            }
+        }
+    }
+    (!holds && problems.is_empty()).then(|| View::skipped("WhenFalse", format!("its when is false: {}", judged.join(" and "))))
 }
 
 /// `params` with every reference replaced; a value that is exactly

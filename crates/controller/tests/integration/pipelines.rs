@@ -78,6 +78,12 @@ async fn until_children(w: &World, want: &[&str]) {
     .await;
 }
 
+/// Waits until TaskRun `name` exists.
+async fn child_exists(w: &World, name: &str) {
+    let runs = w.runs();
+    eventually(name, WAIT, || async { runs.get(name).await.ok() }).await;
+}
+
 /// Plays the TaskRun's end: its status says `phase`, with `results`.
 async fn end(w: &World, child: &str, phase: Phase, results: &[(&str, &str)]) {
     let results: Vec<Value> = results.iter().map(|(n, v)| json!({"name": n, "value": v})).collect();
@@ -410,6 +416,50 @@ async fn an_invalid_pipeline_says_why_and_its_runs_fail_at_start() {
     assert_eq!(waiting.reason.as_deref(), Some("PipelineNotFound"));
     create_pipeline(&w, "missing", json!({"tasks": [task("a", &[])]})).await;
     until_children(&w, &["nothing-a"]).await;
+}
+
+/// A CEL `when` reads a param and a result as values; one that does not
+/// parse makes the Pipeline invalid, naming it.
+#[tokio::test]
+async fn a_cel_when_decides_on_a_result_and_one_that_does_not_parse_is_named() {
+    let w = World::new("pipeline-cel").await;
+    let _controller = w.controller().await;
+    let step = json!({"name": "a", "image": "busybox", "script": "true"});
+    w.create_task_with("t", json!({"steps": [step], "results": [{"name": "passed"}]})).await;
+    let deploy = |cel: &str| json!({"params": [{"name": "branch"}], "tasks": [
+        task("test", &[]),
+        {"name": "deploy", "taskRef": {"name": "t"}, "when": [{"cel": cel}]},
+    ]});
+    create_pipeline(&w, "cd", deploy("'$(params.branch)' == 'main' && $(tasks.test.results.passed) > 0")).await;
+    for (run, branch, passed, deployed) in [("yes", "main", "3", true), ("none", "main", "0", false), ("dev", "dev", "3", false)] {
+        create_run(&w, run, json!({"pipelineRef": {"name": "cd"}, "params": [{"name": "branch", "value": branch}]})).await;
+        child_exists(&w, &format!("{run}-test")).await;
+        end(&w, &format!("{run}-test"), Phase::Succeeded, &[("passed", passed)]).await;
+        if deployed {
+            child_exists(&w, &format!("{run}-deploy")).await;
+        } else {
+            let status = run_status(&w, run, "deploy skipped", |s| state(s, "deploy") == TaskState::Skipped).await;
+            let message = status.tasks.iter().find(|t| t.name == "deploy").and_then(|t| t.message.clone()).unwrap();
+            assert!(message.starts_with("its when is false: '$(params.branch)' == 'main'"), "{message}");
+            assert!(message.contains(&format!("$(params.branch) = \"{branch}\"")), "{message}");
+        }
+        for child in children(&w).await {
+            if child.starts_with(run) && child != format!("{run}-test") {
+                end(&w, &child, Phase::Succeeded, &[]).await;
+            }
+        }
+        let done = run_status(&w, run, "succeeded", |s| s.phase == Some(Phase::Succeeded)).await;
+        assert_eq!(done.phase, Some(Phase::Succeeded));
+    }
+
+    create_pipeline(&w, "bad", deploy("$(tasks.test.results.passed) >")).await;
+    let status = eventually("the Valid condition", WAIT, || async {
+        pipelines(&w).get("bad").await.ok()?.status.filter(|s| !s.conditions.is_empty())
+    })
+    .await;
+    assert_eq!(status.conditions[0].status, "False");
+    let message = &status.conditions[0].message;
+    assert!(message.contains("task \"deploy\": when[0].cel \"$(tasks.test.results.passed) >\" is not CEL"), "{message}");
 }
 
 /// A Pipeline found invalid because of its Task is checked again when the

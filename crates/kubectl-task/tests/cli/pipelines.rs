@@ -26,9 +26,9 @@ fn ci() -> Value {
         "workspaces": [{"name": "src"}],
         "tasks": [
             {"name": "fetch", "taskRef": {"name": "git"}, "workspaces": [{"name": "out", "workspace": "src"}]},
-            {"name": "test", "taskRef": {"name": "t"}, "runAfter": ["fetch"]},
+            {"name": "test", "taskRef": {"name": "t"}, "runAfter": ["fetch"], "when": [{"cel": "'$(params.ref)' != ''"}]},
         ],
-        "finally": [{"name": "report", "taskRef": {"name": "t"}}],
+        "finally": [{"name": "report", "taskRef": {"name": "t"}, "when": [{"input": "$(tasks.status)", "operator": "notin", "values": ["Failed"]}]}],
     })
 }
 
@@ -217,6 +217,8 @@ async fn pipelines_and_their_runs_are_listed_described_cancelled_and_deleted() {
         pipeline.contains("Start it with `kubectl task start pipeline/ci`"),
         "{pipeline}"
     );
+    assert!(pipeline.contains("fetch       '$(params.ref)' != ''"), "the when as written: {pipeline}");
+    assert!(pipeline.contains("$(tasks.status) notin [Failed]"), "{pipeline}");
 
     let logs = task_in(&ns, &["logs", "plr/ci-1"]);
     assert!(logs.status.success(), "{}", text(&logs.stderr));

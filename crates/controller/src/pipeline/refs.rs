@@ -30,6 +30,11 @@ pub fn refs(text: &str) -> Vec<Ref<'_>> {
     while let Some(start) = rest.find("$(") {
         let after = &rest[start + 2..];
         let Some(end) = after.find(')') else { break };
+        // `$(cmd $(params.x))` in a script: the inner one is the reference.
+        if after[..end].contains("$(") {
+            rest = after;
+            continue;
+        }
         found.push(classify(&after[..end]));
         rest = &after[end + 1..];
     }
@@ -121,5 +126,6 @@ mod tests {
             ]
         );
         assert_eq!(refs("no $(end"), []);
+        assert_eq!(refs("$(echo $(params.x))"), [Ref::Param("x")], "the inner one");
     }
 }

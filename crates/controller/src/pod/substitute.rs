@@ -94,7 +94,13 @@ impl Vars {
             };
             let reference = &after[..end];
             match self.lookup(reference, what) {
-                Lookup::NotOurs => out.push_str(&rest[start..start + 3 + end]),
+                // A shell's `$(ls $(workspaces.data.path))`: the inner
+                // reference is still ours to fill.
+                Lookup::NotOurs => {
+                    out.push_str("$(");
+                    rest = after;
+                    continue;
+                }
                 Lookup::Found(value) => out.push_str(&match field {
                     Field::Raw => value,
                     Field::Expanded => escape(&value),
@@ -268,6 +274,12 @@ mod tests {
                 text: "echo $(date) $(HOME) $( ls ) $(params.who",
                 field: Field::Raw,
                 want: "echo $(date) $(HOME) $( ls ) $(params.who",
+                problems: &[],
+            },
+            Case {
+                text: "n=$(ls -1 $(results.digest.path) | wc -l) $($(params.who))",
+                field: Field::Raw,
+                want: "n=$(ls -1 /minitask/results/digest | wc -l) $(world $(HOME) $$)",
                 problems: &[],
             },
             Case {

@@ -8,6 +8,7 @@ mod debug;
 mod describe;
 mod errors;
 mod follow;
+mod import;
 mod inputs;
 mod jsonpath;
 mod list;
@@ -83,6 +84,11 @@ enum Command {
     Triggers(triggers::ListArgs),
     /// Act on a Trigger: `trigger fire NAME` starts its run now.
     Trigger(triggers::TriggerArgs),
+    /// Convert Tekton Tasks, Pipelines, TaskRuns and PipelineRuns
+    /// (tekton.dev/v1, v1beta1) to mini-task's: print them, or --apply;
+    /// every field left behind is listed, and fails the command unless
+    /// --allow-partial.
+    Import(import::Args),
     /// Serve a live web view of runs, logs and pipeline graphs on this
     /// machine, as you (your kubeconfig); until Ctrl-C.
     Dashboard(dashboard::Args),
@@ -182,6 +188,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             version::run(&target.connect().await).await?;
             return Ok(Outcome::Done);
         }
+        Command::Import(args) => return import::run(target, args).await,
         _ => {}
     }
     let cluster = target.connect().await?;
@@ -197,7 +204,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Dashboard(args) => dashboard::run(cluster, args).await?,
         Command::Triggers(args) => triggers::list(&cluster, args).await?,
         Command::Trigger(args) => triggers::run(&cluster, args).await?,
-        Command::Completion { .. } | Command::Version => {}
+        Command::Completion { .. } | Command::Version | Command::Import(_) => {}
     }
     Ok(Outcome::Done)
 }

@@ -111,5 +111,10 @@ fn no_text_panics() {
 fn a_variable_that_is_a_bool_or_a_number_is_one() {
     let program = compile("flag && n > 1", &["flag", "n"]).unwrap();
     assert_eq!(program.eval_bool(&[("flag", &json!(true)), ("n", &json!(2))]), Ok(true));
-    assert_eq!(compile("flag", &["flag"]).unwrap().eval_bool(&[("flag", &json!(false))]), Ok(false));
+    assert_eq!(
+        compile("flag", &["flag"])
+            .unwrap()
+            .eval_bool(&[("flag", &json!(false))]),
+        Ok(false)
+    );
 }

@@ -149,7 +149,10 @@ mod tests {
     #[test]
     fn bad_expressions_are_named_plainly() {
         let unknown = compile_when("branch == 'main'").unwrap_err();
-        assert!(unknown.starts_with("unknown name branch: a when expression has no names"), "{unknown}");
+        assert!(
+            unknown.starts_with("unknown name branch: a when expression has no names"),
+            "{unknown}"
+        );
         assert!(compile_when("'$(params.a)' ==").is_err());
         assert!(compile_when("'not closed").is_err());
         let not_bool = compile_when("$(params.n) + 1").unwrap();

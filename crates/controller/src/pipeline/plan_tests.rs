@@ -215,7 +215,11 @@ fn a_cel_when_reads_params_and_results_as_values() {
         ],
     }));
     let passed = |n: &str| vec![child("p-test", "test", Some(Phase::Succeeded), &[("passed", n)])];
-    assert_eq!(created(&plan_at(&run(), &spec, vec![], 1)), ["p-test"], "deploy waits for the result it reads");
+    assert_eq!(
+        created(&plan_at(&run(), &spec, vec![], 1)),
+        ["p-test"],
+        "deploy waits for the result it reads"
+    );
     let main = run_with(json!({"pipelineRef": {"name": "ci"}, "params": [{"name": "branch", "value": "main"}]}));
     assert_eq!(created(&plan_at(&main, &spec, passed("3"), 2)), ["p-deploy"]);
 
@@ -223,16 +227,25 @@ fn a_cel_when_reads_params_and_results_as_values() {
     assert_eq!(state(&none, "deploy"), (Skipped, Some("WhenFalse".into())));
     assert_eq!(
         none.status.tasks[1].message.as_deref(),
-        Some("its when is false: '$(params.branch)' == 'main' && $(tasks.test.results.passed) > 0 (with $(params.branch) = \"main\", $(tasks.test.results.passed) = 0) is false")
+        Some(
+            "its when is false: '$(params.branch)' == 'main' && $(tasks.test.results.passed) > 0 (with $(params.branch) = \"main\", $(tasks.test.results.passed) = 0) is false"
+        )
     );
     // A value is never spliced into the expression.
-    let forged = run_with(json!({"pipelineRef": {"name": "ci"}, "params": [{"name": "branch", "value": "x' || true || '"}]}));
-    assert_eq!(state(&plan_at(&forged, &spec, passed("3"), 2), "deploy"), (Skipped, Some("WhenFalse".into())));
+    let forged =
+        run_with(json!({"pipelineRef": {"name": "ci"}, "params": [{"name": "branch", "value": "x' || true || '"}]}));
+    assert_eq!(
+        state(&plan_at(&forged, &spec, passed("3"), 2), "deploy"),
+        (Skipped, Some("WhenFalse".into()))
+    );
 
     let odd = plan_at(&main, &spec, passed("3"), 2);
     assert_eq!(state(&odd, "odd"), (Skipped, Some("WhenError".into())));
     let message = odd.status.tasks[2].message.clone().unwrap();
-    assert!(message.contains("could not be evaluated: the expression gave int, not a bool"), "{message}");
+    assert!(
+        message.contains("could not be evaluated: the expression gave int, not a bool"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -237,10 +237,22 @@ mod tests {
         ], "params": [{"name": "b"}]}));
         let got = validate(&s, &no_results);
         assert_eq!(got.len(), 2, "{got:#?}");
-        assert!(got[0].starts_with("task \"a\": when[0].cel \"'$(params.b)' ==\" is not CEL: "), "{}", got[0]);
-        assert!(got[1].contains("when[0].cel \"branch == 'main'\" is not CEL: unknown name branch"), "{}", got[1]);
-        let s = spec(json!({"tasks": [{"name": "a", "taskRef": {"name": "t"}, "when": [{"cel": "$(params.nope) > 1"}]}]}));
-        assert_eq!(validate(&s, &no_results), ["task \"a\": $(params.nope) refers to a param the Pipeline does not declare"]);
+        assert!(
+            got[0].starts_with("task \"a\": when[0].cel \"'$(params.b)' ==\" is not CEL: "),
+            "{}",
+            got[0]
+        );
+        assert!(
+            got[1].contains("when[0].cel \"branch == 'main'\" is not CEL: unknown name branch"),
+            "{}",
+            got[1]
+        );
+        let s =
+            spec(json!({"tasks": [{"name": "a", "taskRef": {"name": "t"}, "when": [{"cel": "$(params.nope) > 1"}]}]}));
+        assert_eq!(
+            validate(&s, &no_results),
+            ["task \"a\": $(params.nope) refers to a param the Pipeline does not declare"]
+        );
     }
 
     /// Two tasks must never want one TaskRun, and a matrix task's TaskRuns

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use minitask_api::{Param, ParamValue, PipelineSpec, PipelineTask, TaskRun, TaskRunResult, TaskState, WhenOperator, cel};
+use minitask_api::{
+    Param, ParamValue, PipelineSpec, PipelineTask, TaskRun, TaskRunResult, TaskState, WhenOperator, cel,
+};
 
 use crate::pipeline::refs::{Ref, refs, texts};
 use crate::pipeline::view::{STOPPED, Stop, View};
@@ -63,7 +65,11 @@ pub(crate) fn when_skips(task: &PipelineTask, vars: &Vars, what: &str, problems:
             continue;
         };
         let shown = |values: &[serde_json::Value], refs: &[(String, bool)]| {
-            let filled: Vec<String> = refs.iter().zip(values).map(|((r, _), v)| format!("{r} = {v}")).collect();
+            let filled: Vec<String> = refs
+                .iter()
+                .zip(values)
+                .map(|((r, _), v)| format!("{r} = {v}"))
+                .collect();
             match filled.is_empty() {
                 true => cel.clone(),
                 false => format!("{cel} (with {})", filled.join(", ")),
@@ -71,19 +77,30 @@ pub(crate) fn when_skips(task: &PipelineTask, vars: &Vars, what: &str, problems:
         };
         let when = match cel::compile_when(cel) {
             Ok(when) => when,
-            Err(e) => return Some(View::skipped("WhenError", format!("its when expression {cel:?} does not parse: {e}"))),
+            Err(e) => {
+                return Some(View::skipped(
+                    "WhenError",
+                    format!("its when expression {cel:?} does not parse: {e}"),
+                ));
+            }
         };
         let values: Vec<serde_json::Value> = when
             .references
             .iter()
-            .map(|(reference, quoted)| match (quoted, vars.whole_array(reference, what, problems)) {
-                (false, Whole::Items(items)) => serde_json::json!(items),
-                (true, _) | (false, Whole::No) => {
-                    let text = vars.string(reference, Field::Raw, what, problems);
-                    if *quoted { serde_json::Value::String(text) } else { cel::typed(&text) }
-                }
-                (false, Whole::Problem) => serde_json::Value::Null,
-            })
+            .map(
+                |(reference, quoted)| match (quoted, vars.whole_array(reference, what, problems)) {
+                    (false, Whole::Items(items)) => serde_json::json!(items),
+                    (true, _) | (false, Whole::No) => {
+                        let text = vars.string(reference, Field::Raw, what, problems);
+                        if *quoted {
+                            serde_json::Value::String(text)
+                        } else {
+                            cel::typed(&text)
+                        }
+                    }
+                    (false, Whole::Problem) => serde_json::Value::Null,
+                },
+            )
             .collect();
         if !problems.is_empty() {
             return None;
@@ -97,12 +114,16 @@ pub(crate) fn when_skips(task: &PipelineTask, vars: &Vars, what: &str, problems:
             Err(e) => {
                 return Some(View::skipped(
                     "WhenError",
-                    format!("its when expression could not be evaluated: {e}: {}", shown(&values, &when.references)),
+                    format!(
+                        "its when expression could not be evaluated: {e}: {}",
+                        shown(&values, &when.references)
+                    ),
                 ));
             }
         }
     }
-    (!holds && problems.is_empty()).then(|| View::skipped("WhenFalse", format!("its when is false: {}", judged.join(" and "))))
+    (!holds && problems.is_empty())
+        .then(|| View::skipped("WhenFalse", format!("its when is false: {}", judged.join(" and "))))
 }
 
 /// `params` with every reference replaced; a value that is exactly

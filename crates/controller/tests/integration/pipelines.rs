@@ -425,23 +425,51 @@ async fn a_cel_when_decides_on_a_result_and_one_that_does_not_parse_is_named() {
     let w = World::new("pipeline-cel").await;
     let _controller = w.controller().await;
     let step = json!({"name": "a", "image": "busybox", "script": "true"});
-    w.create_task_with("t", json!({"steps": [step], "results": [{"name": "passed"}]})).await;
-    let deploy = |cel: &str| json!({"params": [{"name": "branch"}], "tasks": [
-        task("test", &[]),
-        {"name": "deploy", "taskRef": {"name": "t"}, "when": [{"cel": cel}]},
-    ]});
-    create_pipeline(&w, "cd", deploy("'$(params.branch)' == 'main' && $(tasks.test.results.passed) > 0")).await;
-    for (run, branch, passed, deployed) in [("yes", "main", "3", true), ("none", "main", "0", false), ("dev", "dev", "3", false)] {
-        create_run(&w, run, json!({"pipelineRef": {"name": "cd"}, "params": [{"name": "branch", "value": branch}]})).await;
+    w.create_task_with("t", json!({"steps": [step], "results": [{"name": "passed"}]}))
+        .await;
+    let deploy = |cel: &str| {
+        json!({"params": [{"name": "branch"}], "tasks": [
+            task("test", &[]),
+            {"name": "deploy", "taskRef": {"name": "t"}, "when": [{"cel": cel}]},
+        ]})
+    };
+    create_pipeline(
+        &w,
+        "cd",
+        deploy("'$(params.branch)' == 'main' && $(tasks.test.results.passed) > 0"),
+    )
+    .await;
+    for (run, branch, passed, deployed) in [
+        ("yes", "main", "3", true),
+        ("none", "main", "0", false),
+        ("dev", "dev", "3", false),
+    ] {
+        create_run(
+            &w,
+            run,
+            json!({"pipelineRef": {"name": "cd"}, "params": [{"name": "branch", "value": branch}]}),
+        )
+        .await;
         child_exists(&w, &format!("{run}-test")).await;
         end(&w, &format!("{run}-test"), Phase::Succeeded, &[("passed", passed)]).await;
         if deployed {
             child_exists(&w, &format!("{run}-deploy")).await;
         } else {
             let status = run_status(&w, run, "deploy skipped", |s| state(s, "deploy") == TaskState::Skipped).await;
-            let message = status.tasks.iter().find(|t| t.name == "deploy").and_then(|t| t.message.clone()).unwrap();
-            assert!(message.starts_with("its when is false: '$(params.branch)' == 'main'"), "{message}");
-            assert!(message.contains(&format!("$(params.branch) = \"{branch}\"")), "{message}");
+            let message = status
+                .tasks
+                .iter()
+                .find(|t| t.name == "deploy")
+                .and_then(|t| t.message.clone())
+                .unwrap();
+            assert!(
+                message.starts_with("its when is false: '$(params.branch)' == 'main'"),
+                "{message}"
+            );
+            assert!(
+                message.contains(&format!("$(params.branch) = \"{branch}\"")),
+                "{message}"
+            );
         }
         for child in children(&w).await {
             if child.starts_with(run) && child != format!("{run}-test") {
@@ -454,12 +482,20 @@ async fn a_cel_when_decides_on_a_result_and_one_that_does_not_parse_is_named() {
 
     create_pipeline(&w, "bad", deploy("$(tasks.test.results.passed) >")).await;
     let status = eventually("the Valid condition", WAIT, || async {
-        pipelines(&w).get("bad").await.ok()?.status.filter(|s| !s.conditions.is_empty())
+        pipelines(&w)
+            .get("bad")
+            .await
+            .ok()?
+            .status
+            .filter(|s| !s.conditions.is_empty())
     })
     .await;
     assert_eq!(status.conditions[0].status, "False");
     let message = &status.conditions[0].message;
-    assert!(message.contains("task \"deploy\": when[0].cel \"$(tasks.test.results.passed) >\" is not CEL"), "{message}");
+    assert!(
+        message.contains("task \"deploy\": when[0].cel \"$(tasks.test.results.passed) >\" is not CEL"),
+        "{message}"
+    );
 }
 
 /// A Pipeline found invalid because of its Task is checked again when the

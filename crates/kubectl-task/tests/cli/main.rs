@@ -9,6 +9,7 @@ mod conventions;
 mod dashboard;
 mod errors;
 mod follow;
+mod import;
 mod pipelines;
 mod start;
 mod triggers;

@@ -217,7 +217,10 @@ async fn pipelines_and_their_runs_are_listed_described_cancelled_and_deleted() {
         pipeline.contains("Start it with `kubectl task start pipeline/ci`"),
         "{pipeline}"
     );
-    assert!(pipeline.contains("fetch       '$(params.ref)' != ''"), "the when as written: {pipeline}");
+    assert!(
+        pipeline.contains("fetch       '$(params.ref)' != ''"),
+        "the when as written: {pipeline}"
+    );
     assert!(pipeline.contains("$(tasks.status) notin [Failed]"), "{pipeline}");
 
     let logs = task_in(&ns, &["logs", "plr/ci-1"]);

@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 
 mod archive;
 mod dashboard;
+mod import;
 mod launcher;
 mod pipelines;
 mod triggers;

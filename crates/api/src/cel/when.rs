@@ -95,8 +95,19 @@ fn bind(text: &str) -> (String, Vec<(String, bool)>) {
                 }
                 continue;
             }
-            (Some(q), None) if c == q => quote = None,
-            (None, None) if c == '\'' || c == '"' => quote = Some(c),
+            // Each string in parentheses: `'$(params.b)'.size()` is
+            // `('' + __ref0 + '').size()`, not `'' + __ref0 + ''.size()`.
+            (Some(q), None) if c == q => {
+                quote = None;
+                out.push(c);
+                out.push(')');
+                at += 1;
+                continue;
+            }
+            (None, None) if c == '\'' || c == '"' => {
+                quote = Some(c);
+                out.push('(');
+            }
             _ => {}
         }
         out.push(c);
@@ -125,6 +136,8 @@ mod tests {
         assert!(!when.eval(&[json!("main"), typed("0")]).unwrap());
         let spliced = compile_when(r#""v$(params.x)-rc" == "v1-rc" && 'it\'s $(params.y)' == "it's ok""#).unwrap();
         assert!(spliced.eval(&[json!("1"), json!("ok")]).unwrap());
+        let method = compile_when("'$(params.g)'.startsWith('he') && '$(params.g)x'.size() == 6").unwrap();
+        assert!(method.eval(&[json!("hello"), json!("hello")]).unwrap(), "a method applies to the whole string");
     }
 
     #[test]

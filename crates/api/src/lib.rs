@@ -50,7 +50,7 @@ pub use pipelinerun::{
 pub use reason::Reason;
 pub use references::undeclared;
 pub use suggest::{did_you_mean, similar};
-pub use task::{OnError, Step, Task, TaskSpec, TaskStatus};
+pub use task::{OnError, Sidecar, Step, Task, TaskSpec, TaskStatus};
 pub use taskrun::{
     AttemptStatus, DEFAULT_DEBUG_TIMEOUT, DebugSpec, Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus,
 };

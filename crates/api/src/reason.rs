@@ -71,11 +71,17 @@ pub enum Reason {
     /// Failed: every step succeeded, but the results could not be reported
     /// (the reporter's image did not pull, or its report was unreadable).
     ResultsFailed,
+    /// Failed: a sidecar stopped (it crashed or exited) while the steps
+    /// needed it; the message names it.
+    SidecarFailed,
+    /// Failed: a sidecar's readinessProbe did not pass within the sidecar
+    /// grace period, so no step started; the message names it.
+    SidecarNotReady,
 }
 
 impl Reason {
     /// Every reason, in the order the API documents them.
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 26] = [
         Reason::TaskNotFound,
         Reason::Pending,
         Reason::Running,
@@ -100,6 +106,8 @@ impl Reason {
         Reason::InvalidTaskSpec,
         Reason::ResultsTooLarge,
         Reason::ResultsFailed,
+        Reason::SidecarFailed,
+        Reason::SidecarNotReady,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -128,6 +136,8 @@ impl Reason {
             Reason::InvalidTaskSpec => "InvalidTaskSpec",
             Reason::ResultsTooLarge => "ResultsTooLarge",
             Reason::ResultsFailed => "ResultsFailed",
+            Reason::SidecarFailed => "SidecarFailed",
+            Reason::SidecarNotReady => "SidecarNotReady",
         }
     }
 }
@@ -178,7 +188,9 @@ mod tests {
                 | Reason::InvalidWorkspaces
                 | Reason::InvalidTaskSpec
                 | Reason::ResultsTooLarge
-                | Reason::ResultsFailed => {}
+                | Reason::ResultsFailed
+                | Reason::SidecarFailed
+                | Reason::SidecarNotReady => {}
             }
         }
     }

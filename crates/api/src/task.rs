@@ -1,4 +1,4 @@
-use k8s_openapi::api::core::v1::{EnvVar, ResourceRequirements, SecurityContext};
+use k8s_openapi::api::core::v1::{ContainerPort, EnvVar, Probe, ResourceRequirements, SecurityContext};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -73,6 +73,61 @@ pub struct TaskSpec {
     /// Defaults merged into every step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_template: Option<StepTemplate>,
+
+    /// Services the steps use over localhost (a database for integration
+    /// tests): they start before the first step, which waits until each
+    /// is ready (its readinessProbe passes, or it runs), and are stopped
+    /// when the last step ends. At most 10, with unique names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    #[x_kube(validation = Rule::new("self.all(s, self.exists_one(t, t.name == s.name))")
+        .message("sidecar names must be unique within the Task"))]
+    pub sidecars: Vec<Sidecar>,
+}
+
+/// A container that runs beside the steps for the whole run.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[x_kube(
+    validation = Rule::new("!has(self.script) || (!has(self.command) && !has(self.args))")
+        .message("set script, or command and args, not both"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Sidecar {
+    /// A DNS label, unique among the sidecars; the container is called
+    /// `sidecar-<name>` (`kubectl task logs RUN --sidecar NAME`).
+    #[schemars(length(min = 1, max = 55), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
+    pub name: String,
+    /// The image, such as `postgres:16`.
+    #[schemars(length(min = 1))]
+    pub image: String,
+    /// The entrypoint; the image's own when unset (a sidecar is not run by
+    /// the launcher).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Arguments, as in a container's `args`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    /// A script run with `/bin/sh -c` (a `#!` line is only a comment here;
+    /// the image needs `/bin/sh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<EnvVar>>,
+    /// The ports it listens on, for people reading the Task: steps reach it
+    /// on localhost whatever is listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<ContainerPort>>,
+    /// When it is ready: the first step starts only once this passes.
+    /// Without one, a sidecar is ready once it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
+    /// The working directory; the image's when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
 }
 
 /// What the controller reports about a Task.

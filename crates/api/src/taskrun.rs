@@ -245,7 +245,7 @@ pub struct TaskRunStatus {
     /// StepTimeout, Debugging, Timeout, Cancelled, ImagePullFailed, ContainerCreationFailed,
     /// PodStartFailed, PodFailed, PodDeleted, PodEvicted, NodeLost, PodConflict,
     /// PodCreationFailed, InvalidParams, InvalidWorkspaces, InvalidTaskSpec,
-    /// ResultsTooLarge, ResultsFailed.
+    /// ResultsTooLarge, ResultsFailed, SidecarFailed, SidecarNotReady.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 

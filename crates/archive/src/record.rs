@@ -113,25 +113,46 @@ pub fn pipelinerun_key(run: &PipelineRun) -> Result<RunKey, BadName> {
     run_key(Kind::PipelineRun, run, done)
 }
 
-/// Every step of every attempt, failed attempts first.
+/// Every step of every attempt, failed attempts first, each attempt's
+/// sidecars after its steps (`sidecar <name>`: the Task the run recorded
+/// names them).
 pub fn log_sources(run: &TaskRun) -> Vec<LogSource> {
     let Some(status) = &run.status else {
         return Vec::new();
     };
+    let sidecars: Vec<String> = status
+        .task_spec
+        .iter()
+        .flat_map(|t| t.sidecars.iter().map(|s| s.name.clone()))
+        .collect();
     let earlier = status.retries_status.iter().map(|a| (a.pod_name.as_str(), &a.steps));
     let current = status.pod_name.as_deref().map(|pod| (pod, &status.steps));
     earlier
         .chain(current)
         .enumerate()
         .flat_map(|(attempt, (pod, steps))| {
-            steps.iter().enumerate().map(move |(index, step)| LogSource {
-                attempt: attempt as u32 + 1,
-                index,
-                step: step.name.clone(),
-                pod: pod.to_string(),
-                container: step.container.clone(),
-                never_ran: step.terminated.is_none() && step.running.is_none(),
-            })
+            let ran = steps.iter().any(|s| s.terminated.is_some() || s.running.is_some());
+            let steps = steps.iter().map(|step| {
+                (
+                    step.name.clone(),
+                    step.container.clone(),
+                    step.terminated.is_none() && step.running.is_none(),
+                )
+            });
+            let sidecars = sidecars
+                .iter()
+                .map(move |name| (format!("sidecar {name}"), format!("sidecar-{name}"), !ran));
+            steps
+                .chain(sidecars)
+                .enumerate()
+                .map(move |(index, (step, container, never_ran))| LogSource {
+                    attempt: attempt as u32 + 1,
+                    index,
+                    step,
+                    pod: pod.to_string(),
+                    container,
+                    never_ran,
+                })
         })
         .collect()
 }
@@ -243,6 +264,27 @@ mod tests {
                 (1, "r-pod", "step-a", false),
                 (2, "r-pod-2", "step-a", false),
                 (2, "r-pod-2", "step-b", true)
+            ]
+        );
+    }
+
+    #[test]
+    fn sidecar_logs_are_read_after_each_attempts_steps() {
+        let run = run(json!({
+            "phase": "Succeeded", "podName": "r-pod",
+            "taskSpec": {"steps": [{"name": "a", "image": "busybox", "script": "true"}],
+                         "sidecars": [{"name": "db", "image": "postgres"}]},
+            "steps": [{"name": "a", "container": "step-a", "terminated": {"exitCode": 0}}],
+        }));
+        let seen: Vec<_> = log_sources(&run)
+            .iter()
+            .map(|s| (s.index, s.step.clone(), s.container.clone(), s.never_ran))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (0, "a".to_string(), "step-a".to_string(), false),
+                (1, "sidecar db".to_string(), "sidecar-db".to_string(), false)
             ]
         );
     }

@@ -41,6 +41,11 @@ struct Args {
     /// ImagePullBackOff) before the run fails with reason ImagePullFailed.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     image_pull_grace_period: Duration,
+    /// How long a Task's sidecar may run without passing its
+    /// readinessProbe (no step starts before) until the run fails with
+    /// reason SidecarNotReady.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    sidecar_grace_period: Duration,
     /// Split the runs into this many shards, each with its own Lease
     /// (`minitask-controller-shard-<i>`); a run's shard is
     /// FNV-1a-64("namespace/name") mod N.
@@ -135,6 +140,7 @@ async fn controller() -> anyhow::Result<()> {
             image_pull_policy: args.image_pull_policy,
             launcher_image,
             image_pull_grace: args.image_pull_grace_period,
+            sidecar_grace: args.sidecar_grace_period,
         },
         shards: args.shards,
         lease: args.leader_elect.then(|| LeaseConfig {

@@ -37,6 +37,8 @@ pub struct Options {
     pub to_stderr: bool,
     /// The pipeline task the run is of: lines are prefixed `[task/step]`.
     pub task: Option<String>,
+    /// Only this sidecar's log, instead of the steps'.
+    pub sidecar: Option<String>,
 }
 
 /// How following a run ended.
@@ -191,6 +193,9 @@ impl Follower<'_> {
     /// The steps of one attempt's pod, in order.
     async fn pod(&mut self, attempt: &Attempt, follow: bool) -> anyhow::Result<()> {
         self.said_stopping = false;
+        if let Some(sidecar) = self.options.sidecar.clone() {
+            return self.sidecar(attempt, &sidecar, follow).await;
+        }
         let mut steps = attempt.steps.clone();
         if steps.is_empty() {
             steps = self.steps_of_pod(&attempt.pod).await?;
@@ -225,6 +230,32 @@ impl Follower<'_> {
             }
         }
         Ok(())
+    }
+
+    /// One sidecar's log in one attempt's pod (a native sidecar: an init
+    /// container `sidecar-<name>`).
+    async fn sidecar(&mut self, attempt: &Attempt, sidecar: &str, follow: bool) -> anyhow::Result<()> {
+        let pod = self.get_pod(&attempt.pod).await?;
+        let spec = pod.and_then(|p| p.spec).unwrap_or_default();
+        let sidecars: Vec<&str> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .filter_map(|c| c.name.strip_prefix("sidecar-"))
+            .collect();
+        if !sidecars.contains(&sidecar) {
+            anyhow::bail!(
+                "taskrun {} has no sidecar {sidecar:?}; {}",
+                self.name,
+                match sidecars.is_empty() {
+                    true => "its Task declares none".to_string(),
+                    false => format!("its sidecars are {}", sidecars.join(", ")),
+                }
+            );
+        }
+        let container = format!("sidecar-{sidecar}");
+        self.stream(&attempt.pod, &format!("sidecar {sidecar}"), &container, 0, follow)
+            .await
     }
 
     /// The step names of a pod whose run recorded none yet.

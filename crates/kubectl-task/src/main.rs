@@ -114,6 +114,10 @@ struct LogsArgs {
     /// Only this step.
     #[arg(long, value_name = "STEP")]
     step: Option<String>,
+    /// Only this sidecar's log (the Task's `sidecars`), instead of the
+    /// steps'.
+    #[arg(long, value_name = "NAME", conflicts_with = "step")]
+    sidecar: Option<String>,
     /// Only this attempt of a retried run (1 for the first).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     attempt: Option<u64>,
@@ -219,6 +223,7 @@ async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outc
         no_color: args.no_color,
         to_stderr: false,
         task: None,
+        sidecar: args.sidecar.clone(),
     };
     let found = match (&args.run, args.last) {
         (Some(text), true) => {

@@ -137,7 +137,10 @@ mod tests {
         let spliced = compile_when(r#""v$(params.x)-rc" == "v1-rc" && 'it\'s $(params.y)' == "it's ok""#).unwrap();
         assert!(spliced.eval(&[json!("1"), json!("ok")]).unwrap());
         let method = compile_when("'$(params.g)'.startsWith('he') && '$(params.g)x'.size() == 6").unwrap();
-        assert!(method.eval(&[json!("hello"), json!("hello")]).unwrap(), "a method applies to the whole string");
+        assert!(
+            method.eval(&[json!("hello"), json!("hello")]).unwrap(),
+            "a method applies to the whole string"
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub(crate) mod resolve;
 pub(crate) mod resources;
 pub(crate) mod results;
 pub(crate) mod script;
+pub(crate) mod sidecars;
 pub(crate) mod substitute;
 pub(crate) mod template;
 pub(crate) mod workspaces;
@@ -66,7 +67,14 @@ pub struct PodOptions {
     pub launcher_image: String,
     /// How long an image pull may keep failing before the run fails.
     pub image_pull_grace: Duration,
+    /// How long a sidecar may run without getting ready (its readiness
+    /// probe) before the run fails.
+    pub sidecar_grace: Duration,
 }
+
+/// The default of `PodOptions::sidecar_grace`: a database's first start
+/// with an image already pulled takes seconds.
+pub const DEFAULT_SIDECAR_GRACE: Duration = Duration::from_secs(120);
 
 /// The default of `PodOptions::image_pull_grace`: long enough to ride out
 /// a registry hiccup, short enough that a typo does not hang a run.
@@ -78,6 +86,7 @@ impl Default for PodOptions {
             image_pull_policy: None,
             launcher_image: DEFAULT_LAUNCHER_IMAGE.into(),
             image_pull_grace: DEFAULT_IMAGE_PULL_GRACE,
+            sidecar_grace: DEFAULT_SIDECAR_GRACE,
         }
     }
 }
@@ -137,7 +146,7 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
     let has_reporter = !task.results.is_empty() || debug.is_some();
     // The kubelet shares its termination message budget among all of the
     // pod's containers: the steps, the reporter and the init container.
-    let budget = message_budget(steps.len() + usize::from(has_reporter) + 1);
+    let budget = message_budget(steps.len() + usize::from(has_reporter) + 1 + task.sidecars.len());
     let param_env = params::env_vars(&values);
     let step = |(index, s): (usize, &Step)| {
         let mut mounts = mounts.clone();
@@ -171,6 +180,13 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
         added_security,
         scripts,
     );
+    let mut init_containers = vec![init];
+    init_containers.extend(sidecars::containers(
+        task,
+        &vars,
+        &mounts,
+        options.image_pull_policy.clone(),
+    )?);
 
     let task_label = run.task_name().unwrap_or(name);
     let labels = BTreeMap::from([
@@ -192,7 +208,7 @@ pub fn build_pod(task: &TaskSpec, run: &TaskRun, attempt: usize, options: &PodOp
         },
         spec: Some(PodSpec {
             restart_policy: Some("Never".into()),
-            init_containers: Some(vec![init]),
+            init_containers: Some(init_containers),
             containers,
             volumes: Some(volumes),
             service_account_name: run.spec.service_account_name.clone(),

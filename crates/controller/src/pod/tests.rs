@@ -722,3 +722,63 @@ fn a_pod_left_by_an_earlier_run_of_the_same_name_is_told_apart_from_a_foreign_on
     foreign.metadata.owner_references = None;
     assert!(!is_left_by_earlier_run(&foreign, &recreated));
 }
+
+#[test]
+fn sidecars_are_native_sidecars_that_the_steps_wait_for() {
+    let mut spec = task(&["a"]);
+    spec.params = vec![ParamSpec {
+        name: "password".into(),
+        type_: ParamType::String,
+        description: None,
+        default: Some(ParamValue::String("test".into())),
+    }];
+    spec.sidecars = serde_json::from_value(serde_json::json!([
+        {"name": "db", "image": "postgres:16", "env": [{"name": "POSTGRES_PASSWORD", "value": "$(params.password)"}],
+         "ports": [{"containerPort": 5432}],
+         "readinessProbe": {"exec": {"command": ["pg_isready"]}, "periodSeconds": 2}},
+        {"name": "web", "image": "busybox", "script": "httpd -f -p 8080 -h $(workspaces.w.path)"},
+    ]))
+    .unwrap();
+    spec.workspaces = vec![serde_json::from_value(serde_json::json!({"name": "w"})).unwrap()];
+    let mut run = taskrun("hello-run-1", "hello");
+    run.spec.workspaces = vec![serde_json::from_value(serde_json::json!({"name": "w", "emptyDir": {}})).unwrap()];
+    let pod = build_pod(&spec, &run, 0, &PodOptions::default()).expect("builds");
+    let init = pod.spec.as_ref().unwrap().init_containers.clone().unwrap();
+    let names: Vec<&str> = init.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names[1..],
+        ["sidecar-db", "sidecar-web"],
+        "after the launcher's install"
+    );
+    let db = &init[1];
+    assert_eq!(db.restart_policy.as_deref(), Some("Always"), "a native sidecar");
+    assert_eq!(db.command, None, "the image's entrypoint");
+    assert_eq!(db.env.as_ref().unwrap()[0].value.as_deref(), Some("test"));
+    let startup = db.startup_probe.as_ref().expect("the steps start once it passes");
+    assert_eq!(startup.exec, db.readiness_probe.as_ref().unwrap().exec);
+    assert_eq!(startup.period_seconds, Some(2));
+    assert!(
+        startup.failure_threshold.unwrap() > 100_000,
+        "the controller's grace decides, not the kubelet"
+    );
+    let web = &init[2];
+    assert_eq!(web.startup_probe, None, "ready once it runs");
+    let path = web.args.as_ref().unwrap()[0].clone();
+    assert_eq!(
+        web.command.as_deref(),
+        Some(&["/bin/sh".to_string(), "-c".to_string()][..])
+    );
+    assert!(path.starts_with("httpd -f -p 8080 -h /workspace/"), "{path}");
+    let mounts: Vec<&str> = web
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| m.mount_path.as_str())
+        .collect();
+    assert!(mounts.contains(&"/workspace"), "{mounts:?}");
+    assert_eq!(step_names(&pod), ["step-a"]);
+
+    spec.sidecars[0].image = "$(params.nope)".into();
+    let err = build_pod(&spec, &run, 0, &PodOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("sidecar \"db\" image"), "{err}");
+}

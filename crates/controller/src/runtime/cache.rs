@@ -78,14 +78,19 @@ struct Condition {
     message: Option<String>,
 }
 
-/// A container's status: its name, image, readiness and state.
+/// A container's status: its name, image, readiness and state; for a
+/// sidecar, whether it started (its startup probe passed), how often the
+/// kubelet restarted it and how it last ended.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(rename_all = "camelCase", default)]
 struct ContainerInfo {
     name: String,
     image: String,
     ready: bool,
     state: Option<ContainerState>,
+    started: Option<bool>,
+    restart_count: i32,
+    last_state: Option<ContainerState>,
 }
 
 /// The metadata fields the controller reads; managedFields and most
@@ -170,6 +175,15 @@ impl Status {
             if let Some(ended) = c.state.as_mut().and_then(|s| s.terminated.as_mut()) {
                 ended.container_id = None;
             }
+            // Only a sidecar's last end is read (a step never restarts).
+            if !c.name.starts_with(crate::pod::sidecars::PREFIX) {
+                c.last_state = None;
+                c.started = None;
+            }
+            if let Some(ended) = c.last_state.as_mut().and_then(|s| s.terminated.as_mut()) {
+                ended.container_id = None;
+                ended.message = None;
+            }
         }
         self
     }
@@ -220,6 +234,9 @@ impl CachedPod {
                     image: c.image.clone(),
                     ready: c.ready,
                     state: c.state.clone(),
+                    started: c.started,
+                    restart_count: c.restart_count,
+                    last_state: c.last_state.clone(),
                     ..ContainerStatus::default()
                 })
                 .collect()

@@ -20,7 +20,7 @@ use crate::status::deadline::{Starting, starting, stop_reason, time_left};
 use crate::status::refusal::{Refusal, retry_after};
 use crate::status::retry::retry;
 use crate::status::stuck::{self, PodEvent, events_worth_reading};
-use crate::status::{disruption, project_status, with_outcome};
+use crate::status::{disruption, project_status, sidecars, with_outcome};
 
 /// The results reporter's log, when its report did not fit its
 /// termination message.
@@ -120,6 +120,13 @@ pub fn decide(f: &Facts) -> Decision {
         let mut stuck = f
             .pod
             .map_or(Starting::Fine, |p| starting(p, now, f.options.image_pull_grace));
+        // A sidecar that stopped, or that keeps the steps from starting.
+        if let (Starting::Fine, Some(pod)) = (&stuck, f.pod) {
+            stuck = sidecars::check(pod, now, f.options.sidecar_grace);
+            if let (Some(Phase::Pending), Some(waiting)) = (next.phase, sidecars::waiting_for(pod)) {
+                next = with_outcome(&next, Phase::Pending, Reason::Pending, waiting, now);
+            }
+        }
         // A pod on a node that starts nothing: its Events say why.
         if let (Starting::Fine, Some(Phase::Pending), Some(pod)) = (&stuck, next.phase, f.pod) {
             if let Some(found) = f.pod_events.and_then(stuck::stuck) {

@@ -18,6 +18,7 @@ pub(crate) mod events;
 pub(crate) mod refusal;
 pub(crate) mod retention;
 pub(crate) mod retry;
+pub(crate) mod sidecars;
 pub(crate) mod steps;
 pub(crate) mod stop;
 pub(crate) mod stuck;

@@ -10,9 +10,9 @@ use crate::status::with_outcome;
 
 /// Failures another attempt may cure: a failed step, a pod that failed or
 /// was taken away (evicted, node lost, deleted), a container that could not
-/// start. Not cancellation, timeout, invalid input or unreportable results,
+/// start, a sidecar that stopped or never got ready. Not cancellation, timeout, invalid input or unreportable results,
 /// which another run of the steps would not change.
-pub const RETRYABLE: [Reason; 7] = [
+pub const RETRYABLE: [Reason; 9] = [
     Reason::StepFailed,
     Reason::PodFailed,
     Reason::PodDeleted,
@@ -20,6 +20,8 @@ pub const RETRYABLE: [Reason; 7] = [
     Reason::NodeLost,
     Reason::ImagePullFailed,
     Reason::ContainerCreationFailed,
+    Reason::SidecarFailed,
+    Reason::SidecarNotReady,
 ];
 
 /// The status that starts the next attempt when `next` is a failure that

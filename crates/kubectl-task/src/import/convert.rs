@@ -248,6 +248,11 @@ fn normalize_task(spec: &mut Value, beta: bool, path: &str, notes: &mut Notes) {
         }
     }
     retain_non_null(spec, "steps");
+    for (_, sidecar) in items(spec, "sidecars") {
+        if beta && let Some(resources) = take(sidecar, "resources") {
+            sidecar["computeResources"] = resources;
+        }
+    }
     if beta
         && let Some(template) = spec.get_mut("stepTemplate")
         && let Some(resources) = take(template, "resources")
@@ -424,7 +429,7 @@ spec:
   params: [{name: p, type: object, properties: {a: {type: string}}}, {name: q, type: array, default: [a]}]
   results: [{name: r, type: string}, {name: o, type: object}]
   stepTemplate: {image: busybox, resources: {limits: {memory: 1Gi}}}
-  sidecars: [{name: db, image: postgres}]
+  sidecars: [{name: db, image: postgres, livenessProbe: {exec: {command: ["true"]}}}]
   steps:
     - {image: busybox, script: "echo hi", resources: {requests: {cpu: 100m}}, imagePullPolicy: Always}
     - {name: two, image: busybox, script: "echo $1", args: [x]}
@@ -457,11 +462,11 @@ spec:
                 "spec.params[0]",
                 "spec.results[1].type",
                 "spec.steps[1].args",
-                "spec.sidecars",
+                "spec.sidecars[0].livenessProbe",
                 "spec.steps[0].imagePullPolicy"
             ]
         );
-        assert!(out.dropped[3].why.starts_with("sidecars are not supported yet"));
+        assert_eq!(task["spec"]["sidecars"], json!([{"name": "db", "image": "postgres"}]));
         assert_eq!(paths(&out.changed), ["spec.steps[0].name"]);
     }
 

@@ -63,6 +63,22 @@ pub fn step() -> Shape {
     ])
 }
 
+fn sidecar() -> Shape {
+    Shape::Fields(vec![
+        copy("name"),
+        copy("image"),
+        copy("command"),
+        copy("args"),
+        copy("script"),
+        copy("env"),
+        copy("ports"),
+        copy("readinessProbe"),
+        renamed("computeResources", "resources", Shape::Copy),
+        copy("securityContext"),
+        copy("workingDir"),
+    ])
+}
+
 pub fn task_spec() -> Shape {
     Shape::Fields(vec![
         copy("description"),
@@ -79,6 +95,7 @@ pub fn task_spec() -> Shape {
             ])),
         ),
         f("steps", list(step())),
+        f("sidecars", list(sidecar())),
         f(
             "stepTemplate",
             Shape::Fields(vec![
@@ -199,6 +216,9 @@ pub fn why_not(field: &str) -> Option<&'static str> {
         "ref" => "StepActions (a step's ref) are not supported: write the step's image and script in the Task",
         "sidecars" => {
             "sidecars are not supported yet (tracked in issue 27): run the service in a step's background, or outside the Task"
+        }
+        "livenessProbe" | "startupProbe" | "lifecycle" => {
+            "a sidecar's liveness and startup probes and lifecycle hooks are not supported: its readinessProbe says when the steps may start"
         }
         "volumes" | "volumeMounts" | "volumeDevices" => {
             "Task volumes are not supported: use a workspace (bound to a claim, a ConfigMap, a Secret or an emptyDir by the run)"

@@ -16,6 +16,7 @@ mod dashboard;
 mod import;
 mod launcher;
 mod pipelines;
+mod sidecars;
 mod triggers;
 
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-task");

@@ -241,6 +241,20 @@ fn a_cel_when_reads_params_and_results_as_values() {
 
     let odd = plan_at(&main, &spec, passed("3"), 2);
     assert_eq!(state(&odd, "odd"), (Skipped, Some("WhenError".into())));
+    // The first false condition decides: one after it is shown, not judged.
+    let first = pipeline(json!({
+        "params": [{"name": "branch", "default": "dev"}],
+        "tasks": [{"name": "a", "taskRef": {"name": "t"}, "when": [
+            {"input": "$(params.branch)", "operator": "in", "values": ["main"]},
+            {"cel": "1 + 1"},
+        ]}],
+    }));
+    let plan = plan_at(&run(), &first, vec![], 1);
+    assert_eq!(state(&plan, "a"), (Skipped, Some("WhenFalse".into())));
+    assert_eq!(
+        plan.status.tasks[0].message.as_deref(),
+        Some("its when is false: \"dev\" ($(params.branch)) in [main] and 1 + 1")
+    );
     let message = odd.status.tasks[2].message.clone().unwrap();
     assert!(
         message.contains("could not be evaluated: the expression gave int, not a bool"),

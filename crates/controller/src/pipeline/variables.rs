@@ -43,11 +43,15 @@ pub(crate) fn missing_input(task: &PipelineTask, vars: &Vars) -> Option<View> {
 /// Why `task`'s `when` skips it, with the values it was judged on
 /// (`"dev" notin [main] ($(params.branch))`, not only the Pipeline's
 /// text); None when every condition holds, or when a reference could not
-/// be filled (`problems` says which).
+/// be filled (`problems` says which). The first condition that is false
+/// decides: those after it are shown, not judged.
 pub(crate) fn when_skips(task: &PipelineTask, vars: &Vars, what: &str, problems: &mut Vec<String>) -> Option<View> {
     let mut judged = Vec::new();
     let mut holds = true;
+    let mut scratch = Vec::new();
     for w in &task.when {
+        // Past a false condition, problems no longer count.
+        let problems = if holds { &mut *problems } else { &mut scratch };
         let Some(cel) = &w.cel else {
             let input = vars.string(&w.input, Field::Raw, what, problems);
             let values = vars.list_in(&w.values, Field::Raw, what, problems);
@@ -64,66 +68,61 @@ pub(crate) fn when_skips(task: &PipelineTask, vars: &Vars, what: &str, problems:
             judged.push(format!("{input:?}{written} {operator} [{}]", values.join(", ")));
             continue;
         };
-        let shown = |values: &[serde_json::Value], refs: &[(String, bool)]| {
-            let filled: Vec<String> = refs
-                .iter()
-                .zip(values)
-                .map(|((r, _), v)| format!("{r} = {v}"))
-                .collect();
-            match filled.is_empty() {
-                true => cel.clone(),
-                false => format!("{cel} (with {})", filled.join(", ")),
-            }
-        };
-        let when = match cel::compile_when(cel) {
-            Ok(when) => when,
-            Err(e) => {
-                return Some(View::skipped(
-                    "WhenError",
-                    format!("its when expression {cel:?} does not parse: {e}"),
-                ));
-            }
-        };
-        let values: Vec<serde_json::Value> = when
-            .references
-            .iter()
-            .map(
-                |(reference, quoted)| match (quoted, vars.whole_array(reference, what, problems)) {
-                    (false, Whole::Items(items)) => serde_json::json!(items),
-                    (true, _) | (false, Whole::No) => {
-                        let text = vars.string(reference, Field::Raw, what, problems);
-                        if *quoted {
-                            serde_json::Value::String(text)
-                        } else {
-                            cel::typed(&text)
-                        }
-                    }
-                    (false, Whole::Problem) => serde_json::Value::Null,
-                },
-            )
-            .collect();
-        if !problems.is_empty() {
-            return None;
+        if !holds {
+            judged.push(cel.clone());
+            continue;
         }
-        match when.eval(&values) {
-            Ok(true) => judged.push(shown(&values, &when.references)),
-            Ok(false) => {
+        match cel_holds(cel, vars, what, problems) {
+            Ok(Some((true, shown))) => judged.push(shown),
+            Ok(Some((false, shown))) => {
                 holds = false;
-                judged.push(format!("{} is false", shown(&values, &when.references)));
+                judged.push(format!("{shown} is false"));
             }
-            Err(e) => {
-                return Some(View::skipped(
-                    "WhenError",
-                    format!(
-                        "its when expression could not be evaluated: {e}: {}",
-                        shown(&values, &when.references)
-                    ),
-                ));
-            }
+            Ok(None) => return None,
+            Err(why) => return Some(View::skipped("WhenError", why)),
         }
     }
     (!holds && problems.is_empty())
         .then(|| View::skipped("WhenFalse", format!("its when is false: {}", judged.join(" and "))))
+}
+
+/// A CEL `when` judged, with the values it read (`cel (with $(params.b)
+/// = "main")`); None when a reference could not be filled (`problems`
+/// says which); Err why it cannot be judged.
+fn cel_holds(cel: &str, vars: &Vars, what: &str, problems: &mut Vec<String>) -> Result<Option<(bool, String)>, String> {
+    let when = cel::compile_when(cel).map_err(|e| format!("its when expression {cel:?} does not parse: {e}"))?;
+    let before = problems.len();
+    let values: Vec<serde_json::Value> = when
+        .references
+        .iter()
+        .map(|(reference, quoted)| {
+            if *quoted {
+                return serde_json::Value::String(vars.string(reference, Field::Raw, what, problems));
+            }
+            match vars.whole_array(reference, what, problems) {
+                Whole::Items(items) => serde_json::json!(items),
+                Whole::No => cel::typed(&vars.string(reference, Field::Raw, what, problems)),
+                Whole::Problem => serde_json::Value::Null,
+            }
+        })
+        .collect();
+    if problems.len() > before {
+        return Ok(None);
+    }
+    let filled: Vec<String> = when
+        .references
+        .iter()
+        .zip(&values)
+        .map(|((r, _), v)| format!("{r} = {v}"))
+        .collect();
+    let shown = match filled.is_empty() {
+        true => cel.to_string(),
+        false => format!("{cel} (with {})", filled.join(", ")),
+    };
+    match when.eval(&values) {
+        Ok(verdict) => Ok(Some((verdict, shown))),
+        Err(e) => Err(format!("its when expression could not be evaluated: {e}: {shown}")),
+    }
 }
 
 /// `params` with every reference replaced; a value that is exactly

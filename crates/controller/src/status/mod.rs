@@ -282,15 +282,20 @@ fn container_status<'a>(pod: &'a Pod, name: &str) -> Option<&'a k8s_openapi::api
     statuses.iter().find(|s| s.name == name)
 }
 
-/// What a run that waits for a debugger says.
-fn debugging(pod: &Pod, step: &str) -> String {
-    let run = pod
-        .metadata
+/// The name of the run that owns `pod`, for commands in messages (the
+/// cached pod keeps no labels: its owner is the run).
+pub(crate) fn run_of(pod: &Pod) -> &str {
+    pod.metadata
         .owner_references
         .iter()
         .flatten()
         .find(|o| o.controller == Some(true))
-        .map_or("<run>", |o| o.name.as_str());
+        .map_or("<run>", |o| o.name.as_str())
+}
+
+/// What a run that waits for a debugger says.
+fn debugging(pod: &Pod, step: &str) -> String {
+    let run = run_of(pod);
     format!(
         "step {step:?} failed and waits for a debugger: `kubectl task debug {run}` opens a shell in its container (the run fails when it exits), `kubectl task debug {run} --continue` lets the run fail now"
     )

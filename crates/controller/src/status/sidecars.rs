@@ -11,20 +11,14 @@ use minitask_api::{Reason, format_duration};
 
 use crate::pod::sidecars::sidecar_of_container;
 use crate::status::deadline::Starting;
+use crate::status::run_of;
 
 /// The first sidecar of `pod` that stopped or is not ready yet, by name.
 pub fn check(pod: &Pod, now: &Time, grace: Duration) -> Starting {
     let Some(status) = &pod.status else {
         return Starting::Fine;
     };
-    // The cached pod keeps no labels: its owner is the run.
-    let run = pod
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.controller == Some(true))
-        .map_or("<run>", |o| o.name.as_str());
+    let run = run_of(pod);
     for container in status.init_container_statuses.iter().flatten() {
         let Some(name) = sidecar_of_container(&container.name) else {
             continue;

@@ -97,6 +97,7 @@ fn convert_one(doc: &Value, index: usize, out: &mut Converted) -> Result<(), Str
         json!({"apiVersion": GROUP, "kind": our_kind, "metadata": metadata(&doc["metadata"]), "spec": spec});
     if let Some(description) = doc["metadata"]["annotations"]["tekton.dev/displayName"].as_str()
         && our_kind == "Task"
+        && converted["spec"].is_object()
         && converted["spec"]["description"].is_null()
     {
         converted["spec"]["description"] = json!(description);
@@ -190,16 +191,7 @@ fn take(value: &mut Value, key: &str) -> Option<Value> {
 }
 
 fn normalize_task(spec: &mut Value, beta: bool, path: &str, notes: &mut Notes) {
-    for (i, param) in items(spec, "params") {
-        if param["type"] == "object" {
-            notes.dropped(
-                &format!("{path}.params[{i}]"),
-                "object params are not supported: use one string param per key",
-            );
-            *param = Value::Null;
-        }
-    }
-    retain_non_null(spec, "params");
+    object_params(spec, path, notes);
     for (i, result) in items(spec, "results") {
         // An object result's properties go with its type, named once.
         take(result, "properties");
@@ -217,6 +209,9 @@ fn normalize_task(spec: &mut Value, beta: bool, path: &str, notes: &mut Notes) {
     }
     for (i, step) in items(spec, "steps") {
         let at = format!("{path}.steps[{i}]");
+        if !step.is_object() {
+            continue;
+        }
         if beta && let Some(resources) = take(step, "resources") {
             step["computeResources"] = resources;
         }
@@ -261,13 +256,8 @@ fn normalize_task(spec: &mut Value, beta: bool, path: &str, notes: &mut Notes) {
     }
 }
 
-fn retain_non_null(value: &mut Value, key: &str) {
-    if let Some(items) = value.get_mut(key).and_then(Value::as_array_mut) {
-        items.retain(|v| !v.is_null());
-    }
-}
-
-fn normalize_pipeline(spec: &mut Value, beta: bool, path: &str, notes: &mut Notes) {
+/// A declared param of `type: object` cannot be declared here.
+fn object_params(spec: &mut Value, path: &str, notes: &mut Notes) {
     for (i, param) in items(spec, "params") {
         if param["type"] == "object" {
             notes.dropped(
@@ -278,6 +268,16 @@ fn normalize_pipeline(spec: &mut Value, beta: bool, path: &str, notes: &mut Note
         }
     }
     retain_non_null(spec, "params");
+}
+
+fn retain_non_null(value: &mut Value, key: &str) {
+    if let Some(items) = value.get_mut(key).and_then(Value::as_array_mut) {
+        items.retain(|v| !v.is_null());
+    }
+}
+
+fn normalize_pipeline(spec: &mut Value, beta: bool, path: &str, notes: &mut Notes) {
+    object_params(spec, path, notes);
     for list in ["tasks", "finally"] {
         for (i, task) in items(spec, list) {
             let at = format!("{path}.{list}[{i}]");
@@ -530,6 +530,49 @@ spec:
                 "spec.tasks[2].taskRef.apiVersion"
             ]
         );
+    }
+
+    #[test]
+    fn malformed_documents_never_panic() {
+        let shapes = [
+            json!(null),
+            json!("x"),
+            json!(1),
+            json!([1, "a", null]),
+            json!({"a": [null]}),
+        ];
+        for kind in ["Task", "ClusterTask", "Pipeline", "TaskRun", "PipelineRun"] {
+            for spec in &shapes {
+                let mut fields = vec![spec.clone()];
+                for key in [
+                    "steps",
+                    "params",
+                    "results",
+                    "tasks",
+                    "finally",
+                    "sidecars",
+                    "stepTemplate",
+                    "taskRef",
+                    "status",
+                    "taskRunTemplate",
+                    "timeout",
+                    "pipelineSpec",
+                    "taskSpec",
+                    "workspaces",
+                ] {
+                    for inner in &shapes {
+                        fields.push(json!({key: inner}));
+                        fields.push(json!({key: [inner]}));
+                        fields.push(json!({"tasks": [{key: inner}], "steps": [{key: inner}]}));
+                    }
+                }
+                for spec in fields {
+                    let doc = json!({"apiVersion": "tekton.dev/v1beta1", "kind": kind, "metadata": {"annotations": {"tekton.dev/displayName": "d"}}, "spec": spec});
+                    let _ = convert(&[doc]);
+                }
+            }
+        }
+        let _ = convert(&[json!("text"), json!([1]), json!({"kind": "List", "items": "no"})]);
     }
 
     #[test]

@@ -75,3 +75,26 @@ async fn a_sidecar_that_never_gets_ready_fails_the_run_with_its_name() {
     );
     t.cleanup().await;
 }
+
+#[tokio::test]
+#[ignore = "needs a cluster with mini-task deployed: cargo xtask e2e"]
+async fn a_sidecar_that_crashes_while_a_step_runs_fails_the_run_with_its_name() {
+    let t = Namespaced::new("sidecar-crash").await;
+    let task = json!({
+        "apiVersion": "minitask.dev/v1alpha1", "kind": "Task", "metadata": {"name": "crashing"},
+        "spec": {
+            "sidecars": [{"name": "flaky", "image": "busybox", "script": "echo starting; sleep 2; echo giving up; exit 3"}],
+            "steps": [{"name": "long", "image": "busybox", "script": "sleep 120"}],
+        }
+    });
+    t.apply(&task.to_string());
+    let name = t.start("crashing");
+    let run = t.finish(&name, Phase::Failed).await;
+    let status = run.status.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("SidecarFailed"));
+    let message = status.message.unwrap();
+    assert!(message.starts_with("sidecar \"flaky\" stopped (exit code 3"), "{message}");
+    let logs = t.kubectl_ok(&["task", "logs", &name, "--sidecar", "flaky"]);
+    assert!(logs.contains("starting"), "{logs}");
+    t.cleanup().await;
+}

@@ -90,7 +90,9 @@ struct ContainerInfo {
     state: Option<ContainerState>,
     started: Option<bool>,
     restart_count: i32,
-    last_state: Option<ContainerState>,
+    // Boxed: a ContainerState is some 200 bytes even when empty, and only
+    // a sidecar's is kept.
+    last_state: Option<Box<ContainerState>>,
 }
 
 /// The metadata fields the controller reads; managedFields and most
@@ -236,7 +238,7 @@ impl CachedPod {
                     state: c.state.clone(),
                     started: c.started,
                     restart_count: c.restart_count,
-                    last_state: c.last_state.clone(),
+                    last_state: c.last_state.as_deref().cloned(),
                     ..ContainerStatus::default()
                 })
                 .collect()

@@ -93,7 +93,10 @@ async fn a_sidecar_that_crashes_while_a_step_runs_fails_the_run_with_its_name() 
     let status = run.status.unwrap();
     assert_eq!(status.reason.as_deref(), Some("SidecarFailed"));
     let message = status.message.unwrap();
-    assert!(message.starts_with("sidecar \"flaky\" stopped (exit code 3"), "{message}");
+    assert!(
+        message.starts_with("sidecar \"flaky\" stopped (exit code 3"),
+        "{message}"
+    );
     let logs = t.kubectl_ok(&["task", "logs", &name, "--sidecar", "flaky"]);
     assert!(logs.contains("starting"), "{logs}");
     t.cleanup().await;

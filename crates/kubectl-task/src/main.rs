@@ -252,6 +252,10 @@ async fn logs(cluster: &cluster::Cluster, args: LogsArgs) -> anyhow::Result<Outc
                 "--attempt applies to a TaskRun; to see one attempt of a task, give its TaskRun (kubectl task describe pipelinerun/{} lists them)",
                 kube::ResourceExt::name_any(run.as_ref())
             );
+            anyhow::ensure!(
+                options.sidecar.is_none() || args.task.is_some(),
+                "--sidecar reads one TaskRun's sidecar: add --task TASK (the pipeline task whose Task has it)"
+            );
             return pipeline_logs::logs(cluster, *run, &options, args.task.as_deref()).await;
         }
     };

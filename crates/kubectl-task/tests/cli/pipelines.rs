@@ -225,6 +225,11 @@ async fn pipelines_and_their_runs_are_listed_described_cancelled_and_deleted() {
 
     let logs = task_in(&ns, &["logs", "plr/ci-1"]);
     assert!(logs.status.success(), "{}", text(&logs.stderr));
+    let sidecar = error(&task_in(&ns, &["logs", "plr/ci-1", "--sidecar", "db"]));
+    assert!(
+        sidecar.contains("--sidecar reads one TaskRun's sidecar: add --task TASK"),
+        "{sidecar}"
+    );
 
     let stderr = error(&task_in(&ns, &["delete", "pipelinerun/ci-1"]));
     assert!(stderr.contains("have not finished: ci-1"), "{stderr}");

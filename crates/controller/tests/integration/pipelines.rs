@@ -78,6 +78,21 @@ async fn until_children(w: &World, want: &[&str]) {
     .await;
 }
 
+/// Waits until the controller has written Pipeline `name`'s `Valid`
+/// condition; its status.
+async fn validity(w: &World, name: &str) -> minitask_api::PipelineStatus {
+    let pipelines = pipelines(w);
+    eventually("the Valid condition", WAIT, || async {
+        pipelines
+            .get(name)
+            .await
+            .ok()?
+            .status
+            .filter(|s| !s.conditions.is_empty())
+    })
+    .await
+}
+
 /// Waits until TaskRun `name` exists.
 async fn child_exists(w: &World, name: &str) {
     let runs = w.runs();
@@ -390,16 +405,7 @@ async fn an_invalid_pipeline_says_why_and_its_runs_fail_at_start() {
     let w = World::new("pipeline-invalid").await;
     let _controller = w.controller().await;
     create_pipeline(&w, "loop", json!({"tasks": [task("a", &["b"]), task("b", &["a"])]})).await;
-    let pipelines = pipelines(&w);
-    let status = eventually("the Valid condition", WAIT, || async {
-        pipelines
-            .get("loop")
-            .await
-            .ok()?
-            .status
-            .filter(|s| !s.conditions.is_empty())
-    })
-    .await;
+    let status = validity(&w, "loop").await;
     assert_eq!(status.conditions[0].status, "False");
     assert!(
         status.conditions[0].message.contains("form a cycle"),
@@ -481,15 +487,7 @@ async fn a_cel_when_decides_on_a_result_and_one_that_does_not_parse_is_named() {
     }
 
     create_pipeline(&w, "bad", deploy("$(tasks.test.results.passed) >")).await;
-    let status = eventually("the Valid condition", WAIT, || async {
-        pipelines(&w)
-            .get("bad")
-            .await
-            .ok()?
-            .status
-            .filter(|s| !s.conditions.is_empty())
-    })
-    .await;
+    let status = validity(&w, "bad").await;
     assert_eq!(status.conditions[0].status, "False");
     let message = &status.conditions[0].message;
     assert!(

@@ -1,6 +1,6 @@
 //! The mini-task API, group `minitask.dev`, version `v1alpha1`: `Task` (a
 //! reusable list of steps) and `TaskRun` (one execution of a Task),
-//! `Pipeline` (Tasks in a graph) and `PipelineRun` (one execution of a
+//! `ClusterTask` (a Task for every namespace), `Pipeline` (Tasks in a graph) and `PipelineRun` (one execution of a
 //! Pipeline, as TaskRuns).
 //!
 //! The CRD manifests in `deploy/crds/` are generated from these types by
@@ -12,6 +12,7 @@
 
 mod archived;
 pub mod cel;
+mod cluster_task;
 mod duration;
 mod manifests;
 mod names;
@@ -34,6 +35,7 @@ mod trigger_run;
 mod workspace;
 
 pub use archived::{CONDITION_ARCHIVED, is_archived};
+pub use cluster_task::{ClusterTask, ClusterTaskSpec};
 pub use duration::{MAX_TIMEOUT, format_duration, parse_duration};
 pub use manifests::manifests;
 pub use names::{fnv1a, label_value, shorten};
@@ -52,7 +54,8 @@ pub use references::undeclared;
 pub use suggest::{did_you_mean, similar};
 pub use task::{OnError, Sidecar, Step, Task, TaskSpec, TaskStatus};
 pub use taskrun::{
-    AttemptStatus, DEFAULT_DEBUG_TIMEOUT, DebugSpec, Phase, StepState, TaskRef, TaskRun, TaskRunSpec, TaskRunStatus,
+    AttemptStatus, DEFAULT_DEBUG_TIMEOUT, DebugSpec, Phase, StepState, TaskKind, TaskRef, TaskRun, TaskRunSpec,
+    TaskRunStatus,
 };
 pub use template::{PodTemplate, StepTemplate};
 pub use trigger::{

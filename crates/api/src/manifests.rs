@@ -3,12 +3,13 @@
 
 use kube::CustomResourceExt;
 
-use crate::{Pipeline, PipelineRun, Task, TaskRun, Trigger};
+use crate::{ClusterTask, Pipeline, PipelineRun, Task, TaskRun, Trigger};
 
 /// Each CRD's file name in `deploy/crds/` and its YAML.
 pub fn manifests() -> Result<Vec<(&'static str, String)>, String> {
     Ok(vec![
         ("task.yaml", render(&Task::crd())?),
+        ("clustertask.yaml", render(&ClusterTask::crd())?),
         ("taskrun.yaml", render(&TaskRun::crd())?),
         ("pipeline.yaml", render(&Pipeline::crd())?),
         ("pipelinerun.yaml", render(&PipelineRun::crd())?),

@@ -204,12 +204,55 @@ fn default_timeout() -> String {
     crate::DEFAULT_TIMEOUT.to_string()
 }
 
-/// A reference to a Task in the TaskRun's namespace.
+/// A reference to a Task in the run's namespace, or to a ClusterTask
+/// (`kind: ClusterTask`) that every namespace may run.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 pub struct TaskRef {
     /// The Task's name.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
+    /// `Task` (the default: the run's namespace) or `ClusterTask`.
+    #[serde(default, skip_serializing_if = "TaskKind::is_task")]
+    pub kind: TaskKind,
+}
+
+impl TaskRef {
+    /// A reference to the Task `name` of the run's namespace.
+    pub fn task(name: impl Into<String>) -> Self {
+        TaskRef {
+            name: name.into(),
+            kind: TaskKind::Task,
+        }
+    }
+
+    /// `Task "x"` or `ClusterTask "x"`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} {:?}", self.kind.as_str(), self.name)
+    }
+}
+
+/// Where a `taskRef` looks: the run's namespace, or the cluster.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum TaskKind {
+    /// A Task in the run's namespace.
+    #[default]
+    Task,
+    /// A cluster-scoped ClusterTask, published once for every namespace.
+    ClusterTask,
+}
+
+impl TaskKind {
+    fn is_task(&self) -> bool {
+        *self == TaskKind::Task
+    }
+
+    /// The kind's name, as written in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Task => "Task",
+            TaskKind::ClusterTask => "ClusterTask",
+        }
+    }
 }
 
 /// The phase of a TaskRun.

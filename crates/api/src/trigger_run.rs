@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn a_task_trigger_builds_a_labelled_taskrun_with_overrides() {
         let run = TriggerRun {
-            task_ref: Some(TaskRef { name: "build".into() }),
+            task_ref: Some(TaskRef::task("build")),
             params: vec![param("commit", "$(body.sha)"), param("mode", "fast")],
             ..TriggerRun::default()
         };

@@ -23,7 +23,7 @@ pub fn taskrun(name: &str, task: &str) -> TaskRun {
     let mut run = TaskRun::new(
         name,
         TaskRunSpec {
-            task_ref: Some(TaskRef { name: task.into() }),
+            task_ref: Some(TaskRef::task(task)),
             ..TaskRunSpec::default()
         },
     );

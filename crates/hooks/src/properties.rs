@@ -13,7 +13,7 @@ fn trigger(provider: Provider) -> Trigger {
         "t",
         TriggerSpec {
             run: TriggerRun {
-                task_ref: Some(TaskRef { name: "build".into() }),
+                task_ref: Some(TaskRef::task("build")),
                 params: vec![minitask_api::Param {
                     name: "commit".into(),
                     value: minitask_api::ParamValue::String("$(body.head_commit.id)-$(headers.x-event)".into()),

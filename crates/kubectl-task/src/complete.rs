@@ -13,7 +13,7 @@ use kube::api::{Api, ListParams};
 
 use crate::cluster::Target;
 use crate::refs::run_name;
-use crate::resolve::{find_run, pipeline_names, pipelinerun_names, run_names, task_names};
+use crate::resolve::{cluster_task_names, find_run, pipeline_names, pipelinerun_names, run_names, task_names};
 
 /// Cobra's directives.
 const NO_SPACE: u8 = 2;
@@ -69,6 +69,8 @@ async fn complete(root: &Command, words: &[String]) -> (Vec<(String, String)>, u
             with_cluster(&target, |t| async move {
                 let mut names = task_names(&t).await?;
                 names.extend(pipeline_names(&t).await?.into_iter().map(|p| format!("pipeline/{p}")));
+                let shared = cluster_task_names(&t).await.unwrap_or_default();
+                names.extend(shared.into_iter().map(|c| format!("clustertask/{c}")));
                 Ok(names)
             })
             .await

@@ -68,7 +68,7 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<()> {
     let found = describe_named(cluster, kind, &name, args.output.clone()).await;
     match found {
         // Gone from the cluster: the archive may hold it.
-        Err(not_found) if !matches!(kind, Some(Kind::Task | Kind::Pipeline)) => {
+        Err(not_found) if !matches!(kind, Some(Kind::Task | Kind::ClusterTask | Kind::Pipeline)) => {
             match show_archived(cluster, kind, &name, args.output).await? {
                 true => Ok(()),
                 false => Err(not_found),
@@ -94,6 +94,14 @@ async fn describe_named(
     let (name, args_output) = (name.to_string(), output);
     match kind {
         Some(Kind::Task) => show_task(cluster, find_task(cluster, &name).await?, args_output).await,
+        Some(Kind::ClusterTask) => {
+            let task = crate::resolve::find_cluster_task(cluster, &name).await?;
+            if let Some(format) = args_output.filter(|f| !f.is_table()) {
+                print(&render(&[&task], &[Kind::ClusterTask.qualified(&name)], &format, true)?);
+                return Ok(());
+            }
+            show_task(cluster, crate::resolve::as_task(task), None).await
+        }
         Some(Kind::TaskRun) => show_run(cluster, find_run(cluster, &name).await?, args_output).await,
         Some(Kind::Pipeline) => show_pipeline(cluster, find_pipeline(cluster, &name).await?, args_output.clone()).await,
         Some(Kind::PipelineRun) => {
@@ -246,7 +254,14 @@ pub fn describe_run(run: &TaskRun, events: &[Event], debugged_exit: Option<i32>,
     let mut field = |name: &str, value: String| out.push_str(&format!("{:<11}{value}\n", format!("{name}:")));
     field("Name", run.name_any());
     field("Namespace", run.namespace().unwrap_or_default());
-    field("Task", run.task_name().unwrap_or("<inline>").to_string());
+    field(
+        "Task",
+        match &run.spec.task_ref {
+            Some(r) if r.kind == minitask_api::TaskKind::ClusterTask => format!("{} (ClusterTask)", r.name),
+            Some(r) => r.name.clone(),
+            None => "<inline>".into(),
+        },
+    );
     let reason = status.reason.clone().unwrap_or_default();
     let phase = format!("{:?}", run.phase());
     field(
@@ -362,7 +377,11 @@ pub fn describe_task(task: &Task, recent: &[TaskRun], now: Timestamp) -> String 
     let mut out = String::new();
     let mut field = |name: &str, value: String| out.push_str(&format!("{:<13}{value}\n", format!("{name}:")));
     field("Name", task.name_any());
-    field("Namespace", task.namespace().unwrap_or_default());
+    field(
+        "Namespace",
+        task.namespace()
+            .unwrap_or_else(|| "<none>: a ClusterTask, for every namespace".into()),
+    );
     field(
         "Description",
         spec.description.clone().unwrap_or_else(|| "<none>".into()),

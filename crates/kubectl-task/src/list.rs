@@ -6,7 +6,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
-use minitask_api::{Pipeline, PipelineRun, Task, TaskRun};
+use minitask_api::{ClusterTask, Pipeline, PipelineRun, Task, TaskRun};
 
 use crate::cluster::Cluster;
 use crate::errors;
@@ -15,7 +15,8 @@ use crate::refs::Kind;
 
 #[derive(clap::Args)]
 pub struct ListArgs {
-    /// What to list: tasks (the default) or pipelines.
+    /// What to list: tasks (the default: the namespace's Tasks and the
+    /// ClusterTasks every namespace may run) or pipelines.
     #[arg(value_parser = ["tasks", "task", "pipelines", "pipeline", "pl"])]
     kind: Option<String>,
     /// Tasks in every namespace.
@@ -101,6 +102,24 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
         .map_err(|e| errors::api(&e, &doing, &cluster.server))?
         .items;
     items.sort_by_key(|t| (t.namespace(), t.name_any()));
+    let mut shared = cluster_tasks(cluster, &args.selector).await?;
+    shared.sort_by_key(|t| t.name_any());
+    if let Some(format) = args.output.as_ref().filter(|f| !f.is_table()) {
+        #[derive(serde::Serialize)]
+        #[serde(untagged)]
+        enum Listed<'a> {
+            Task(&'a Task),
+            Cluster(&'a ClusterTask),
+        }
+        let names = items.iter().map(|t| Kind::Task.qualified(&t.name_any()));
+        let names = names.chain(shared.iter().map(|t| Kind::ClusterTask.qualified(&t.name_any())));
+        let listed = items.iter().map(Listed::Task).chain(shared.iter().map(Listed::Cluster));
+        let (names, listed): (Vec<String>, Vec<Listed>) = (names.collect(), listed.collect());
+        print(&render(&listed, &names, format, false)?);
+        return Ok(());
+    }
+    // A ClusterTask is shown as a Task without a namespace: KIND tells.
+    items.extend(shared.into_iter().map(crate::resolve::as_task));
     let now = Timestamp::now();
     let shown = Shown {
         kind: Kind::Task,
@@ -112,6 +131,7 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
     };
     let headers = [
         "NAME",
+        "KIND",
         "STEPS",
         "VALID",
         "PARAMS",
@@ -139,6 +159,10 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
         images.dedup();
         vec![
             t.name_any(),
+            match t.namespace() {
+                Some(_) => "Task".into(),
+                None => "ClusterTask".into(),
+            },
             spec.steps.len().to_string(),
             // What `start` and the controller check (a run of it fails).
             match minitask_api::undeclared(spec).is_empty() {
@@ -159,6 +183,19 @@ pub async fn list(cluster: &Cluster, args: ListArgs) -> anyhow::Result<()> {
             images.join(","),
         ]
     })
+}
+
+/// The ClusterTasks, which every namespace may run; none, with a note,
+/// when this user may not list them.
+async fn cluster_tasks(cluster: &Cluster, selector: &Option<String>) -> anyhow::Result<Vec<ClusterTask>> {
+    match crate::resolve::cluster_tasks(cluster).list(&params(selector)).await {
+        Ok(list) => Ok(list.items),
+        Err(kube::Error::Api(status)) if status.code == 403 || status.code == 404 => {
+            eprintln!("(ClusterTasks not shown: {})", status.message);
+            Ok(Vec::new())
+        }
+        Err(e) => Err(errors::api(&e, "listing ClusterTasks", &cluster.server)),
+    }
 }
 
 pub async fn runs(cluster: &Cluster, args: RunsArgs) -> anyhow::Result<()> {

@@ -6,10 +6,10 @@
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use minitask_api::{Pipeline, PipelineWorkspaceBinding, WorkspaceBinding, did_you_mean, similar};
+use minitask_api::{Pipeline, PipelineWorkspaceBinding, TaskKind, TaskRef, WorkspaceBinding, did_you_mean, similar};
 
 use crate::cluster::Cluster;
-use crate::resolve::task_names;
+use crate::resolve::{cluster_task_names, task_names};
 
 /// An object a workspace binding names: its kind, its name, and the
 /// `kubectl create` that makes one.
@@ -125,10 +125,10 @@ fn create_hint(kind: &str, name: &str, ns: &str) -> String {
 /// Every `taskRef` of `pipeline` names a Task that exists; an error naming
 /// each that does not, with what was probably meant.
 pub async fn pipeline_tasks(cluster: &Cluster, pipeline: &Pipeline) -> anyhow::Result<()> {
-    let refs: Vec<(&str, &str)> = pipeline
+    let refs: Vec<(&str, &TaskRef)> = pipeline
         .spec
         .all_tasks()
-        .filter_map(|t| Some((t.name.as_str(), t.task_ref.as_ref()?.name.as_str())))
+        .filter_map(|t| Some((t.name.as_str(), t.task_ref.as_ref()?)))
         .collect();
     if refs.is_empty() {
         return Ok(());
@@ -138,13 +138,29 @@ pub async fn pipeline_tasks(cluster: &Cluster, pipeline: &Pipeline) -> anyhow::R
     let Ok(known) = task_names(cluster).await else {
         return Ok(());
     };
+    let shared = match refs.iter().any(|(_, r)| r.kind == TaskKind::ClusterTask) {
+        true => match cluster_task_names(cluster).await {
+            Ok(names) => names,
+            Err(_) => return Ok(()),
+        },
+        false => Vec::new(),
+    };
     let ns = &cluster.namespace;
     let missing: Vec<String> = refs
         .iter()
-        .filter(|(_, task)| !known.iter().any(|k| k == task))
-        .map(|(name, task)| {
-            let hint = did_you_mean(&similar(task, known.iter().map(String::as_str)));
-            format!("task {name:?} names Task {task:?}, which does not exist in namespace {ns}{hint}")
+        .filter_map(|(name, task)| {
+            let (known, place) = match task.kind {
+                TaskKind::Task => (&known, format!("in namespace {ns}")),
+                TaskKind::ClusterTask => (&shared, "in the cluster".to_string()),
+            };
+            let hint = did_you_mean(&similar(&task.name, known.iter().map(String::as_str)));
+            let exists = known.contains(&task.name);
+            (!exists).then(|| {
+                format!(
+                    "task {name:?} names {}, which does not exist {place}{hint}",
+                    task.describe()
+                )
+            })
         })
         .collect();
     let pipeline = pipeline.name_any();

@@ -7,6 +7,7 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Task,
+    ClusterTask,
     TaskRun,
     Pipeline,
     PipelineRun,
@@ -16,6 +17,7 @@ impl Kind {
     pub fn singular(self) -> &'static str {
         match self {
             Kind::Task => "task",
+            Kind::ClusterTask => "clustertask",
             Kind::TaskRun => "taskrun",
             Kind::Pipeline => "pipeline",
             Kind::PipelineRun => "pipelinerun",
@@ -50,10 +52,11 @@ pub fn parse(text: &str) -> anyhow::Result<(Option<Kind>, String)> {
     let kind = match kind.strip_suffix(".minitask.dev").unwrap_or(kind) {
         "taskrun" | "taskruns" | "tr" => Kind::TaskRun,
         "task" | "tasks" | "tsk" => Kind::Task,
+        "clustertask" | "clustertasks" | "ctsk" => Kind::ClusterTask,
         "pipelinerun" | "pipelineruns" | "plr" => Kind::PipelineRun,
         "pipeline" | "pipelines" | "pl" => Kind::Pipeline,
         other => anyhow::bail!(
-            "{text:?}: {other:?} is not a kind this plugin knows; use task/, taskrun/, pipeline/ or pipelinerun/NAME"
+            "{text:?}: {other:?} is not a kind this plugin knows; use task/, clustertask/, taskrun/, pipeline/ or pipelinerun/NAME"
         ),
     };
     Ok((Some(kind), name.to_string()))
@@ -63,7 +66,7 @@ pub fn parse(text: &str) -> anyhow::Result<(Option<Kind>, String)> {
 pub fn run_name(text: &str) -> anyhow::Result<String> {
     match parse(text)? {
         (None | Some(Kind::TaskRun), name) => Ok(name),
-        (Some(Kind::Task), name) => anyhow::bail!(
+        (Some(Kind::Task | Kind::ClusterTask), name) => anyhow::bail!(
             "{text:?} is a Task; this command takes a TaskRun (list the runs of {name} with `kubectl task runs --task {name}`)"
         ),
         (Some(Kind::Pipeline), name) => anyhow::bail!(
@@ -78,7 +81,7 @@ pub fn run_name(text: &str) -> anyhow::Result<String> {
 pub fn any_run(text: &str) -> anyhow::Result<(Option<Kind>, String)> {
     match parse(text)? {
         (kind @ (None | Some(Kind::TaskRun | Kind::PipelineRun)), name) => Ok((kind, name)),
-        (Some(Kind::Task), name) => anyhow::bail!(
+        (Some(Kind::Task | Kind::ClusterTask), name) => anyhow::bail!(
             "{text:?} is a Task; this command takes a run (list the runs of {name} with `kubectl task runs --task {name}`)"
         ),
         (Some(Kind::Pipeline), name) => anyhow::bail!(

@@ -3,7 +3,7 @@
 
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use minitask_api::{Pipeline, PipelineRun, Task, TaskRun, did_you_mean, similar};
+use minitask_api::{ClusterTask, Pipeline, PipelineRun, Task, TaskRun, did_you_mean, similar};
 
 use crate::cluster::Cluster;
 use crate::errors;
@@ -30,6 +30,36 @@ pub async fn find_task(cluster: &Cluster, name: &str) -> anyhow::Result<Task> {
     let found = tasks(cluster).get_opt(name).await;
     let known = || async { task_names(cluster).await.unwrap_or_default() };
     found_or_suggest(cluster, found, name, "Task", "kubectl task list", known).await
+}
+
+pub fn cluster_tasks(cluster: &Cluster) -> Api<ClusterTask> {
+    Api::all(cluster.client.clone())
+}
+
+/// The ClusterTask `name`, or an error that says what the person may have
+/// meant.
+pub async fn find_cluster_task(cluster: &Cluster, name: &str) -> anyhow::Result<ClusterTask> {
+    let doing = format!("reading ClusterTask {name}");
+    let found = cluster_tasks(cluster)
+        .get_opt(name)
+        .await
+        .map_err(|e| errors::api(&e, &doing, &cluster.server))?;
+    if let Some(task) = found {
+        return Ok(task);
+    }
+    let known = names(cluster_tasks(cluster)).await.unwrap_or_default();
+    let hint = did_you_mean(&similar(name, known.iter().map(String::as_str)));
+    anyhow::bail!("ClusterTask {name:?} not found{hint}; list them with `kubectl task list`")
+}
+
+/// A ClusterTask as a Task without a namespace, for what shows and starts
+/// both alike.
+pub fn as_task(task: ClusterTask) -> Task {
+    Task {
+        metadata: task.metadata,
+        spec: task.spec.0,
+        status: task.status,
+    }
 }
 
 pub fn pipelines(cluster: &Cluster) -> Api<Pipeline> {
@@ -235,6 +265,11 @@ pub async fn last_pipelinerun(cluster: &Cluster, pipeline: Option<&str>) -> anyh
 pub async fn run_names(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
     let list = runs(cluster).list_metadata(&ListParams::default()).await?;
     Ok(list.items.iter().map(|r| r.name_any()).collect())
+}
+
+/// The names of the ClusterTasks.
+pub async fn cluster_task_names(cluster: &Cluster) -> anyhow::Result<Vec<String>> {
+    names(cluster_tasks(cluster)).await
 }
 
 /// The names of the Tasks in the namespace.

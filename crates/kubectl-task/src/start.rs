@@ -6,14 +6,16 @@ use std::collections::BTreeMap;
 
 use kube::ResourceExt;
 use kube::api::{ObjectMeta, PostParams};
-use minitask_api::{LABEL_TASK, MAX_TIMEOUT, Param, Task, TaskRef, TaskRun, TaskRunSpec, label_value, parse_duration};
+use minitask_api::{
+    LABEL_TASK, MAX_TIMEOUT, Param, Task, TaskKind, TaskRef, TaskRun, TaskRunSpec, label_value, parse_duration,
+};
 
 use crate::cluster::Cluster;
 use crate::errors;
 use crate::follow::{Outcome, follow, wait};
 use crate::output::{Format, print, render};
 use crate::refs::{Kind, run_name};
-use crate::resolve::{find_pipeline, find_run, find_task, last_run, runs};
+use crate::resolve::{as_task, find_cluster_task, find_pipeline, find_run, find_task, last_run, runs};
 use crate::{inputs, pipeline_start, preflight, prompt};
 
 #[derive(clap::Args, Default)]
@@ -86,17 +88,22 @@ pub struct Args {
 }
 
 pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
-    let task = match crate::refs::parse(&args.task)? {
-        (Some(Kind::Task), name) => find_task(cluster, &name).await?,
+    let (task, kind) = match crate::refs::parse(&args.task)? {
+        (Some(Kind::Task), name) => (find_task(cluster, &name).await?, TaskKind::Task),
+        (Some(Kind::ClusterTask), name) => (as_task(find_cluster_task(cluster, &name).await?), TaskKind::ClusterTask),
         (Some(Kind::Pipeline), name) => {
             return pipeline_start::run(cluster, &args, find_pipeline(cluster, &name).await?).await;
         }
-        // A bare name: the Task, or else a Pipeline of that name.
+        // A bare name: the Task, else a Pipeline, else a ClusterTask of
+        // that name (the namespace's own come first, as in a taskRef).
         (None, name) => match find_task(cluster, &name).await {
-            Ok(task) => task,
+            Ok(task) => (task, TaskKind::Task),
             Err(no_task) => match find_pipeline(cluster, &name).await {
                 Ok(pipeline) => return pipeline_start::run(cluster, &args, pipeline).await,
-                Err(_) => return Err(no_task),
+                Err(_) => match find_cluster_task(cluster, &name).await {
+                    Ok(task) => (as_task(task), TaskKind::ClusterTask),
+                    Err(_) => return Err(no_task),
+                },
             },
         },
         (Some(Kind::TaskRun), _) => anyhow::bail!(
@@ -112,10 +119,14 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
     let task_name = task.name_any();
     let problems = minitask_api::undeclared(&task.spec);
     if !problems.is_empty() {
+        let edit = match kind {
+            TaskKind::Task => format!("kubectl edit task {task_name} -n {}", cluster.namespace),
+            TaskKind::ClusterTask => format!("kubectl edit clustertask {task_name}"),
+        };
         anyhow::bail!(
-            "Task {task_name} cannot run: {}; fix the Task (kubectl edit task {task_name} -n {})",
+            "{} {task_name} cannot run: {}; fix it ({edit})",
+            kind.as_str(),
             problems.join("; "),
-            cluster.namespace
         );
     }
     let source = match (&args.use_taskrun, args.last) {
@@ -127,7 +138,7 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
         args.use_pipelinerun.is_none(),
         "--use-pipelinerun applies to Pipelines; to repeat a TaskRun of {task_name}, use --use-taskrun RUN or --last"
     );
-    let run = taskrun(&args, &task, source.as_ref())?;
+    let run = taskrun(&args, &task, kind, source.as_ref())?;
     if args.dry_run {
         let name = Kind::TaskRun.qualified(&run.metadata.generate_name.clone().unwrap_or_default());
         print(&render(&[&run], &[name], &args.output.unwrap_or(Format::Yaml), true)?);
@@ -174,9 +185,9 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
-/// The TaskRun that `args` describe, for `task`, starting from `source`
-/// (a run to repeat) when given.
-pub fn taskrun(args: &Args, task: &Task, source: Option<&TaskRun>) -> anyhow::Result<TaskRun> {
+/// The TaskRun that `args` describe, for `task` (a Task or a ClusterTask:
+/// `kind`), starting from `source` (a run to repeat) when given.
+pub fn taskrun(args: &Args, task: &Task, kind: TaskKind, source: Option<&TaskRun>) -> anyhow::Result<TaskRun> {
     let spec = &task.spec;
     let given = args
         .params
@@ -224,6 +235,7 @@ pub fn taskrun(args: &Args, task: &Task, source: Option<&TaskRun>) -> anyhow::Re
     let mut labels = inputs::labels(&args.labels)?;
     labels.insert(LABEL_TASK.to_string(), label_value(&task_name));
     let mut run = taskrun_for(&task_name);
+    run.spec.task_ref = Some(TaskRef { name: task_name, kind });
     run.metadata.labels = Some(labels);
     if let Some(prefix) = &args.prefix_name {
         run.metadata.generate_name = Some(prefix.clone());
@@ -282,7 +294,7 @@ fn taskrun_for(task: &str) -> TaskRun {
             ..ObjectMeta::default()
         },
         spec: TaskRunSpec {
-            task_ref: Some(TaskRef { name: task.to_string() }),
+            task_ref: Some(TaskRef::task(task)),
             ..TaskRunSpec::default()
         },
         status: None,
@@ -298,7 +310,7 @@ mod tests {
         let run = taskrun_for("hello");
         assert_eq!(run.metadata.generate_name.as_deref(), Some("hello-run-"));
         assert_eq!(run.metadata.name, None);
-        assert_eq!(run.spec.task_ref, Some(TaskRef { name: "hello".into() }));
+        assert_eq!(run.spec.task_ref, Some(TaskRef::task("hello")));
         assert_eq!(run.labels()[LABEL_TASK], "hello");
     }
 

@@ -394,7 +394,7 @@ mod tests {
             "nightly",
             TriggerSpec {
                 run: TriggerRun {
-                    task_ref: Some(TaskRef { name: "build".into() }),
+                    task_ref: Some(TaskRef::task("build")),
                     ..TriggerRun::default()
                 },
                 schedule: Some(Schedule {

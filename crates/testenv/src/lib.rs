@@ -431,6 +431,7 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<Da
             let root = repo_root();
             for file in [
                 "deploy/crds/task.yaml",
+                "deploy/crds/clustertask.yaml",
                 "deploy/crds/taskrun.yaml",
                 "deploy/crds/pipeline.yaml",
                 "deploy/crds/pipelinerun.yaml",
@@ -449,6 +450,7 @@ fn boot(options: &Options, shared: bool) -> anyhow::Result<(ControlPlane, Vec<Da
                 &client,
                 &[
                     "tasks.minitask.dev",
+                    "clustertasks.minitask.dev",
                     "taskruns.minitask.dev",
                     "pipelines.minitask.dev",
                     "pipelineruns.minitask.dev",

@@ -69,7 +69,7 @@ pub async fn hostile(s: &Settings) -> anyhow::Result<Row> {
         )
         .await?;
         let (mut late, expect) = load::plain_named(&format!("late-{i}"), i);
-        late.spec.task_ref = Some(minitask_api::TaskRef { name: "late".into() });
+        late.spec.task_ref = Some(minitask_api::TaskRef::task("late"));
         hostile_run(&mut stage, &runs, late, expect).await?;
     }
     // Deleted and created again: half before their pod exists, half after.

@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::{Resource, ResourceExt};
 use minitask_api::{
-    ANNOTATION_TASK_SPEC, AttemptStatus, Pipeline, PipelineRun, Task, TaskRun, TaskRunSpec, TaskRunStatus,
+    ANNOTATION_TASK_SPEC, AttemptStatus, ClusterTask, Pipeline, PipelineRun, Task, TaskRun, TaskRunSpec, TaskRunStatus,
 };
 use serde::Deserialize;
 
@@ -336,6 +336,12 @@ pub fn run(run: &mut TaskRun) {
 
 /// A Task as the Task cache keeps it.
 pub fn task(task: &mut Task) {
+    task.metadata.managed_fields = None;
+    task.metadata.annotations = None;
+}
+
+/// A ClusterTask as its cache keeps it.
+pub fn cluster_task(task: &mut ClusterTask) {
     task.metadata.managed_fields = None;
     task.metadata.annotations = None;
 }

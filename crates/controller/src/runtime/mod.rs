@@ -4,6 +4,7 @@
 
 pub mod allocator;
 pub(crate) mod cache;
+pub mod catalog;
 pub(crate) mod children;
 pub(crate) mod expiring;
 pub(crate) mod http;
@@ -21,6 +22,7 @@ pub(crate) mod run;
 pub(crate) mod shell;
 pub(crate) mod task_status;
 pub(crate) mod task_users;
+pub(crate) mod task_watch;
 pub mod triggers;
 pub mod watches;
 pub(crate) mod writes;

@@ -15,6 +15,19 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
     ),
     ("minitask.dev", "tasks", "list", "run.rs: the Task watch's list"),
     ("minitask.dev", "tasks", "watch", "run.rs: the Task watch"),
+    (
+        "minitask.dev",
+        "clustertasks",
+        "list",
+        "run.rs: the ClusterTask watch's list",
+    ),
+    ("minitask.dev", "clustertasks", "watch", "run.rs: the ClusterTask watch"),
+    (
+        "minitask.dev",
+        "clustertasks/status",
+        "patch",
+        "task_status.rs record_task_status",
+    ),
     ("minitask.dev", "taskruns/status", "patch", "reconcile.rs write_status"),
     (
         "minitask.dev",

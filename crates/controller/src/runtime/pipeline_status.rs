@@ -5,14 +5,14 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
-use minitask_api::{Pipeline, PipelineTask, Task};
+use minitask_api::{Pipeline, PipelineTask};
 use serde_json::json;
 use tracing::warn;
 
 use crate::pipeline::validate::validity;
 use crate::pod::MANAGER;
+use crate::runtime::catalog::Catalog;
 use crate::runtime::pipelines::{declared_results, missing_task};
 
 /// Writes the Pipeline's status when it changed. Failures are logged: the
@@ -20,7 +20,7 @@ use crate::runtime::pipelines::{declared_results, missing_task};
 /// Nothing is written before `tasks` holds a complete list: a Task not
 /// listed yet is not a missing one (the complete list checks every
 /// Pipeline again).
-pub async fn record_validity(client: &Client, tasks: &Store<Task>, tasks_listed: bool, pipeline: &Pipeline) {
+pub async fn record_validity(client: &Client, tasks: &Catalog, tasks_listed: bool, pipeline: &Pipeline) {
     let Some(namespace) = pipeline.namespace() else { return };
     if !tasks_listed {
         return;

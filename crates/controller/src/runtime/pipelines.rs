@@ -17,7 +17,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use minitask_api::{
-    LABEL_PIPELINE_TASK, Phase, Pipeline, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, Task, TaskRun,
+    LABEL_PIPELINE_TASK, Phase, Pipeline, PipelineRun, PipelineRunStatus, PipelineSpec, PipelineTask, TaskRun,
 };
 use serde_json::json;
 use tracing::{info, instrument, warn};
@@ -26,6 +26,7 @@ use crate::pipeline::child::{claim_name, legacy_claim_name};
 use crate::pipeline::events::announcements;
 use crate::pipeline::finished::after_end;
 use crate::pipeline::plan::{CreateRefused, Inputs, Plan, not_found, plan};
+use crate::runtime::catalog::Catalog;
 use crate::runtime::children::Children;
 use crate::runtime::leases::Shards;
 use crate::runtime::metrics::{Metrics, ReasonLabel};
@@ -39,7 +40,7 @@ use crate::status::retention::archive_hold;
 pub struct PipelineContext {
     pub client: Client,
     pub pipelines: Store<Pipeline>,
-    pub tasks: Store<Task>,
+    pub tasks: Catalog,
     /// Every TaskRun (the TaskRun controller's cache).
     pub taskruns: Store<TaskRun>,
     /// The claims PipelineRuns made, by label.
@@ -61,7 +62,7 @@ impl PipelineContext {
     pub fn new(
         client: Client,
         pipelines: Store<Pipeline>,
-        tasks: Store<Task>,
+        tasks: Catalog,
         taskruns: Store<TaskRun>,
         claims: Store<PersistentVolumeClaim>,
         children: Arc<Mutex<Children>>,
@@ -315,26 +316,23 @@ fn resolve(run: &PipelineRun, namespace: &str, ctx: &PipelineContext) -> Option<
 }
 
 /// The results a pipeline task's Task declares, when it is known.
-pub fn declared_results(task: &PipelineTask, namespace: &str, tasks: &Store<Task>) -> Option<Vec<String>> {
+pub fn declared_results(task: &PipelineTask, namespace: &str, tasks: &Catalog) -> Option<Vec<String>> {
     let names = |spec: &minitask_api::TaskSpec| spec.results.iter().map(|r| r.name.clone()).collect();
     if let Some(spec) = &task.task_spec {
         return Some(names(spec));
     }
-    let name = &task.task_ref.as_ref()?.name;
-    tasks
-        .get(&ObjectRef::new(name).within(namespace))
-        .map(|t| names(&t.spec))
+    tasks.with(task.task_ref.as_ref()?, namespace, names)
 }
 
 /// Why `task`'s named Task cannot be found, when the cache lacks it.
-pub fn missing_task(task: &PipelineTask, namespace: &str, tasks: &Store<Task>) -> Option<String> {
-    let name = &task.task_ref.as_ref()?.name;
-    if tasks.get(&ObjectRef::new(name).within(namespace)).is_some() {
+pub fn missing_task(task: &PipelineTask, namespace: &str, tasks: &Catalog) -> Option<String> {
+    let reference = task.task_ref.as_ref()?;
+    if tasks.has(reference, namespace) {
         return None;
     }
-    let hint = crate::runtime::reconcile::suggest_task(name, namespace, tasks);
     Some(format!(
-        "Task {name:?} does not exist in namespace {namespace:?}{hint}; create it or fix the taskRef"
+        "{}; create it or fix the taskRef",
+        tasks.not_found(reference, namespace)
     ))
 }
 

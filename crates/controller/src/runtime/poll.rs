@@ -17,6 +17,7 @@ use minitask_api::LABEL_TASKRUN;
 use tracing::{info, warn};
 
 use crate::runtime::cache;
+use crate::runtime::catalog::Catalog;
 use crate::runtime::reconcile::{Context, reconcile};
 use crate::runtime::run::{Config, Stopped};
 
@@ -30,7 +31,12 @@ pub async fn run(
     let (runs, tasks, pods) = crate::runtime::run::apis(&client, config.namespace.as_deref());
     let (pod_store, mut pod_writer) = reflector::store();
     let (task_store, mut task_writer) = reflector::store();
-    let mut context = Context::new(client.clone(), pod_store, task_store, config.pod_options.clone());
+    // The baseline resolves Tasks only: its ClusterTask cache stays empty.
+    let catalog = Catalog {
+        tasks: task_store,
+        cluster: reflector::store().0,
+    };
+    let mut context = Context::new(client.clone(), pod_store, catalog, config.pod_options.clone());
     context.keep_finished_per_task = None;
     let ctx = Arc::new(context);
     info!(?interval, "starting the polling controller (the benchmark's baseline)");

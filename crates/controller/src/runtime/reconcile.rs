@@ -15,13 +15,14 @@ use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, Pr
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
-use minitask_api::{Phase, Task, TaskRun, TaskRunStatus, TaskSpec};
+use minitask_api::{Phase, TaskKind, TaskRef, TaskRun, TaskRunStatus, TaskSpec};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
 use crate::pod::results::REPORTER;
 use crate::pod::{MANAGER, PodOptions, is_owned_by, task_spec_of};
 use crate::runtime::cache::CachedPod;
+use crate::runtime::catalog::Catalog;
 use crate::runtime::leases::Shards;
 use crate::runtime::metrics::{Metrics, ReasonLabel};
 use crate::runtime::publisher::{Publisher, Reporter};
@@ -42,7 +43,7 @@ pub struct Context {
     /// Pods labelled `minitask.dev/taskrun`, from a watch.
     pub pods: Store<CachedPod>,
     /// Tasks, from a watch.
-    pub tasks: Store<Task>,
+    pub tasks: Catalog,
     pub options: PodOptions,
     /// The shards this replica works on.
     pub shards: Shards,
@@ -70,7 +71,7 @@ pub struct Context {
 impl Context {
     /// A context for a single replica: every shard, no retention policy.
     /// Must be called within a Tokio runtime (it starts the Event publisher).
-    pub fn new(client: Client, pods: Store<CachedPod>, tasks: Store<Task>, options: PodOptions) -> Self {
+    pub fn new(client: Client, pods: Store<CachedPod>, tasks: Catalog, options: PodOptions) -> Self {
         let reporter = Reporter {
             controller: MANAGER.into(),
             instance: MANAGER.into(),
@@ -588,34 +589,30 @@ async fn read_pod_events(client: &kube::Client, namespace: &str, pod: &Pod) -> V
     }
 }
 
-/// The run's Task spec: inline, or the named Task from the cache.
-fn resolve_task(run: &TaskRun, tasks: &Store<Task>) -> Result<Box<TaskSpec>, String> {
+/// The run's Task spec: inline, or the named Task or ClusterTask from the
+/// cache.
+fn resolve_task(run: &TaskRun, tasks: &Catalog) -> Result<Box<TaskSpec>, String> {
     if let Some(spec) = &run.spec.task_spec {
         return Ok(spec.clone());
     }
     let namespace = run.namespace().unwrap_or_default();
-    let name = run.task_name().unwrap_or_default();
-    match tasks.get(&ObjectRef::new(name).within(&namespace)) {
-        Some(task) => Ok(Box::new(task.spec.clone())),
-        None => Err(format!(
-            "Task {name:?} not found in namespace {namespace:?}{}; create it (kubectl apply -f <task>.yaml -n {namespace}) and the run starts",
-            suggest_task(name, &namespace, tasks)
-        )),
+    let none = TaskRef::task("");
+    let reference = run.spec.task_ref.as_ref().unwrap_or(&none);
+    match tasks.with(reference, &namespace, |spec| Box::new(spec.clone())) {
+        Some(spec) => Ok(spec),
+        None => {
+            let create = match reference.kind {
+                TaskKind::Task => format!("kubectl apply -f <task>.yaml -n {namespace}"),
+                TaskKind::ClusterTask => {
+                    "kubectl apply -f <clustertask>.yaml, as one who may publish ClusterTasks".into()
+                }
+            };
+            Err(format!(
+                "{}; create it ({create}) and the run starts",
+                tasks.not_found(reference, &namespace)
+            ))
+        }
     }
-}
-
-/// ` (did you mean "hello"?)` for a Task `name` that `namespace` lacks,
-/// from the cache (only on this path: a scan of the cached Tasks).
-pub fn suggest_task(name: &str, namespace: &str, tasks: &Store<Task>) -> String {
-    let known: Vec<_> = tasks
-        .state()
-        .into_iter()
-        .filter(|t| t.namespace().as_deref() == Some(namespace))
-        .collect();
-    minitask_api::did_you_mean(&minitask_api::similar(
-        name,
-        known.iter().map(|t| t.metadata.name.as_deref().unwrap_or_default()),
-    ))
 }
 
 /// Server-side apply of the whole status, as the controller's field

@@ -15,7 +15,9 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
-use minitask_api::{LABEL_PIPELINERUN, LABEL_TASKRUN, Pipeline, PipelineRun, Task, TaskRun, Trigger};
+use minitask_api::{
+    ClusterTask, LABEL_PIPELINERUN, LABEL_TASKRUN, Pipeline, PipelineRun, Task, TaskKind, TaskRef, TaskRun, Trigger,
+};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -23,6 +25,7 @@ use tracing::{error, info, warn};
 
 use crate::pod::{MANAGER, PodOptions};
 use crate::runtime::cache::{self, CachedPod};
+use crate::runtime::catalog::Catalog;
 use crate::runtime::children::Children;
 use crate::runtime::http::{Health, serve};
 use crate::runtime::leases::{LeaseConfig, Shards, elect};
@@ -34,6 +37,7 @@ use crate::runtime::reconcile::{Context, Error, error_policy, reconcile};
 use crate::runtime::relisted::{Relisted, controllers_of};
 use crate::runtime::task_status::record_task_status;
 use crate::runtime::task_users::TaskUsers;
+use crate::runtime::task_watch;
 use crate::runtime::triggers::{self, Clock, TriggerContext, TriggerError};
 use crate::runtime::watches::{WatchBackoff, controller, log_errors};
 use crate::shards::shard_of;
@@ -119,6 +123,11 @@ pub async fn run(
     let (taskruns, tasks, pods) = apis(&client, config.namespace.as_deref());
     let (run_store, run_writer) = reflector::store();
     let (task_store, task_writer) = reflector::store();
+    let (cluster_task_store, cluster_task_writer) = reflector::store();
+    let catalog = Catalog {
+        tasks: task_store.clone(),
+        cluster: cluster_task_store,
+    };
     let (pod_store, pod_writer) = reflector::store();
 
     // The finished runs of each Task follow the watch; a run that falls
@@ -174,66 +183,42 @@ pub async fn run(
         .applied_objects();
     let woken_parents = receiver_stream(woken_parents);
     let beyond_keep = receiver_stream(beyond_keep_rx);
-    // Each Task passes by once per change: record its status then, and
-    // check again the Pipelines that use it (the index says which); a
-    // deleted Task too, as its Pipelines now miss it. A list shows its
-    // Tasks in the store only once complete: then every Pipeline is
-    // checked (a Task missing from a list in progress is not missing).
-    let counting_client = client.clone();
+    // Each Task and ClusterTask passes by once per change (task_watch.rs).
     let task_users = Arc::new(std::sync::Mutex::new(TaskUsers::default()));
-    let (users, users_tasks, users_pipelines) = (task_users.clone(), task_store.clone(), pipeline_store.clone());
-    let task_holds = holds.clone();
-    let tasks_synced = synced.clone();
-    let task_events = watcher(tasks, watcher::Config::default().page_size(LIST_PAGE))
+    let listed = synced.clone();
+    let wiring = task_watch::Wiring {
+        client: client.clone(),
+        holds: Arc::new(holds.clone()),
+        listed: Arc::new(move || listed.tasks_listed()),
+        users: task_users.clone(),
+        pipelines: pipeline_store.clone(),
+        catalog: catalog.clone(),
+    };
+    let tasks = watcher(tasks, watcher::Config::default().page_size(LIST_PAGE))
         .inspect(log_errors("tasks"))
         .backoff(WatchBackoff::default())
         .modify(cache::task)
         .reflect(task_writer)
         .inspect_ok(synced.marker(1))
-        .inspect_ok(move |event| relisted_tasks.apply(event))
-        .and_then(move |event| {
-            let client = counting_client.clone();
-            let holds = task_holds.clone();
-            let tasks_listed = tasks_synced.clone();
-            let listed = matches!(event, watcher::Event::InitDone);
-            let (task, exists, users_of) = match event {
-                watcher::Event::Apply(task) => (Some(task), true, true),
-                watcher::Event::InitApply(task) => (Some(task), true, false),
-                watcher::Event::Delete(task) => (Some(task), false, true),
-                watcher::Event::Init | watcher::Event::InitDone => (None, false, false),
-            };
-            let pipelines: Vec<Arc<Pipeline>> = match &task {
-                // The list is complete: every Pipeline.
-                None if listed => users_pipelines.state(),
-                None => Vec::new(),
-                Some(task) if users_of => {
-                    let namespace = task.namespace().unwrap_or_default();
-                    let names = users
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .of(&namespace, &task.name_any());
-                    let find = |name: &String| users_pipelines.get(&ObjectRef::new(name).within(&namespace));
-                    names.iter().filter_map(find).collect()
-                }
-                Some(_) => Vec::new(),
-            };
-            let tasks = users_tasks.clone();
-            async move {
-                if let Some(task) = &task
-                    && exists
-                    && holds(&task.namespace().unwrap_or_default(), &task.name_any())
-                {
-                    record_task_status(&client, task).await;
-                }
-                for pipeline in pipelines {
-                    if holds(&pipeline.namespace().unwrap_or_default(), &pipeline.name_any()) {
-                        record_validity(&client, &tasks, tasks_listed.is(1), &pipeline).await;
-                    }
-                }
-                Ok(task)
-            }
-        })
-        .try_filter_map(|task| futures::future::ready(Ok(task)));
+        .inspect_ok(move |event| relisted_tasks.apply(event));
+    let task_events = task_watch::follow(tasks, wiring.clone());
+    // ClusterTasks are watched whatever `--namespace` says: runs of any
+    // namespace may name them.
+    let waiting = run_store.clone();
+    let mut relisted_cluster_tasks = Relisted::sending(catalog.cluster.clone(), &look_again, move |task| {
+        runs_waiting_for_cluster_task(&waiting, task)
+    });
+    let cluster_tasks = watcher(
+        Api::<ClusterTask>::all(client.clone()),
+        watcher::Config::default().page_size(LIST_PAGE),
+    )
+    .inspect(log_errors("clustertasks"))
+    .backoff(WatchBackoff::default())
+    .modify(cache::cluster_task)
+    .reflect(cluster_task_writer)
+    .inspect_ok(synced.marker(7))
+    .inspect_ok(move |event| relisted_cluster_tasks.apply(event));
+    let cluster_task_events = task_watch::follow(cluster_tasks, wiring);
     // Only our pods: the label selector keeps the rest of the cluster's pods
     // out of the watch and the cache.
     let pod_config = watcher::Config::default().labels(LABEL_TASKRUN).page_size(LIST_PAGE);
@@ -262,7 +247,7 @@ pub async fn run(
         pipelineruns_waiting_for(&waiting, pipeline)
     });
     // Each Pipeline passes by once per change: record whether it is valid.
-    let (validity_client, validity_tasks) = (client.clone(), task_store.clone());
+    let (validity_client, validity_tasks) = (client.clone(), catalog.clone());
     let pipeline_holds = holds.clone();
     let pipelines_synced = synced.clone();
     let pipeline_events = watcher(pipelines, watcher::Config::default().page_size(LIST_PAGE))
@@ -276,11 +261,11 @@ pub async fn run(
         .applied_objects()
         .and_then(move |pipeline| {
             let (client, tasks) = (validity_client.clone(), validity_tasks.clone());
-            let tasks_listed = pipelines_synced.clone();
+            let tasks_listed = pipelines_synced.tasks_listed();
             let held = pipeline_holds(&pipeline.namespace().unwrap_or_default(), &pipeline.name_any());
             async move {
                 if held {
-                    record_validity(&client, &tasks, tasks_listed.is(1), &pipeline).await;
+                    record_validity(&client, &tasks, tasks_listed, &pipeline).await;
                 }
                 Ok(pipeline)
             }
@@ -320,7 +305,7 @@ pub async fn run(
         .applied_objects();
     let trigger_ctx = Arc::new(TriggerContext {
         client: client.clone(),
-        tasks: task_store.clone(),
+        tasks: catalog.clone(),
         pipelines: pipeline_store.clone(),
         taskruns: run_store.clone(),
         pipelineruns: plr_store.clone(),
@@ -337,7 +322,7 @@ pub async fn run(
     let mut pipeline_ctx = PipelineContext::new(
         client.clone(),
         pipeline_store.clone(),
-        task_store.clone(),
+        catalog.clone(),
         run_store.clone(),
         claim_store,
         children,
@@ -347,12 +332,7 @@ pub async fn run(
     );
     pipeline_ctx.max_archive_wait = config.max_archive_wait;
     let pipeline_ctx = Arc::new(pipeline_ctx);
-    let mut context = Context::new(
-        client.clone(),
-        pod_store.clone(),
-        task_store.clone(),
-        config.pod_options,
-    );
+    let mut context = Context::new(client.clone(), pod_store.clone(), catalog.clone(), config.pod_options);
     context.shards = shards.clone();
     context.metrics = metrics.clone();
     context.publisher = publisher;
@@ -384,18 +364,23 @@ pub async fn run(
     // And the statuses of its Tasks and Pipelines, which changed while
     // nobody held it.
     let mut won_statuses = won.subscribe();
-    let (status_client, status_tasks, status_pipelines) = (client.clone(), task_store.clone(), pipeline_store.clone());
+    let (status_client, status_tasks, status_pipelines) = (client.clone(), catalog.clone(), pipeline_store.clone());
     let status_synced = synced.clone();
     tasks_of_this_run.0.push(tokio::spawn(async move {
         while let Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) = won_statuses.recv().await {
-            for task in status_tasks.state() {
+            for task in status_tasks.tasks.state() {
                 if holds(&task.namespace().unwrap_or_default(), &task.name_any()) {
-                    record_task_status(&status_client, &task).await;
+                    record_task_status(&status_client, task.as_ref()).await;
+                }
+            }
+            for task in status_tasks.cluster.state() {
+                if holds("", &task.name_any()) {
+                    record_task_status(&status_client, task.as_ref()).await;
                 }
             }
             for pipeline in status_pipelines.state() {
                 if holds(&pipeline.namespace().unwrap_or_default(), &pipeline.name_any()) {
-                    record_validity(&status_client, &status_tasks, status_synced.is(1), &pipeline).await;
+                    record_validity(&status_client, &status_tasks, status_synced.tasks_listed(), &pipeline).await;
                 }
             }
         }
@@ -408,6 +393,7 @@ pub async fn run(
     let mut election = AbortOnDrop(election.into_iter().collect());
 
     let waiting_runs = run_store.clone();
+    let waiting_cluster_runs = run_store.clone();
     let waiting_pipelineruns = plr_store.clone();
     let asked = Arc::new(AtomicBool::new(false));
     let shutdown = {
@@ -426,6 +412,9 @@ pub async fn run(
     let taskruns = controller(run_events, run_store, config.workers)
         .owns_stream(pod_events)
         .watches_stream(task_events, move |task| runs_waiting_for(&waiting_runs, &task))
+        .watches_stream(cluster_task_events, move |task| {
+            runs_waiting_for_cluster_task(&waiting_cluster_runs, &task)
+        })
         .reconcile_all_on(broadcast_stream(won_runs))
         .reconcile_on(beyond_keep)
         .reconcile_on(receiver_stream(runs_again))
@@ -577,7 +566,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// that polls it once, can leave the others (the Controller's own included)
 /// parked for good.
 #[derive(Clone, Default)]
-struct Synced(Arc<[AtomicBool; 7]>);
+struct Synced(Arc<[AtomicBool; 8]>);
 
 impl Synced {
     /// Marks watch `index` synced when its first list is done.
@@ -593,6 +582,12 @@ impl Synced {
     /// Whether watch `index` has delivered its first full list.
     fn is(&self, index: usize) -> bool {
         self.0[index].load(Ordering::SeqCst)
+    }
+
+    /// Whether the Tasks and the ClusterTasks are both listed: before, a
+    /// Task missing from the caches is not known to be missing.
+    fn tasks_listed(&self) -> bool {
+        self.is(1) && self.is(7)
     }
 
     fn all(&self) -> bool {
@@ -676,10 +671,25 @@ fn pipelineruns_waiting_for(runs: &Store<PipelineRun>, pipeline: &Pipeline) -> V
 /// appears (or changes) wakes exactly those.
 fn runs_waiting_for(runs: &Store<TaskRun>, task: &Task) -> Vec<ObjectRef<TaskRun>> {
     let namespace = task.namespace();
+    waiting(runs, |run| {
+        run.namespace() == namespace && run.spec.task_ref.as_ref() == Some(&TaskRef::task(task.name_any()))
+    })
+}
+
+/// The same for a ClusterTask: the runs of every namespace that name it.
+fn runs_waiting_for_cluster_task(runs: &Store<TaskRun>, task: &ClusterTask) -> Vec<ObjectRef<TaskRun>> {
+    let reference = TaskRef {
+        name: task.name_any(),
+        kind: TaskKind::ClusterTask,
+    };
+    waiting(runs, |run| run.spec.task_ref.as_ref() == Some(&reference))
+}
+
+/// The runs `names` picks among those without a pod yet.
+fn waiting(runs: &Store<TaskRun>, names: impl Fn(&TaskRun) -> bool) -> Vec<ObjectRef<TaskRun>> {
     runs.state()
         .iter()
-        .filter(|run| run.namespace() == namespace && run.task_name() == Some(task.name_any().as_str()))
-        .filter(|run| run.status.as_ref().is_none_or(|s| s.pod_name.is_none()))
+        .filter(|run| names(run) && run.status.as_ref().is_none_or(|s| s.pod_name.is_none()))
         .map(|run| ObjectRef::from_obj(run.as_ref()))
         .collect()
 }

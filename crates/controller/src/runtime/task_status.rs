@@ -8,20 +8,26 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
-use minitask_api::{Task, TaskStatus, undeclared};
+use minitask_api::{ClusterTask, Task, TaskSpec, TaskStatus, undeclared};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::warn;
 
 use crate::pod::MANAGER;
 use crate::shared::valid::{already_says, valid_condition};
 
-/// The status to write, or None when the Task shows it already.
-pub fn status_to_write(task: &Task, now: &Time) -> Option<TaskStatus> {
-    let count = i32::try_from(task.spec.steps.len()).unwrap_or(i32::MAX);
-    let current = task.status.clone().unwrap_or_default();
-    let generation = task.metadata.generation;
+/// The status to write, or None when the Task (or ClusterTask) shows it
+/// already.
+pub fn status_to_write(
+    spec: &TaskSpec,
+    status: Option<&TaskStatus>,
+    generation: Option<i64>,
+    now: &Time,
+) -> Option<TaskStatus> {
+    let count = i32::try_from(spec.steps.len()).unwrap_or(i32::MAX);
+    let current = status.cloned().unwrap_or_default();
     let sound = "every reference in the steps names something the Task declares";
-    let condition = valid_condition(&undeclared(&task.spec), sound, &current.conditions, generation, now);
+    let condition = valid_condition(&undeclared(spec), sound, &current.conditions, generation, now);
     let same = current.steps == Some(count)
         && already_says(&current.conditions, &condition)
         && current.observed_generation == generation;
@@ -35,22 +41,55 @@ pub fn status_to_write(task: &Task, now: &Time) -> Option<TaskStatus> {
 /// Writes the status when it changed. Failures are logged, not retried
 /// here: the next event for the Task tries again, and runs never wait on
 /// it (a run checks its Task itself).
-pub async fn record_task_status(client: &Client, task: &Task) {
+pub async fn record_task_status<K: TaskObject>(client: &Client, task: &K) {
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH));
-    let (Some(status), Some(namespace)) = (status_to_write(task, &now), task.namespace()) else {
+    let Some(status) = status_to_write(task.task_spec(), task.task_status(), task.meta().generation, &now) else {
         return;
     };
-    let api: Api<Task> = Api::namespaced(client.clone(), &namespace);
-    let patch = json!({"apiVersion": Task::api_version(&()), "kind": Task::kind(&()), "status": status});
+    let namespace = task.namespace();
+    let api = K::api(client.clone(), namespace.as_deref().unwrap_or_default());
+    let patch = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
+    let name = task.name_any();
     if let Err(error) = api
-        .patch_status(
-            &task.name_any(),
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
+        .patch_status(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch))
         .await
     {
-        warn!(task = %task.name_any(), %namespace, %error, "could not record the Task's status");
+        let namespace = namespace.unwrap_or_default();
+        warn!(kind = %K::kind(&()), %name, %namespace, %error, "could not record the status");
+    }
+}
+
+/// A Task or a ClusterTask: what the status and the watches read of them.
+pub trait TaskObject:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+{
+    fn task_spec(&self) -> &TaskSpec;
+    fn task_status(&self) -> Option<&TaskStatus>;
+    /// Where its status is written.
+    fn api(client: Client, namespace: &str) -> Api<Self>;
+}
+
+impl TaskObject for Task {
+    fn task_spec(&self) -> &TaskSpec {
+        &self.spec
+    }
+    fn task_status(&self) -> Option<&TaskStatus> {
+        self.status.as_ref()
+    }
+    fn api(client: Client, namespace: &str) -> Api<Self> {
+        Api::namespaced(client, namespace)
+    }
+}
+
+impl TaskObject for ClusterTask {
+    fn task_spec(&self) -> &TaskSpec {
+        &self.spec
+    }
+    fn task_status(&self) -> Option<&TaskStatus> {
+        self.status.as_ref()
+    }
+    fn api(client: Client, _: &str) -> Api<Self> {
+        Api::all(client)
     }
 }
 
@@ -64,14 +103,24 @@ mod tests {
         let now = Time(Timestamp::from_second(1_800_000_000).unwrap());
         let mut t = Task::new("t", task(&["a", "b"]));
         t.metadata.generation = Some(1);
-        let first = status_to_write(&t, &now).expect("no status yet");
+        let first = status_to_write(&t.spec, t.status.as_ref(), t.metadata.generation, &now).expect("no status yet");
         assert_eq!(first.steps, Some(2));
         assert_eq!(first.conditions[0].status, "True");
         t.status = Some(first);
-        assert_eq!(status_to_write(&t, &now), None, "up to date");
+        assert_eq!(
+            status_to_write(&t.spec, t.status.as_ref(), t.metadata.generation, &now),
+            None,
+            "up to date"
+        );
         t.spec.steps.pop();
         t.metadata.generation = Some(2);
-        assert_eq!(status_to_write(&t, &now).unwrap().steps, Some(1), "a step was removed");
+        assert_eq!(
+            status_to_write(&t.spec, t.status.as_ref(), t.metadata.generation, &now)
+                .unwrap()
+                .steps,
+            Some(1),
+            "a step was removed"
+        );
     }
 
     #[test]
@@ -79,7 +128,7 @@ mod tests {
         let now = Time(Timestamp::from_second(1_800_000_000).unwrap());
         let mut t = Task::new("t", task(&["a"]));
         t.spec.steps[0].script = Some("echo $(params.whom) > $(workspaces.src.path)/x".into());
-        let status = status_to_write(&t, &now).unwrap();
+        let status = status_to_write(&t.spec, t.status.as_ref(), t.metadata.generation, &now).unwrap();
         let valid = &status.conditions[0];
         assert_eq!((valid.status.as_str(), valid.reason.as_str()), ("False", "Invalid"));
         assert!(

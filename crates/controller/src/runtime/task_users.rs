@@ -7,24 +7,30 @@ use std::collections::{BTreeSet, HashMap};
 
 use kube::ResourceExt;
 use kube::runtime::watcher;
-use minitask_api::Pipeline;
+use minitask_api::{Pipeline, TaskKind};
 
-/// A Task, or a Pipeline, by namespace and name.
+/// A Task, or a Pipeline, by namespace and name; a ClusterTask's namespace
+/// is empty.
 type Key = (String, String);
 
 #[derive(Debug, Default)]
 pub struct TaskUsers {
-    users: HashMap<Key, BTreeSet<String>>,
+    users: HashMap<Key, BTreeSet<Key>>,
     /// The Tasks each Pipeline uses, to move it when it changes.
-    uses: HashMap<Key, BTreeSet<String>>,
+    uses: HashMap<Key, BTreeSet<Key>>,
     /// A relist in progress: it replaces the index once complete.
     relist: Option<Box<TaskUsers>>,
 }
 
-/// The Tasks `pipeline` names in `taskRef`s.
-fn tasks_of(pipeline: &Pipeline) -> BTreeSet<String> {
+/// The Tasks and ClusterTasks `pipeline` names in `taskRef`s.
+fn tasks_of(pipeline: &Pipeline) -> BTreeSet<Key> {
+    let namespace = pipeline.namespace().unwrap_or_default();
     let tasks = pipeline.spec.tasks.iter().chain(&pipeline.spec.finally);
-    tasks.filter_map(|t| Some(t.task_ref.as_ref()?.name.clone())).collect()
+    let key = |r: &minitask_api::TaskRef| match r.kind {
+        TaskKind::Task => (namespace.clone(), r.name.clone()),
+        TaskKind::ClusterTask => (String::new(), r.name.clone()),
+    };
+    tasks.filter_map(|t| Some(key(t.task_ref.as_ref()?))).collect()
 }
 
 impl TaskUsers {
@@ -49,17 +55,15 @@ impl TaskUsers {
         self.remove(&key);
         let tasks = tasks_of(pipeline);
         for task in &tasks {
-            let users = self.users.entry((key.0.clone(), task.clone())).or_default();
-            users.insert(key.1.clone());
+            self.users.entry(task.clone()).or_default().insert(key.clone());
         }
         self.uses.insert(key, tasks);
     }
 
     fn remove(&mut self, pipeline: &Key) {
         for task in self.uses.remove(pipeline).unwrap_or_default() {
-            let task = (pipeline.0.clone(), task);
             if let Some(users) = self.users.get_mut(&task) {
-                users.remove(&pipeline.1);
+                users.remove(pipeline);
                 if users.is_empty() {
                     self.users.remove(&task);
                 }
@@ -67,8 +71,9 @@ impl TaskUsers {
         }
     }
 
-    /// The Pipelines of `namespace` that use Task `task`.
-    pub fn of(&self, namespace: &str, task: &str) -> Vec<String> {
+    /// The Pipelines (namespace, name) that use the Task `task` of
+    /// `namespace`, or the ClusterTask `task` when `namespace` is empty.
+    pub fn of(&self, namespace: &str, task: &str) -> Vec<Key> {
         let key = (namespace.to_string(), task.to_string());
         self.users
             .get(&key)
@@ -86,11 +91,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A Pipeline of namespace `ns` using `tasks`; `cluster/x` names the
+    /// ClusterTask x.
     fn pipeline(name: &str, tasks: &[&str]) -> Pipeline {
+        let reference = |t: &str| match t.strip_prefix("cluster/") {
+            Some(name) => json!({"name": name, "kind": "ClusterTask"}),
+            None => json!({"name": t}),
+        };
         let tasks: Vec<_> = tasks
             .iter()
             .enumerate()
-            .map(|(i, t)| json!({"name": format!("t{i}"), "taskRef": {"name": t}}))
+            .map(|(i, t)| json!({"name": format!("t{i}"), "taskRef": reference(t)}))
             .collect();
         serde_json::from_value(json!({
             "apiVersion": "minitask.dev/v1alpha1", "kind": "Pipeline",
@@ -100,25 +111,45 @@ mod tests {
         .unwrap()
     }
 
+    fn names(keys: Vec<Key>) -> Vec<String> {
+        keys.into_iter().map(|(ns, name)| format!("{ns}/{name}")).collect()
+    }
+
+    #[test]
+    fn pipelines_are_found_by_the_cluster_tasks_they_use() {
+        let mut index = TaskUsers::default();
+        index.apply(&watcher::Event::Apply(pipeline("ci", &["cluster/git", "build"])));
+        assert_eq!(names(index.of("", "git")), ["ns/ci"]);
+        assert!(index.of("ns", "git").is_empty(), "a Task git of ns is another Task");
+        assert!(index.of("", "build").is_empty());
+        index.apply(&watcher::Event::Apply(pipeline("ci", &["git"])));
+        assert!(index.of("", "git").is_empty());
+        assert_eq!(names(index.of("ns", "git")), ["ns/ci"]);
+    }
+
     #[test]
     fn pipelines_are_found_by_the_tasks_they_use() {
         let mut index = TaskUsers::default();
         index.apply(&watcher::Event::Apply(pipeline("ci", &["git", "build"])));
         index.apply(&watcher::Event::Apply(pipeline("nightly", &["build"])));
-        assert_eq!(index.of("ns", "build"), ["ci", "nightly"]);
-        assert_eq!(index.of("ns", "git"), ["ci"]);
+        assert_eq!(names(index.of("ns", "build")), ["ns/ci", "ns/nightly"]);
+        assert_eq!(names(index.of("ns", "git")), ["ns/ci"]);
         assert!(index.of("other", "build").is_empty());
         // ci stops using git; nightly goes.
         index.apply(&watcher::Event::Apply(pipeline("ci", &["build"])));
         index.apply(&watcher::Event::Delete(pipeline("nightly", &["build"])));
         assert!(index.of("ns", "git").is_empty());
-        assert_eq!(index.of("ns", "build"), ["ci"]);
+        assert_eq!(names(index.of("ns", "build")), ["ns/ci"]);
         // A relist replaces the index once complete.
         index.apply(&watcher::Event::Init);
         index.apply(&watcher::Event::InitApply(pipeline("new", &["git"])));
-        assert_eq!(index.of("ns", "build"), ["ci"], "still answering during the relist");
+        assert_eq!(
+            names(index.of("ns", "build")),
+            ["ns/ci"],
+            "still answering during the relist"
+        );
         index.apply(&watcher::Event::InitDone);
         assert!(index.of("ns", "build").is_empty());
-        assert_eq!(index.of("ns", "git"), ["new"]);
+        assert_eq!(names(index.of("ns", "git")), ["ns/new"]);
     }
 }

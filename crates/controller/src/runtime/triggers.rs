@@ -18,13 +18,14 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use minitask_api::{
-    LABEL_TRIGGER, Pipeline, PipelineRun, SECRET_FOUND, Task, TaskRun, Trigger, TriggerStatus, label_value,
+    LABEL_TRIGGER, Pipeline, PipelineRun, SECRET_FOUND, TaskRef, TaskRun, Trigger, TriggerStatus, label_value,
     triggered_run,
 };
 use serde_json::json;
 use tracing::{info, warn};
 
 use crate::pod::MANAGER;
+use crate::runtime::catalog::Catalog;
 use crate::runtime::leases::Shards;
 use crate::schedule::{self, Running};
 use crate::shards::shard_of;
@@ -79,7 +80,7 @@ const INVALID_RECHECK: Duration = Duration::from_secs(5);
 
 pub struct TriggerContext {
     pub client: Client,
-    pub tasks: Store<Task>,
+    pub tasks: Catalog,
     pub pipelines: Store<Pipeline>,
     pub taskruns: Store<TaskRun>,
     pub pipelineruns: Store<PipelineRun>,
@@ -117,7 +118,7 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<TriggerContext>) -> Resul
             source,
         }
     };
-    let task = |t: &str| ctx.tasks.get(&ObjectRef::new(t).within(&namespace)).is_some();
+    let task = |t: &TaskRef| ctx.tasks.has(t, &namespace);
     let pipeline = |p: &str| ctx.pipelines.get(&ObjectRef::new(p).within(&namespace)).is_some();
     let checked = schedule::check(&trigger, &task, &pipeline).and_then(|cron| {
         match trigger.status.as_ref().and_then(|s| s.webhook_secret.as_deref()) {

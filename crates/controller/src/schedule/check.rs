@@ -2,7 +2,7 @@
 //! condition). The CRD's rules catch what they can at admission; these are
 //! the checks they cannot make.
 
-use minitask_api::{Param, ParamValue, Trigger, cel};
+use minitask_api::{Param, ParamValue, TaskKind, TaskRef, Trigger, cel};
 
 use super::{Cron, parse};
 
@@ -13,16 +13,20 @@ pub const FILTER_NAMES: [&str; 3] = ["body", "headers", "event"];
 /// webhook). `task_exists`/`pipeline_exists` answer from the caches.
 pub fn check(
     trigger: &Trigger,
-    task_exists: &dyn Fn(&str) -> bool,
+    task_exists: &dyn Fn(&TaskRef) -> bool,
     pipeline_exists: &dyn Fn(&str) -> bool,
 ) -> Result<Option<Cron>, String> {
     let run = &trigger.spec.run;
     if let Some(task) = &run.task_ref
-        && !task_exists(&task.name)
+        && !task_exists(task)
     {
+        let place = match task.kind {
+            TaskKind::Task => "in this namespace",
+            TaskKind::ClusterTask => "in the cluster",
+        };
         return Err(format!(
-            "spec.run.taskRef: Task {} does not exist in this namespace; create it or fix the name",
-            task.name
+            "spec.run.taskRef: {} does not exist {place}; create it or fix the name",
+            task.describe()
         ));
     }
     if let Some(pipeline) = &run.pipeline_ref
@@ -85,7 +89,7 @@ mod tests {
             "t",
             TriggerSpec {
                 run: TriggerRun {
-                    task_ref: Some(TaskRef { name: "build".into() }),
+                    task_ref: Some(TaskRef::task("build")),
                     params: vec![Param {
                         name: "p".into(),
                         value: ParamValue::String(param.into()),
@@ -111,49 +115,60 @@ mod tests {
     #[test]
     fn what_is_wrong_is_said_with_its_field() {
         let yes = |_: &str| true;
-        let no = |_: &str| false;
+        let exists = |_: &TaskRef| true;
+        let no = |_: &TaskRef| false;
         assert!(
-            check(&trigger(Some("* * * * *"), None, "$(schedule.time)"), &yes, &yes)
+            check(&trigger(Some("* * * * *"), None, "$(schedule.time)"), &exists, &yes)
                 .unwrap()
                 .is_some()
         );
         assert!(
-            check(&trigger(None, Some("body.ref == 'x'"), "$(body.after)"), &yes, &yes)
+            check(&trigger(None, Some("body.ref == 'x'"), "$(body.after)"), &exists, &yes)
                 .unwrap()
                 .is_none()
         );
         let cases = [
             (
                 trigger(Some("* * * * *"), None, "x"),
-                &no as &dyn Fn(&str) -> bool,
-                "spec.run.taskRef: Task build does not exist",
+                &no as &dyn Fn(&TaskRef) -> bool,
+                "spec.run.taskRef: Task \"build\" does not exist in this namespace",
             ),
             (
                 trigger(Some("* * * *"), None, "x"),
-                &yes,
+                &exists,
                 "spec.schedule.cron \"* * * *\" has 4 fields",
             ),
             (
                 trigger(Some("* * * * *"), None, "$(body.ref)"),
-                &yes,
+                &exists,
                 "spec.run.params: $(body.ref) is filled only for webhooks",
             ),
             (
                 trigger(None, None, "$(schedule.time)"),
-                &yes,
+                &exists,
                 "spec.run.params: $(schedule.time) is not known",
             ),
             (
                 trigger(None, Some("body.ref =="), "x"),
-                &yes,
+                &exists,
                 "spec.webhook.filter is not valid CEL: the expression ends early",
             ),
             (
                 trigger(None, Some("secret.x"), "x"),
-                &yes,
+                &exists,
                 "spec.webhook.filter is not valid CEL: unknown name secret",
             ),
         ];
+        let mut shared = trigger(Some("* * * * *"), None, "x");
+        shared.spec.run.task_ref = Some(TaskRef {
+            name: "git-clone".into(),
+            kind: TaskKind::ClusterTask,
+        });
+        let got = check(&shared, &no, &yes).unwrap_err();
+        assert!(
+            got.starts_with("spec.run.taskRef: ClusterTask \"git-clone\" does not exist in the cluster"),
+            "{got}"
+        );
         for (t, tasks, want) in cases {
             let got = check(&t, tasks, &yes).unwrap_err();
             assert!(got.starts_with(want), "{got}");

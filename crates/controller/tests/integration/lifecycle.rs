@@ -289,7 +289,11 @@ async fn a_status_write_from_a_stale_cache_is_refused() {
     let client = minitask_testenv::ControlPlane::shared()
         .client_as(minitask_testenv::CONTROLLER_USER)
         .await;
-    let ctx = Arc::new(Context::new(client, pods, tasks, PodOptions::default()));
+    let catalog = minitask_controller::runtime::catalog::Catalog {
+        tasks,
+        cluster: reflector::store().0,
+    };
+    let ctx = Arc::new(Context::new(client, pods, catalog, PodOptions::default()));
     let result = reconcile(Arc::new(stale), ctx).await;
 
     let error = result.expect_err("the stale write must be refused");

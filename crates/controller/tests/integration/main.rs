@@ -3,6 +3,7 @@
 //! ServiceAccount; the tests play the kubelet by writing pod status.
 
 mod admission;
+mod cluster_tasks;
 mod common;
 mod corpus;
 mod deadline;

@@ -13,7 +13,7 @@ use minitask_testenv::requests::RequestLog;
 use minitask_testenv::{CONTROLLER_USER, ControlPlane, eventually};
 use serde_json::{Value, json};
 
-fn pipelines(w: &World) -> Api<Pipeline> {
+pub(crate) fn pipelines(w: &World) -> Api<Pipeline> {
     Api::namespaced(w.client.clone(), &w.ns)
 }
 
@@ -21,7 +21,7 @@ fn pipelineruns(w: &World) -> Api<PipelineRun> {
     Api::namespaced(w.client.clone(), &w.ns)
 }
 
-async fn create_pipeline(w: &World, name: &str, spec: Value) -> Pipeline {
+pub(crate) async fn create_pipeline(w: &World, name: &str, spec: Value) -> Pipeline {
     let pipeline: Pipeline = serde_json::from_value(json!({
         "apiVersion": "minitask.dev/v1alpha1", "kind": "Pipeline", "metadata": {"name": name}, "spec": spec,
     }))
@@ -29,7 +29,7 @@ async fn create_pipeline(w: &World, name: &str, spec: Value) -> Pipeline {
     pipelines(w).create(&PostParams::default(), &pipeline).await.unwrap()
 }
 
-async fn create_run(w: &World, name: &str, spec: Value) -> PipelineRun {
+pub(crate) async fn create_run(w: &World, name: &str, spec: Value) -> PipelineRun {
     let run: PipelineRun = serde_json::from_value(json!({
         "apiVersion": "minitask.dev/v1alpha1", "kind": "PipelineRun", "metadata": {"name": name}, "spec": spec,
     }))
@@ -54,7 +54,7 @@ async fn run_status(
 }
 
 /// The names of the TaskRuns that exist now.
-async fn children(w: &World) -> Vec<String> {
+pub(crate) async fn children(w: &World) -> Vec<String> {
     let mut names: Vec<String> = w
         .runs()
         .list(&ListParams::default())
@@ -69,7 +69,7 @@ async fn children(w: &World) -> Vec<String> {
 }
 
 /// Waits until exactly `want` TaskRuns exist.
-async fn until_children(w: &World, want: &[&str]) {
+pub(crate) async fn until_children(w: &World, want: &[&str]) {
     let what = format!("TaskRuns {want:?}");
     eventually(&what, WAIT, || async {
         let have = children(w).await;
@@ -569,7 +569,9 @@ async fn a_pipeline_naming_a_task_that_does_not_exist_says_so() {
     };
     let invalid = valid("False").await;
     assert!(
-        invalid.message.contains("task \"greet\": Task \"helo\" does not exist")
+        invalid
+            .message
+            .contains("task \"greet\": Task \"helo\" not found in namespace")
             && invalid.message.contains("(did you mean \"hello\"?)"),
         "{}",
         invalid.message

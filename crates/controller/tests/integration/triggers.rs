@@ -141,7 +141,7 @@ async fn each_fire_time_starts_exactly_one_run_through_controller_crashes() {
             drop(running.take());
             let name = minitask_controller::schedule::run_name("every-minute", at);
             let mut run = TaskRun::new(&name, Default::default());
-            run.spec.task_ref = Some(minitask_api::TaskRef { name: "nightly".into() });
+            run.spec.task_ref = Some(minitask_api::TaskRef::task("nightly"));
             run.spec.params = vec![minitask_api::Param {
                 name: "at".into(),
                 value: ParamValue::String(at.to_string()),
@@ -254,7 +254,7 @@ async fn ready_says_what_is_wrong_and_a_webhook_needs_a_secret() {
     .await;
     assert_eq!(
         missing.conditions[0].message,
-        "spec.run.taskRef: Task nightly does not exist in this namespace; create it or fix the name"
+        "spec.run.taskRef: Task \"nightly\" does not exist in this namespace; create it or fix the name"
     );
     nightly(&w).await;
     let fixed = status(&w, "no-task", "Ready True once the Task exists", |s| {

@@ -192,7 +192,8 @@ pub async fn start(
                 let shown = source.spec.workspaces.iter();
                 keep_unedited(&mut args, shown.map(|w| (&w.name, crate::inputs::binding_text(w))));
             }
-            let mut run = crate::start::taskrun(&args, &task, source.as_ref()).map_err(refusal)?;
+            let mut run =
+                crate::start::taskrun(&args, &task, minitask_api::TaskKind::Task, source.as_ref()).map_err(refusal)?;
             arrays(&task.spec.params, &mut run.spec.params);
             crate::preflight::task_sources(cluster, &run.spec.workspaces)
                 .await

@@ -61,7 +61,8 @@ fn convert_one(doc: &Value, index: usize, out: &mut Converted) -> Result<(), Str
         ));
     }
     let (our_kind, shape) = match kind {
-        "Task" | "ClusterTask" => ("Task", shape::task_spec()),
+        "Task" => ("Task", shape::task_spec()),
+        "ClusterTask" => ("ClusterTask", shape::task_spec()),
         "Pipeline" => ("Pipeline", shape::pipeline_spec()),
         "TaskRun" => ("TaskRun", shape::taskrun_spec()),
         "PipelineRun" => ("PipelineRun", shape::pipelinerun_spec()),
@@ -78,16 +79,10 @@ fn convert_one(doc: &Value, index: usize, out: &mut Converted) -> Result<(), Str
         dropped: Vec::new(),
         changed: Vec::new(),
     };
-    if kind == "ClusterTask" {
-        notes.changed(
-            "kind",
-            "a ClusterTask becomes a Task of the namespace it is applied to (mini-task has no cluster-scoped Tasks)",
-        );
-    }
     let mut spec = doc["spec"].clone();
     let beta = api_version == "tekton.dev/v1beta1";
     match our_kind {
-        "Task" => normalize_task(&mut spec, beta, "spec", &mut notes),
+        "Task" | "ClusterTask" => normalize_task(&mut spec, beta, "spec", &mut notes),
         "Pipeline" => normalize_pipeline(&mut spec, beta, "spec", &mut notes),
         "TaskRun" => normalize_taskrun(&mut spec, beta, &mut notes),
         _ => normalize_pipelinerun(&mut spec, beta, &mut notes),
@@ -95,8 +90,13 @@ fn convert_one(doc: &Value, index: usize, out: &mut Converted) -> Result<(), Str
     let spec = walk(&spec, &shape, "spec", &mut notes);
     let mut converted =
         json!({"apiVersion": GROUP, "kind": our_kind, "metadata": metadata(&doc["metadata"]), "spec": spec});
+    if our_kind == "ClusterTask"
+        && let Some(meta) = converted["metadata"].as_object_mut()
+    {
+        meta.remove("namespace");
+    }
     if let Some(description) = doc["metadata"]["annotations"]["tekton.dev/displayName"].as_str()
-        && our_kind == "Task"
+        && matches!(our_kind, "Task" | "ClusterTask")
         && converted["spec"].is_object()
         && converted["spec"]["description"].is_null()
     {
@@ -297,8 +297,8 @@ fn normalize_pipeline(spec: &mut Value, beta: bool, path: &str, notes: &mut Note
     }
 }
 
-/// `kind: Task` says nothing new; a ClusterTask is found as a Task of the
-/// namespace (import it too); a custom task's kind cannot run here.
+/// `kind: Task` says nothing new; `kind: ClusterTask` stays (ours are the
+/// same); a custom task's kind cannot run here.
 fn normalize_task_ref(task: &mut Value, at: &str, notes: &mut Notes) {
     let Some(reference) = task.get_mut("taskRef") else {
         return;
@@ -327,10 +327,9 @@ fn normalize_task_ref(task: &mut Value, at: &str, notes: &mut Notes) {
     }
     match take(reference, "kind").as_ref().and_then(Value::as_str) {
         None | Some("Task") => {}
-        Some("ClusterTask") => notes.changed(
-            &format!("{at}.taskRef.kind"),
-            "the ClusterTask is looked up as a Task of the run's namespace: import it there too",
-        ),
+        Some("ClusterTask") => {
+            reference["kind"] = json!("ClusterTask");
+        }
         Some(other) => notes.dropped(
             &format!("{at}.taskRef.kind"),
             &format!("custom tasks ({other}) are not supported"),
@@ -498,12 +497,12 @@ spec: {taskRef: {name: c, kind: ClusterTask}, computeResources: {}}
                    "podTemplate": {"nodeSelector": {"a": "b"}}, "params": [{"name": "s", "value": "x"}]})
         );
         assert_eq!(out.objects[1]["spec"]["timeouts"], json!({"pipeline": "1h0m0s"}));
-        assert_eq!(out.objects[2]["spec"]["taskRef"], json!({"name": "c"}));
-        assert_eq!(paths(&out.dropped), ["spec.params[0]", "spec.computeResources"]);
         assert_eq!(
-            paths(&out.changed),
-            ["spec.status", "spec.timeout", "spec.taskRef.kind"]
+            out.objects[2]["spec"]["taskRef"],
+            json!({"name": "c", "kind": "ClusterTask"})
         );
+        assert_eq!(paths(&out.dropped), ["spec.params[0]", "spec.computeResources"]);
+        assert_eq!(paths(&out.changed), ["spec.status", "spec.timeout"]);
     }
 
     #[test]

@@ -92,6 +92,7 @@ fn check(object: &Value) -> Result<(), String> {
         .unwrap_or_default();
     let fits = match kind {
         "Task" => serde_json::from_value::<minitask_api::Task>(object.clone()).map(drop),
+        "ClusterTask" => serde_json::from_value::<minitask_api::ClusterTask>(object.clone()).map(drop),
         "Pipeline" => serde_json::from_value::<minitask_api::Pipeline>(object.clone()).map(drop),
         "TaskRun" => serde_json::from_value::<minitask_api::TaskRun>(object.clone()).map(drop),
         _ => serde_json::from_value::<minitask_api::PipelineRun>(object.clone()).map(drop),
@@ -120,7 +121,16 @@ async fn apply(cluster: &Cluster, objects: &[Value]) -> anyhow::Result<()> {
         let kind = object["kind"].as_str().unwrap_or_default();
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("minitask.dev", "v1alpha1", kind));
         let namespace = object["metadata"]["namespace"].as_str().unwrap_or(&cluster.namespace);
-        let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, &resource);
+        let (api, namespace): (Api<DynamicObject>, _) = match kind {
+            "ClusterTask" => (
+                Api::all_with(cluster.client.clone(), &resource),
+                "the cluster".to_string(),
+            ),
+            _ => (
+                Api::namespaced_with(cluster.client.clone(), namespace, &resource),
+                format!("namespace {namespace}"),
+            ),
+        };
         let dynamic: DynamicObject = serde_json::from_value(object.clone())?;
         let plural = kind.to_lowercase();
         let done = match object["metadata"]["name"].as_str() {
@@ -131,23 +141,14 @@ async fn apply(cluster: &Cluster, objects: &[Value]) -> anyhow::Result<()> {
                     &Patch::Apply(&dynamic),
                 )
                 .await
-                .map_err(|e| {
-                    errors::api(
-                        &e,
-                        &format!("applying {plural}/{name} in namespace {namespace}"),
-                        &cluster.server,
-                    )
-                })?;
+                .map_err(|e| errors::api(&e, &format!("applying {plural}/{name} in {namespace}"), &cluster.server))?;
                 format!("{plural}.minitask.dev/{name} applied")
             }
             None => {
-                let made = api.create(&PostParams::default(), &dynamic).await.map_err(|e| {
-                    errors::api(
-                        &e,
-                        &format!("creating a {kind} in namespace {namespace}"),
-                        &cluster.server,
-                    )
-                })?;
+                let made = api
+                    .create(&PostParams::default(), &dynamic)
+                    .await
+                    .map_err(|e| errors::api(&e, &format!("creating a {kind} in {namespace}"), &cluster.server))?;
                 format!(
                     "{plural}.minitask.dev/{} created",
                     made.metadata.name.unwrap_or_default()

@@ -116,7 +116,7 @@ fn when() -> Shape {
 fn pipeline_task() -> Shape {
     Shape::Fields(vec![
         copy("name"),
-        f("taskRef", Shape::Fields(vec![copy("name")])),
+        f("taskRef", Shape::Fields(vec![copy("name"), copy("kind")])),
         f("taskSpec", task_spec()),
         f("params", list(param())),
         f("matrix", Shape::Fields(vec![f("params", list(param()))])),
@@ -178,7 +178,7 @@ fn binding(claim_template: bool) -> Shape {
 
 pub fn taskrun_spec() -> Shape {
     Shape::Fields(vec![
-        f("taskRef", Shape::Fields(vec![copy("name")])),
+        f("taskRef", Shape::Fields(vec![copy("name"), copy("kind")])),
         f("taskSpec", task_spec()),
         f("params", list(param())),
         f("workspaces", list(binding(false))),

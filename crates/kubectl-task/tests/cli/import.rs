@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::Value;
@@ -83,17 +84,27 @@ async fn every_tekton_file_converts_lists_what_it_leaves_and_is_admitted() {
     }
     // Every object is in the API server: the CRDs' schemas and rules took it.
     for (kind, want) in &kinds {
-        let kind_name = ["Task", "Pipeline", "TaskRun", "PipelineRun"]
+        let kind_name = ["Task", "ClusterTask", "Pipeline", "TaskRun", "PipelineRun"]
             .into_iter()
             .find(|k| k.to_lowercase() == *kind)
             .unwrap();
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("minitask.dev", "v1alpha1", kind_name));
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
-        let have = api.list(&ListParams::default()).await.unwrap().items.len();
+        let have = match kind_name {
+            // Cluster-scoped: those of the corpus, by name.
+            "ClusterTask" => {
+                let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+                let all = api.list(&ListParams::default()).await.unwrap().items;
+                all.iter().filter(|t| t.name_any().starts_with("hello-cluster")).count()
+            }
+            _ => {
+                let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
+                api.list(&ListParams::default()).await.unwrap().items.len()
+            }
+        };
         assert_eq!(have, *want, "{kind}");
     }
     assert!(
-        kinds["task"] >= 15 && kinds["pipeline"] >= 3 && kinds["pipelinerun"] >= 2,
+        kinds["task"] + kinds["clustertask"] >= 15 && kinds["pipeline"] >= 3 && kinds["pipelinerun"] >= 2,
         "{kinds:?}"
     );
 }

@@ -3,6 +3,7 @@
 //! the e2e suite runs the same commands on a real cluster).
 
 mod access;
+mod cluster_tasks;
 mod commands;
 mod completion;
 mod conventions;

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod archive;
+mod cluster_tasks;
 mod dashboard;
 mod import;
 mod launcher;
@@ -105,7 +106,14 @@ impl Namespaced {
 
     /// `kubectl task start <task>` through kubectl; returns the run's name.
     fn start(&self, task: &str) -> String {
-        let out = self.kubectl_ok(&["task", "start", task]);
+        self.start_with(&[task])
+    }
+
+    /// `kubectl task start` with these arguments; returns the run's name.
+    fn start_with(&self, args: &[&str]) -> String {
+        let mut all = vec!["task", "start"];
+        all.extend(args);
+        let out = self.kubectl_ok(&all);
         let name = out
             .trim()
             .strip_prefix("taskrun.minitask.dev/")

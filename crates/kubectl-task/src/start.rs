@@ -95,7 +95,7 @@ pub async fn run(cluster: &Cluster, args: Args) -> anyhow::Result<Outcome> {
             return pipeline_start::run(cluster, &args, find_pipeline(cluster, &name).await?).await;
         }
         // A bare name: the Task, else a Pipeline, else a ClusterTask of
-        // that name (the namespace's own come first, as in a taskRef).
+        // that name (the namespace's own come first).
         (None, name) => match find_task(cluster, &name).await {
             Ok(task) => (task, TaskKind::Task),
             Err(no_task) => match find_pipeline(cluster, &name).await {

@@ -42,7 +42,7 @@ pub struct Context {
     pub client: Client,
     /// Pods labelled `minitask.dev/taskrun`, from a watch.
     pub pods: Store<CachedPod>,
-    /// Tasks, from a watch.
+    /// Tasks and ClusterTasks, from watches.
     pub tasks: Catalog,
     pub options: PodOptions,
     /// The shards this replica works on.

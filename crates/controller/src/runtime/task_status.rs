@@ -18,14 +18,11 @@ use crate::shared::valid::{already_says, valid_condition};
 
 /// The status to write, or None when the Task (or ClusterTask) shows it
 /// already.
-pub fn status_to_write(
-    spec: &TaskSpec,
-    status: Option<&TaskStatus>,
-    generation: Option<i64>,
-    now: &Time,
-) -> Option<TaskStatus> {
+pub fn status_to_write(task: &impl TaskObject, now: &Time) -> Option<TaskStatus> {
+    let spec = task.task_spec();
     let count = i32::try_from(spec.steps.len()).unwrap_or(i32::MAX);
-    let current = status.cloned().unwrap_or_default();
+    let current = task.task_status().cloned().unwrap_or_default();
+    let generation = task.meta().generation;
     let sound = "every reference in the steps names something the Task declares";
     let condition = valid_condition(&undeclared(spec), sound, &current.conditions, generation, now);
     let same = current.steps == Some(count)
@@ -43,7 +40,7 @@ pub fn status_to_write(
 /// it (a run checks its Task itself).
 pub async fn record_task_status<K: TaskObject>(client: &Client, task: &K) {
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH));
-    let Some(status) = status_to_write(task.task_spec(), task.task_status(), task.meta().generation, &now) else {
+    let Some(status) = status_to_write(task, &now) else {
         return;
     };
     let namespace = task.namespace();
@@ -103,24 +100,14 @@ mod tests {
         let now = Time(Timestamp::from_second(1_800_000_000).unwrap());
         let mut t = Task::new("t", task(&["a", "b"]));
         t.metadata.generation = Some(1);
-        let first = status_to_write(&t.spec, t.status.as_ref(), t.metadata.generation, &now).expect("no status yet");
+        let first = status_to_write(&t, &now).expect("no status yet");
         assert_eq!(first.steps, Some(2));
         assert_eq!(first.conditions[0].status, "True");
         t.status = Some(first);
-        assert_eq!(
-            status_to_write(&t.spec, t.status.as_ref(), t.metadata.generation, &now),
-            None,
-            "up to date"
-        );
+        assert_eq!(status_to_write(&t, &now), None, "up to date");
         t.spec.steps.pop();
         t.metadata.generation = Some(2);
-        assert_eq!(
-            status_to_write(&t.spec, t.status.as_ref(), t.metadata.generation, &now)
-                .unwrap()
-                .steps,
-            Some(1),
-            "a step was removed"
-        );
+        assert_eq!(status_to_write(&t, &now).unwrap().steps, Some(1), "a step was removed");
     }
 
     #[test]
@@ -128,7 +115,7 @@ mod tests {
         let now = Time(Timestamp::from_second(1_800_000_000).unwrap());
         let mut t = Task::new("t", task(&["a"]));
         t.spec.steps[0].script = Some("echo $(params.whom) > $(workspaces.src.path)/x".into());
-        let status = status_to_write(&t.spec, t.status.as_ref(), t.metadata.generation, &now).unwrap();
+        let status = status_to_write(&t, &now).unwrap();
         let valid = &status.conditions[0];
         assert_eq!((valid.status.as_str(), valid.reason.as_str()), ("False", "Invalid"));
         assert!(

@@ -145,7 +145,8 @@ pub struct PipelineTask {
     #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub name: String,
 
-    /// The Task to run, by name, in the run's namespace.
+    /// The Task to run: by name in the run's namespace, or a ClusterTask
+    /// (`kind: ClusterTask`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_ref: Option<TaskRef>,
 

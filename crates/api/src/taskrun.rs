@@ -65,7 +65,8 @@ use crate::{Param, PodTemplate, TaskRunResult, TaskSpec, WorkspaceBinding};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRunSpec {
-    /// The Task to run, by name, in the TaskRun's namespace.
+    /// The Task to run: by name in the TaskRun's namespace, or a
+    /// ClusterTask (`kind: ClusterTask`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_ref: Option<TaskRef>,
 

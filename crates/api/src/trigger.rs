@@ -87,7 +87,7 @@ pub struct TriggerSpec {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerRun {
-    /// The Task to run.
+    /// The Task (or, with `kind: ClusterTask`, the ClusterTask) to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_ref: Option<TaskRef>,
     /// The Pipeline to run.

@@ -7,7 +7,7 @@ use minitask_testenv::eventually;
 use serde_json::{Value, json};
 
 use crate::common::{WAIT, World};
-use crate::pipelines::{create_pipeline, create_run, pipelines, until_children};
+use crate::pipelines::{create_pipeline, create_run, pipelines, until_children, valid};
 
 fn cluster_tasks(w: &World) -> Api<ClusterTask> {
     Api::all(w.client.clone())
@@ -106,17 +106,7 @@ async fn a_pipeline_uses_a_cluster_task_and_its_results() {
     )
     .await;
     let pipelines = pipelines(&w);
-    let valid = |want: &'static str| {
-        let pipelines = pipelines.clone();
-        eventually(want, WAIT, move || {
-            let pipelines = pipelines.clone();
-            async move {
-                let condition = pipelines.get("ci").await.ok()?.status?.conditions.first()?.clone();
-                (condition.status == want).then_some(condition)
-            }
-        })
-    };
-    let invalid = valid("False").await;
+    let invalid = valid(&w, "ci", "False").await;
     assert!(
         invalid.message.contains(&format!(
             "task \"fetch\": ClusterTask \"{name}\" not found in the cluster"
@@ -147,7 +137,7 @@ async fn a_pipeline_uses_a_cluster_task_and_its_results() {
         .replace(&shared.name, &PostParams::default(), &task)
         .await
         .unwrap();
-    valid("True").await;
+    valid(&w, "ci", "True").await;
 
     create_run(&w, "r", json!({"pipelineRef": {"name": "ci"}})).await;
     until_children(&w, &["r-fetch"]).await;
@@ -161,5 +151,5 @@ async fn a_pipeline_uses_a_cluster_task_and_its_results() {
 
     // Deleting it makes the Pipeline invalid again.
     drop(shared);
-    valid("False").await;
+    valid(&w, "ci", "False").await;
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::common::{WAIT, World};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use minitask_api::{LABEL_PIPELINERUN, Phase, Pipeline, PipelineRun, PipelineRunStatus, TaskState};
@@ -89,6 +90,16 @@ async fn validity(w: &World, name: &str) -> minitask_api::PipelineStatus {
             .ok()?
             .status
             .filter(|s| !s.conditions.is_empty())
+    })
+    .await
+}
+
+/// Waits until Pipeline `name`'s `Valid` condition has status `want`.
+pub(crate) async fn valid(w: &World, name: &str, want: &str) -> Condition {
+    let pipelines = pipelines(w);
+    eventually(want, WAIT, || async {
+        let condition = pipelines.get(name).await.ok()?.status?.conditions.first()?.clone();
+        (condition.status == want).then_some(condition)
     })
     .await
 }
@@ -512,19 +523,7 @@ async fn fixing_the_task_a_pipeline_complained_about_makes_it_valid() {
         ]}),
     )
     .await;
-    let pipelines = pipelines(&w);
-    let valid = |want: &'static str| {
-        let pipelines = pipelines.clone();
-        eventually(want, WAIT, move || {
-            let pipelines = pipelines.clone();
-            async move {
-                let status = pipelines.get("ci").await.ok()?.status?;
-                let condition = status.conditions.first()?.clone();
-                (condition.status == want).then_some(condition)
-            }
-        })
-    };
-    let invalid = valid("False").await;
+    let invalid = valid(&w, "ci", "False").await;
     assert!(
         invalid.message.contains("declares no result \"digest\""),
         "{}",
@@ -536,7 +535,7 @@ async fn fixing_the_task_a_pipeline_complained_about_makes_it_valid() {
         description: None,
     }];
     w.tasks().replace("build", &Default::default(), &task).await.unwrap();
-    let fixed = valid("True").await;
+    let fixed = valid(&w, "ci", "True").await;
     assert_eq!(fixed.reason, "Valid");
 }
 
@@ -555,19 +554,7 @@ async fn a_pipeline_naming_a_task_that_does_not_exist_says_so() {
         json!({"tasks": [{"name": "greet", "taskRef": {"name": "helo"}}]}),
     )
     .await;
-    let pipelines = pipelines(&w);
-    let valid = |want: &'static str| {
-        let pipelines = pipelines.clone();
-        eventually(want, WAIT, move || {
-            let pipelines = pipelines.clone();
-            async move {
-                let status = pipelines.get("ci").await.ok()?.status?;
-                let condition = status.conditions.first()?.clone();
-                (condition.status == want).then_some(condition)
-            }
-        })
-    };
-    let invalid = valid("False").await;
+    let invalid = valid(&w, "ci", "False").await;
     assert!(
         invalid
             .message
@@ -593,13 +580,13 @@ async fn a_pipeline_naming_a_task_that_does_not_exist_says_so() {
         waiting.message
     );
     w.create_task("helo", &[("say", "echo hi")]).await;
-    valid("True").await;
+    valid(&w, "ci", "True").await;
     run_status(&w, "r", "the missing Task no longer named", |s| {
         !s.message.as_deref().unwrap_or_default().contains("not found")
     })
     .await;
     w.tasks().delete("helo", &Default::default()).await.unwrap();
-    valid("False").await;
+    valid(&w, "ci", "False").await;
 }
 
 /// A Task whose steps use a param or workspace it does not declare is

@@ -74,6 +74,9 @@ async fn kubectl_finds_the_short_names_category_columns_and_docs() {
         "{everything}"
     );
     let explain = w.kubectl_ok(&["explain", "taskrun.spec"]).await;
-    assert!(explain.contains("The Task to run, by name"), "{explain}");
+    assert!(
+        explain.contains("The Task to run: by name in the TaskRun's namespace"),
+        "{explain}"
+    );
     assert!(explain.contains("counted from the TaskRun's creation"), "{explain}");
 }

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 
 use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use minitask_api::{ParamType, ParamValue};
+use minitask_api::{ParamType, ParamValue, TaskKind};
 use serde_json::json;
 
 use super::index::RunKind;
 use super::route::{Action, Definition};
 use crate::cluster::Cluster;
 use crate::errors;
-use crate::resolve::{find_pipeline, find_task, pipelineruns, runs};
+use crate::resolve::{as_task, find_cluster_task, find_pipeline, find_task, pipelineruns, runs};
 use crate::start::Args;
 
 /// Why an action did not happen, for the page: the HTTP status and the
@@ -149,16 +149,10 @@ pub async fn start(
     form: &HashMap<String, String>,
 ) -> Result<String, Refusal> {
     let ns = cluster.namespace.clone();
-    let rerun = form.get("rerun").filter(|r| super::route::is_name(r)).map(|r| {
-        (
-            if of == Definition::Task {
-                RunKind::TaskRun
-            } else {
-                RunKind::PipelineRun
-            },
-            r.clone(),
-        )
-    });
+    let rerun = form
+        .get("rerun")
+        .filter(|r| super::route::is_name(r))
+        .map(|r| (of.run_kind(), r.clone()));
     let args = args_of(name, form, rerun.clone());
     let arrays = |declared: &[minitask_api::ParamSpec], params: &mut Vec<minitask_api::Param>| {
         for param in params.iter_mut() {
@@ -171,14 +165,25 @@ pub async fn start(
         }
     };
     match of {
-        Definition::Task => {
-            let task = find_task(cluster, name).await.map_err(refusal)?;
+        Definition::Task | Definition::ClusterTask => {
+            let (task, kind, edit) = if of == Definition::Task {
+                let task = find_task(cluster, name).await.map_err(refusal)?;
+                (task, TaskKind::Task, format!("kubectl edit task {name} -n {ns}"))
+            } else {
+                let task = find_cluster_task(cluster, name).await.map_err(refusal)?;
+                (
+                    as_task(task),
+                    TaskKind::ClusterTask,
+                    format!("kubectl edit clustertask {name}"),
+                )
+            };
             let problems = minitask_api::undeclared(&task.spec);
             if !problems.is_empty() {
                 return Err(Refusal {
                     status: 422,
                     message: format!(
-                        "Task {name} cannot run: {}; fix the Task (kubectl edit task {name} -n {ns})",
+                        "{} {name} cannot run: {}; fix it ({edit})",
+                        kind.as_str(),
                         problems.join("; ")
                     ),
                 });
@@ -192,8 +197,7 @@ pub async fn start(
                 let shown = source.spec.workspaces.iter();
                 keep_unedited(&mut args, shown.map(|w| (&w.name, crate::inputs::binding_text(w))));
             }
-            let mut run =
-                crate::start::taskrun(&args, &task, minitask_api::TaskKind::Task, source.as_ref()).map_err(refusal)?;
+            let mut run = crate::start::taskrun(&args, &task, kind, source.as_ref()).map_err(refusal)?;
             arrays(&task.spec.params, &mut run.spec.params);
             crate::preflight::task_sources(cluster, &run.spec.workspaces)
                 .await

@@ -9,6 +9,8 @@ use super::index::RunKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Definition {
     Task,
+    /// Shown and started in the namespace of the page, like a Task.
+    ClusterTask,
     Pipeline,
 }
 
@@ -16,7 +18,16 @@ impl Definition {
     pub fn plural(self) -> &'static str {
         match self {
             Definition::Task => "tasks",
+            Definition::ClusterTask => "clustertasks",
             Definition::Pipeline => "pipelines",
+        }
+    }
+
+    /// The kind of run it starts.
+    pub fn run_kind(self) -> RunKind {
+        match self {
+            Definition::Task | Definition::ClusterTask => RunKind::TaskRun,
+            Definition::Pipeline => RunKind::PipelineRun,
         }
     }
 }
@@ -64,18 +75,18 @@ pub enum Route {
         ns: String,
         name: String,
     },
-    /// `/ns/NS/{tasks,pipelines}`
+    /// `/ns/NS/{tasks,clustertasks,pipelines}`
     Catalog {
         ns: String,
         of: Definition,
     },
-    /// `/ns/NS/{tasks,pipelines}/NAME`
+    /// `/ns/NS/{tasks,clustertasks,pipelines}/NAME`
     Show {
         ns: String,
         of: Definition,
         name: String,
     },
-    /// GET the form, POST to start: `/ns/NS/{tasks,pipelines}/NAME/start`
+    /// GET the form, POST to start: `/ns/NS/{tasks,clustertasks,pipelines}/NAME/start`
     Start {
         ns: String,
         of: Definition,
@@ -105,6 +116,7 @@ pub fn parse(path: &str) -> Route {
     let run_kind = RunKind::parse;
     let definition = |s: &str| match s {
         "tasks" => Some(Definition::Task),
+        "clustertasks" => Some(Definition::ClusterTask),
         "pipelines" => Some(Definition::Pipeline),
         _ => None,
     };
@@ -195,6 +207,14 @@ mod tests {
             Route::Catalog {
                 ns: "ci".into(),
                 of: Definition::Task
+            }
+        );
+        assert_eq!(
+            parse("/ns/ci/clustertasks/git-clone/start"),
+            Route::Start {
+                ns: "ci".into(),
+                of: Definition::ClusterTask,
+                name: "git-clone".into()
             }
         );
         // Not names: never sent on.

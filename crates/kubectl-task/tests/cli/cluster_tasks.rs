@@ -7,7 +7,7 @@ use minitask_api::{ClusterTask, TaskKind};
 use crate::access::{aggregated, bind};
 use crate::*;
 
-async fn publish(client: &Client, name: &str) {
+pub async fn publish(client: &Client, name: &str) {
     let task: ClusterTask = serde_json::from_value(json!({
         "apiVersion": "minitask.dev/v1alpha1", "kind": "ClusterTask",
         "metadata": {"name": name},

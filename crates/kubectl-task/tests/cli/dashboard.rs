@@ -598,3 +598,105 @@ async fn a_viewer_sees_the_runs_and_is_told_why_starting_is_refused() {
     );
     assert_eq!(runs(&client, &ns).await.len(), 1, "nothing was created");
 }
+
+/// A ClusterTask is listed beside the namespace's Tasks, started from its
+/// form, linked from its run, and a rerun starts the ClusterTask again,
+/// not the namespace's Task of the same name.
+#[tokio::test]
+async fn a_cluster_task_is_started_and_rerun_as_itself_not_a_same_named_task() {
+    use minitask_api::{ClusterTask, TaskKind};
+    let (client, ns) = world("dash-ctsk").await;
+    aggregated(&client, "edit").await;
+    // Cluster-scoped names are shared by every test: this one's own.
+    let name = format!("{ns}-clone");
+    crate::cluster_tasks::publish(&client, &name).await;
+    create_task(&client, &ns, &name).await;
+    bind(&client, &ns, "dora", "edit").await;
+    let dashboard = Dashboard::start(&ns, Some("dora"));
+    let browser = signed_in(&dashboard).await;
+
+    browser
+        .goto(&format!("{}/ns/{ns}/tasks", dashboard.base))
+        .await
+        .unwrap();
+    let listed = browser
+        .eval("[...document.querySelectorAll('table.catalog tbody tr')].map(r => r.cells[1].innerText + ' ' + r.querySelector('a').getAttribute('href')).join('\\n')")
+        .await
+        .unwrap();
+    let listed = listed.as_str().unwrap();
+    assert!(
+        listed.contains(&format!("Task /ns/{ns}/tasks/{name}"))
+            && listed.contains(&format!("ClusterTask /ns/{ns}/clustertasks/{name}")),
+        "{listed}"
+    );
+
+    let started_run = |before: Option<String>| {
+        let browser = &browser;
+        async move {
+            let not_before = before
+                .map(|b| format!(" && !location.pathname.endsWith('/{b}')"))
+                .unwrap_or_default();
+            browser
+                .wait_for(
+                    "the new run's page",
+                    &format!("location.pathname.includes('/taskruns/') && !location.pathname.endsWith('/rerun'){not_before} && document.readyState === 'complete'"),
+                    WAIT,
+                )
+                .await
+                .unwrap();
+            let path = browser.eval("location.pathname").await.unwrap();
+            path.as_str().unwrap().rsplit('/').next().unwrap().to_string()
+        }
+    };
+    browser
+        .goto(&format!("{}/ns/{ns}/clustertasks/{name}/start", dashboard.base))
+        .await
+        .unwrap();
+    browser
+        .eval("document.getElementById('param-url').value = 'https://example.com/mine.git'; document.querySelector('form.start button[type=submit]').click(); true")
+        .await
+        .unwrap();
+    let first = started_run(None).await;
+    let runs_api = Api::<TaskRun>::namespaced(client.clone(), &ns);
+    let run = runs_api.get(&first).await.unwrap();
+    let reference = run.spec.task_ref.clone().unwrap();
+    assert_eq!(
+        (reference.name.as_str(), reference.kind),
+        (name.as_str(), TaskKind::ClusterTask)
+    );
+    let link = browser
+        .eval(&format!(
+            "document.querySelector('dl.fields a[href=\"/ns/{ns}/clustertasks/{name}\"]') !== null"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(link, true, "the run's page links to the ClusterTask");
+
+    browser
+        .goto(&format!("{}/ns/{ns}/taskruns/{first}/rerun", dashboard.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        browser
+            .eval("document.getElementById('param-url').value")
+            .await
+            .unwrap(),
+        "https://example.com/mine.git"
+    );
+    browser
+        .eval("document.querySelector('form.start button[type=submit]').click(); true")
+        .await
+        .unwrap();
+    let second = started_run(Some(first)).await;
+    let rerun = runs_api.get(&second).await.unwrap();
+    let reference = rerun.spec.task_ref.clone().unwrap();
+    assert_eq!(
+        (reference.name.as_str(), reference.kind),
+        (name.as_str(), TaskKind::ClusterTask),
+        "a rerun of a ClusterTask's run starts the ClusterTask"
+    );
+    Api::<ClusterTask>::all(client)
+        .delete(&name, &Default::default())
+        .await
+        .unwrap();
+}

@@ -9,10 +9,11 @@ use minitask_api::ParamSpec;
 use super::{ago, badge, time};
 use crate::dashboard::index::Summary;
 use crate::dashboard::pages::runs::href;
+use crate::dashboard::route::Definition as Of;
 
 /// A Task or a Pipeline, as the catalog shows it.
 pub struct Definition {
-    /// "tasks" or "pipelines".
+    /// "tasks", "clustertasks" or "pipelines": where its pages are.
     pub plural: &'static str,
     pub namespace: String,
     pub name: String,
@@ -27,25 +28,35 @@ pub struct Definition {
 fn kind_word(plural: &str) -> &'static str {
     match plural {
         "pipelines" => "Pipeline",
+        "clustertasks" => "ClusterTask",
         _ => "Task",
     }
 }
 
-pub fn list(plural: &'static str, ns: &str, items: &[Definition]) -> Markup {
+/// The Tasks page also lists the ClusterTasks, with a Kind column (as
+/// `kubectl task list` does); `note` says why some could not be listed.
+pub fn list(of: Of, ns: &str, items: &[Definition], note: Option<&str>) -> Markup {
+    let tasks = of != Of::Pipeline;
     html! {
-        h1 { (kind_word(plural)) "s in " (ns) }
+        h1 { (if tasks { "Tasks" } else { "Pipelines" }) " in " (ns) }
+        @if let Some(note) = note { p.note { (note) } }
         @if items.is_empty() {
             p.none { "None in this namespace." }
         } @else {
             table.catalog {
-                thead { tr { th scope="col" { "Name" } th scope="col" { "Description" } th scope="col" { "Params" } th scope="col" { "" } } }
+                thead { tr {
+                    th scope="col" { "Name" }
+                    @if tasks { th scope="col" { "Kind" } }
+                    th scope="col" { "Description" } th scope="col" { "Params" } th scope="col" { "" }
+                } }
                 tbody {
                     @for item in items {
                         tr {
-                            td { a href={"/ns/" (ns) "/" (plural) "/" (item.name)} { (item.name) } }
+                            td { a href={"/ns/" (ns) "/" (item.plural) "/" (item.name)} { (item.name) } }
+                            @if tasks { td { (kind_word(item.plural)) } }
                             td { (item.description.lines().next().unwrap_or_default()) }
                             td { (item.params.len()) }
-                            td { a.button href={"/ns/" (ns) "/" (plural) "/" (item.name) "/start"} { "Start…" } }
+                            td { a.button href={"/ns/" (ns) "/" (item.plural) "/" (item.name) "/start"} { "Start…" } }
                         }
                     }
                 }
@@ -60,6 +71,9 @@ pub fn show(item: &Definition, recent: &[&Summary], now: Timestamp) -> Markup {
         div.heading {
             h1 { (word) " " (item.name) }
             a.button href={"/ns/" (item.namespace) "/" (item.plural) "/" (item.name) "/start"} { "Start…" }
+        }
+        @if item.plural == "clustertasks" {
+            p.note { "A ClusterTask, shared by every namespace; runs started here run in " (item.namespace) "." }
         }
         @if !item.description.is_empty() { p { (item.description) } }
         h2 { "Params" }

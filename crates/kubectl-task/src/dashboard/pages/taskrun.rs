@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use maud::{Markup, html};
-use minitask_api::{LABEL_PIPELINERUN, StepState, TaskRun};
+use minitask_api::{LABEL_PIPELINERUN, StepState, TaskKind, TaskRun};
 
 use super::{RunHead, badge, pairs, param_rows, run_head, time};
 
@@ -34,6 +34,11 @@ pub fn live(run: &TaskRun, source: &Source, events: &[Event], csrf: &str, now: T
     let ns = run.namespace().unwrap_or_default();
     let name = run.name_any();
     let phase = format!("{:?}", run.phase());
+    let cluster_task = run
+        .spec
+        .task_ref
+        .as_ref()
+        .is_some_and(|r| r.kind == TaskKind::ClusterTask);
     let declared = status.task_spec.as_ref().map(|t| t.params.clone()).unwrap_or_default();
     let params = param_rows(&declared, &run.spec.params);
     let results: Vec<(String, String)> = status
@@ -75,7 +80,11 @@ pub fn live(run: &TaskRun, source: &Source, events: &[Event], csrf: &str, now: T
         dl.fields {
             dt { "Task" }
             dd { @match run.task_name() {
-                Some(task) => a href={"/ns/" (ns) "/tasks/" (task)} { (task) },
+                Some(task) => @if cluster_task {
+                    a href={"/ns/" (ns) "/clustertasks/" (task)} { (task) } " (ClusterTask)"
+                } @else {
+                    a href={"/ns/" (ns) "/tasks/" (task)} { (task) }
+                },
                 None => "inline",
             } }
             dt { "Namespace" } dd { (ns) }

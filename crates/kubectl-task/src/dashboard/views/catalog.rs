@@ -13,23 +13,33 @@ use crate::dashboard::index::{Filter, RunKind, select};
 use crate::dashboard::pages::{self, catalog::Definition as Item, catalog::Prefill};
 use crate::dashboard::route::Definition;
 use crate::errors;
-use crate::resolve::{pipelines, tasks};
+use crate::resolve::{cluster_tasks, pipelines, tasks};
 
-fn item_of_task(task: &minitask_api::Task) -> Item {
+/// A Task's or a ClusterTask's entry; a ClusterTask is shown in `ns`,
+/// where its runs go.
+fn item_of_task(of: Definition, ns: String, name: String, spec: &minitask_api::TaskSpec) -> Item {
     Item {
-        plural: "tasks",
-        namespace: task.namespace().unwrap_or_default(),
-        name: task.name_any(),
-        description: task.spec.description.clone().unwrap_or_default(),
-        params: task.spec.params.clone(),
-        workspaces: task
-            .spec
+        plural: of.plural(),
+        namespace: ns,
+        name,
+        description: spec.description.clone().unwrap_or_default(),
+        params: spec.params.clone(),
+        workspaces: spec
             .workspaces
             .iter()
             .map(|w| (w.name.clone(), w.optional, w.description.clone().unwrap_or_default()))
             .collect(),
-        parts: task.spec.steps.iter().map(|s| s.name.clone()).collect(),
+        parts: spec.steps.iter().map(|s| s.name.clone()).collect(),
     }
+}
+
+fn item_of_namespaced(task: &minitask_api::Task) -> Item {
+    let ns = task.namespace().unwrap_or_default();
+    item_of_task(Definition::Task, ns, task.name_any(), &task.spec)
+}
+
+fn item_of_cluster_task(ns: &str, task: &minitask_api::ClusterTask) -> Item {
+    item_of_task(Definition::ClusterTask, ns.to_string(), task.name_any(), &task.spec)
 }
 
 fn item_of_pipeline(pipeline: &minitask_api::Pipeline) -> Item {
@@ -55,7 +65,10 @@ async fn item(state: &State, ns: &str, of: Definition, name: &str) -> Result<Ite
     let found = match of {
         Definition::Task => crate::resolve::find_task(&cluster, name)
             .await
-            .map(|t| item_of_task(&t)),
+            .map(|t| item_of_namespaced(&t)),
+        Definition::ClusterTask => crate::resolve::find_cluster_task(&cluster, name)
+            .await
+            .map(|t| item_of_cluster_task(ns, &t)),
         Definition::Pipeline => crate::resolve::find_pipeline(&cluster, name)
             .await
             .map(|p| item_of_pipeline(&p)),
@@ -63,15 +76,25 @@ async fn item(state: &State, ns: &str, of: Definition, name: &str) -> Result<Ite
     found.map_err(|e| state.failure(404, name, &format!("{e:#}")))
 }
 
-/// `/ns/NS/tasks`, `/ns/NS/pipelines`.
+/// `/ns/NS/tasks` (with the ClusterTasks), `/ns/NS/pipelines`.
 pub async fn catalog(state: &State, path: &str, ns: &str, of: Definition, fragment: bool) -> Reply {
     let cluster = state.in_ns(ns);
     let doing = format!("listing {} in namespace {ns}", of.plural());
+    let mut note = None;
     let items: Result<Vec<Item>, kube::Error> = match of {
-        Definition::Task => tasks(&cluster)
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items.iter().map(item_of_task).collect()),
+        Definition::Task | Definition::ClusterTask => match tasks(&cluster).list(&ListParams::default()).await {
+            Ok(own) => {
+                let mut items: Vec<Item> = own.items.iter().map(item_of_namespaced).collect();
+                match cluster_tasks(&cluster).list(&ListParams::default()).await {
+                    Ok(shared) => items.extend(shared.items.iter().map(|t| item_of_cluster_task(ns, t))),
+                    // Reading ClusterTasks is granted apart (RBAC); without
+                    // it the namespace's own Tasks are still worth showing.
+                    Err(e) => note = Some(errors::describe(&e, "listing ClusterTasks", &cluster.server)),
+                }
+                Ok(items)
+            }
+            Err(e) => Err(e),
+        },
         Definition::Pipeline => pipelines(&cluster)
             .list(&ListParams::default())
             .await
@@ -82,7 +105,7 @@ pub async fn catalog(state: &State, path: &str, ns: &str, of: Definition, fragme
             of.plural(),
             path,
             fragment,
-            pages::catalog::list(of.plural(), ns, &items),
+            pages::catalog::list(of, ns, &items, note.as_deref()),
             None,
         ),
         Err(e) => state.failure(
@@ -99,12 +122,8 @@ pub async fn show(state: &State, path: &str, ns: &str, of: Definition, name: &st
         Ok(item) => item,
         Err(reply) => return reply,
     };
-    let kind = match of {
-        Definition::Task => RunKind::TaskRun,
-        Definition::Pipeline => RunKind::PipelineRun,
-    };
     let filter = Filter {
-        kind: Some(kind),
+        kind: Some(of.run_kind()),
         namespace: Some(ns.to_string()),
         owner: Some(name.to_string()),
         ..Filter::default()
@@ -134,7 +153,10 @@ pub async fn rerun_form(state: &State, ns: &str, kind: RunKind, name: &str) -> R
     let (of, owner, prefill) = match kind {
         RunKind::TaskRun => match crate::resolve::find_run(&cluster, name).await {
             Ok(run) => (
-                Definition::Task,
+                match run.spec.task_ref.as_ref().map(|r| r.kind) {
+                    Some(minitask_api::TaskKind::ClusterTask) => Definition::ClusterTask,
+                    _ => Definition::Task,
+                },
                 run.task_name().map(str::to_string),
                 Prefill {
                     params: param_texts(&run.spec.params),

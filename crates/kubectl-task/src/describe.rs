@@ -348,6 +348,27 @@ pub fn describe_run(run: &TaskRun, events: &[Event], debugged_exit: Option<i32>,
         &rows,
     ));
 
+    let sidecars = status
+        .task_spec
+        .as_ref()
+        .map(|t| t.sidecars.as_slice())
+        .unwrap_or_default();
+    if !sidecars.is_empty() {
+        out.push_str("\nSidecars:\n");
+        let name = run.name_any();
+        let rows: Vec<Vec<String>> = sidecars
+            .iter()
+            .map(|s| {
+                vec![
+                    s.name.clone(),
+                    s.image.clone(),
+                    format!("kubectl task logs {name} --sidecar {}", s.name),
+                ]
+            })
+            .collect();
+        out.push_str(&indented(&["NAME", "IMAGE", "LOG"], &rows));
+    }
+
     if !status.retries_status.is_empty() {
         out.push_str("\nEarlier attempts:\n");
         let rows: Vec<Vec<String>> = status
@@ -453,6 +474,22 @@ pub fn describe_task(task: &Task, recent: &[TaskRun], now: Timestamp) -> String 
         })
         .collect();
     out.push_str(&indented(&["NAME", "IMAGE", "RUNS"], &rows));
+
+    if !spec.sidecars.is_empty() {
+        out.push_str("\nSidecars (started before the first step, stopped after the last):\n");
+        let rows: Vec<Vec<String>> = spec
+            .sidecars
+            .iter()
+            .map(|s| {
+                let ready = match &s.readiness_probe {
+                    Some(_) => "when its readinessProbe passes",
+                    None => "once running",
+                };
+                vec![s.name.clone(), s.image.clone(), ready.to_string()]
+            })
+            .collect();
+        out.push_str(&indented(&["NAME", "IMAGE", "READY"], &rows));
+    }
 
     out.push_str("\nRecent runs:\n");
     let rows: Vec<Vec<String>> = recent
@@ -746,5 +783,54 @@ mod tests {
             shown[5],
             "failed (exit 3), waiting for a debugger; the duration includes the wait"
         );
+    }
+
+    #[test]
+    fn sidecars_are_shown_with_how_they_get_ready_and_where_their_logs_are() {
+        let task: Task = serde_json::from_value(serde_json::json!({
+            "apiVersion": "minitask.dev/v1alpha1", "kind": "Task",
+            "metadata": {"name": "it", "namespace": "ci"},
+            "spec": {
+                "steps": [{"name": "test", "image": "busybox", "script": "true"}],
+                "sidecars": [
+                    {"name": "db", "image": "postgres:17", "readinessProbe": {"exec": {"command": ["pg_isready"]}}},
+                    {"name": "cache", "image": "redis:8"},
+                ],
+            },
+        }))
+        .unwrap();
+        // Each line's words, so column widths do not matter.
+        let words = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        let shown = describe_task(&task, &[], Timestamp::now());
+        let lines = words(&shown);
+        assert!(
+            lines.contains(&"db postgres:17 when its readinessProbe passes".into()),
+            "{shown}"
+        );
+        assert!(lines.contains(&"cache redis:8 once running".into()), "{shown}");
+
+        let run: TaskRun = serde_json::from_value(serde_json::json!({
+            "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+            "metadata": {"name": "it-1", "namespace": "ci"},
+            "spec": {"taskRef": {"name": "it"}},
+            "status": {"taskSpec": task.spec},
+        }))
+        .unwrap();
+        let shown = describe_run(&run, &[], None, Timestamp::now());
+        let lines = words(&shown);
+        assert!(
+            lines.contains(&"db postgres:17 kubectl task logs it-1 --sidecar db".into()),
+            "{shown}"
+        );
+        let plain: TaskRun = serde_json::from_value(serde_json::json!({
+            "apiVersion": "minitask.dev/v1alpha1", "kind": "TaskRun",
+            "metadata": {"name": "it-2", "namespace": "ci"}, "spec": {"taskRef": {"name": "it"}},
+        }))
+        .unwrap();
+        assert!(!describe_run(&plain, &[], None, Timestamp::now()).contains("Sidecars"));
     }
 }

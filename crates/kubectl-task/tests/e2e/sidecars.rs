@@ -1,9 +1,11 @@
 //! Sidecars on a real kubelet (native sidecars): a step reaches a server
 //! in a sidecar over localhost, once its readinessProbe passed, and the pod
-//! completes when the steps end; a sidecar that never gets ready fails the
+//! completes when the steps end, its log shown by `logs --sidecar`,
+//! `describe` and the dashboard; a sidecar that never gets ready fails the
 //! run naming it.
 
 use minitask_api::Phase;
+use minitask_testenv::browser::Browser;
 use serde_json::json;
 
 use crate::Namespaced;
@@ -42,6 +44,30 @@ async fn a_step_talks_to_a_sidecar_over_localhost_and_the_pod_completes() {
         stderr.contains("has no sidecar \"db\"; its sidecars are web"),
         "{stderr}"
     );
+    let described = t.kubectl_ok(&["task", "describe", &name]);
+    assert!(
+        described.contains(&format!("kubectl task logs {name} --sidecar web")),
+        "{described}"
+    );
+
+    // The dashboard shows the sidecar's log beside the steps', and its
+    // whole text a link away.
+    let (_dashboard, url) = crate::dashboard::dashboard(&t.ns);
+    let base = url.split("/?").next().unwrap().to_string();
+    let page = Browser::start().await.unwrap();
+    page.goto(&url).await.unwrap();
+    page.goto(&format!("{base}/ns/{}/taskruns/{name}", t.ns)).await.unwrap();
+    let pane = "document.querySelector('details.log[data-step=\"sidecar web\"]')";
+    let shown = page
+        .eval(&format!("{pane}.querySelector('pre').textContent"))
+        .await
+        .unwrap();
+    assert!(shown.as_str().unwrap().contains("serving"), "{shown}");
+    let whole = page
+        .eval(&format!("fetch({pane}.querySelector('a').href).then(r => r.text())"))
+        .await
+        .unwrap();
+    assert!(whole.as_str().unwrap().contains("serving"), "{whole}");
     t.cleanup().await;
 }
 

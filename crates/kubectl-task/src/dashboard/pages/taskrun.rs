@@ -233,7 +233,7 @@ pub fn logs(ns: &str, name: &str, logs: &[StepLog], attempts: usize) -> Markup {
     }
 }
 
-/// One pane per step log of TaskRun `name`.
+/// One pane per step log of TaskRun `name` (and per sidecar log).
 pub fn log_panes(ns: &str, name: &str, logs: &[StepLog], attempts: usize) -> Markup {
     html! {
         @for log in logs {
@@ -242,7 +242,10 @@ pub fn log_panes(ns: &str, name: &str, logs: &[StepLog], attempts: usize) -> Mar
             details.log open[log.live || log.text.is_err() || logs.len() <= 4] data-step=(log.step) data-key={(name) "/" (log.attempt) "/" (log.step)} {
                 summary {
                     @if attempts > 1 { "attempt " (log.attempt) " · " }
-                    "step " strong { (log.step) }
+                    @match log.step.strip_prefix("sidecar ") {
+                        Some(sidecar) => { "sidecar " strong { (sidecar) } },
+                        None => { "step " strong { (log.step) } },
+                    }
                     " · " a href={(base) "&raw=1"} { "whole log (text)" }
                 }
                 @match &log.text {

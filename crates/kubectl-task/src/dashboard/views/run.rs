@@ -105,7 +105,9 @@ pub async fn run_page(state: &State, path: &str, ns: &str, kind: RunKind, name: 
     }
 }
 
-/// Each step's log, for every attempt: the tail of what the pod holds.
+/// Each step's log, for every attempt: the tail of what the pod holds;
+/// then the sidecars' (`sidecar NAME`, as the archive names them), once a
+/// step of that attempt has started (sidecars start before the steps).
 async fn step_logs(cluster: &Cluster, run: &TaskRun) -> Vec<StepLog> {
     let Some(status) = run.status.as_ref() else {
         return Vec::new();
@@ -119,17 +121,42 @@ async fn step_logs(cluster: &Cluster, run: &TaskRun) -> Vec<StepLog> {
     if let Some(pod) = &status.pod_name {
         attempts.push((pod.as_str(), status.steps.as_slice()));
     }
+    let sidecars: Vec<&str> = status
+        .task_spec
+        .iter()
+        .flat_map(|t| t.sidecars.iter().map(|s| s.name.as_str()))
+        .collect();
+    let going = !run.phase().is_terminal();
+    let last = attempts.len();
     let wanted = attempts.iter().enumerate().flat_map(|(i, (pod, steps))| {
-        steps
+        let started: Vec<(String, String, bool)> = steps
             .iter()
             .filter(|s| s.running.is_some() || s.terminated.is_some())
-            .map(move |s| (i + 1, pod.to_string(), s.clone()))
+            .map(|s| (s.name.clone(), s.container.clone(), s.running.is_some()))
+            .collect();
+        let sidecars = match started.is_empty() {
+            true => Vec::new(),
+            false => sidecars
+                .iter()
+                .map(|name| {
+                    (
+                        format!("sidecar {name}"),
+                        format!("sidecar-{name}"),
+                        going && i + 1 == last,
+                    )
+                })
+                .collect(),
+        };
+        started
+            .into_iter()
+            .chain(sidecars)
+            .map(move |(step, container, live)| (i + 1, pod.to_string(), step, container, live))
     });
-    let reads = wanted.map(|(attempt, pod, step)| {
+    let reads = wanted.map(|(attempt, pod, step, container, live)| {
         let pods = pods.clone();
         async move {
             let params = LogParams {
-                container: Some(step.container.clone()),
+                container: Some(container),
                 tail_lines: Some(LOG_TAIL),
                 limit_bytes: Some(2 << 20),
                 ..LogParams::default()
@@ -141,8 +168,8 @@ async fn step_logs(cluster: &Cluster, run: &TaskRun) -> Vec<StepLog> {
             StepLog {
                 attempt,
                 cut: text.as_ref().is_ok_and(|t| t.lines().count() as i64 >= LOG_TAIL),
-                live: step.running.is_some(),
-                step: step.name.clone(),
+                live,
+                step,
                 text,
             }
         }
@@ -202,7 +229,16 @@ pub async fn log(state: &State, ns: &str, name: &str, query: &str) -> Reply {
         }
         _ => (status.pod_name.clone(), status.steps.clone()),
     };
-    let (Some(pod), Some(state_of_step)) = (pod, steps.iter().find(|s| s.name == step)) else {
+    // A sidecar's log is asked for as `sidecar NAME`, as the archive has it.
+    let sidecar = step.strip_prefix("sidecar ").filter(|wanted| {
+        let declared = status.task_spec.iter().flat_map(|t| t.sidecars.iter());
+        declared.clone().any(|s| s.name == *wanted)
+    });
+    let container = match sidecar {
+        Some(sidecar) => Some(format!("sidecar-{sidecar}")),
+        None => steps.iter().find(|s| s.name == step).map(|s| s.container.clone()),
+    };
+    let (Some(pod), Some(container)) = (pod, container) else {
         return state.failure(
             404,
             "Log",
@@ -210,7 +246,7 @@ pub async fn log(state: &State, ns: &str, name: &str, query: &str) -> Reply {
         );
     };
     let params = LogParams {
-        container: Some(state_of_step.container.clone()),
+        container: Some(container),
         follow,
         tail_lines: follow.then_some(LOG_TAIL),
         ..LogParams::default()

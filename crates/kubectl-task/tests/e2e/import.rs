@@ -65,5 +65,7 @@ async fn imported_tekton_tasks_and_a_pipeline_run_to_the_end() {
     assert!(goodbye.contains("hello Succeeded / Skipped"), "{goodbye}");
     let inline = t.kubectl_ok(&["task", "logs", "pipelinerun/hello-run", "--task", "inline"]);
     assert!(inline.contains("count saw 1 files"), "{inline}");
+    // Cluster-scoped: not deleted with the namespace.
+    t.kubectl_ok(&["delete", "clustertask", "hello-cluster"]);
     t.cleanup().await;
 }

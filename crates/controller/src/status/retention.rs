@@ -66,8 +66,9 @@ pub fn archive_hold(
 
 /// A run's place in its Task's list: by completion time, then name.
 type Entry = (i64, String);
-/// A Task: its namespace and name.
-type Group = (String, String);
+/// A Task: the runs' namespace, the kind (a Task and a ClusterTask of one
+/// name are two) and the name.
+type Group = (String, &'static str, String);
 
 /// The finished runs of every Task (runs of inline Tasks are not grouped),
 /// oldest first.
@@ -103,7 +104,7 @@ impl Finished {
         let namespace = run.namespace().unwrap_or_default();
         let name = run.name_any();
         self.remove(&namespace, &name);
-        let (Some(task), true) = (run.task_name(), run.phase().is_terminal()) else {
+        let (Some(task), true) = (run.spec.task_ref.as_ref(), run.phase().is_terminal()) else {
             return Vec::new();
         };
         // A PipelineRun's TaskRuns go with it, never before.
@@ -116,7 +117,7 @@ impl Finished {
         }
         let done = run.status.as_ref().and_then(|s| s.completion_time.as_ref());
         let entry: Entry = (done.map_or(0, |t| t.0.as_second()), name.clone());
-        let group: Group = (namespace.clone(), task.to_string());
+        let group: Group = (namespace.clone(), task.kind.as_str(), task.name.clone());
         self.groups.entry(group.clone()).or_default().insert(entry.clone());
         self.runs.insert((namespace.clone(), name), (group.clone(), entry));
         self.beyond(&group, keep)
@@ -232,6 +233,17 @@ mod tests {
             !index.is_beyond(&finished("new", "t", Some(3)), 0),
             "a relist starts afresh"
         );
+    }
+
+    #[test]
+    fn a_task_and_a_cluster_task_of_one_name_keep_their_runs_apart() {
+        let mut index = Finished::default();
+        let mut shared = finished("shared-old", "t", Some(1));
+        shared.spec.task_ref.as_mut().unwrap().kind = minitask_api::TaskKind::ClusterTask;
+        index.apply(&watcher::Event::Apply(shared.clone()), 1);
+        let own = index.apply(&watcher::Event::Apply(finished("own-new", "t", Some(2))), 1);
+        assert!(own.is_empty(), "the namespace Task's first run: {:?}", names(own));
+        assert!(!index.is_beyond(&shared, 1), "the ClusterTask's newest run is kept");
     }
 
     #[test]

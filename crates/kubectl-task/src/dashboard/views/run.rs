@@ -231,8 +231,8 @@ pub async fn log(state: &State, ns: &str, name: &str, query: &str) -> Reply {
     };
     // A sidecar's log is asked for as `sidecar NAME`, as the archive has it.
     let sidecar = step.strip_prefix("sidecar ").filter(|wanted| {
-        let declared = status.task_spec.iter().flat_map(|t| t.sidecars.iter());
-        declared.clone().any(|s| s.name == *wanted)
+        let mut declared = status.task_spec.iter().flat_map(|t| t.sidecars.iter());
+        declared.any(|s| s.name == *wanted)
     });
     let container = match sidecar {
         Some(sidecar) => Some(format!("sidecar-{sidecar}")),

@@ -15,13 +15,13 @@ fn cluster_tasks(w: &World) -> Api<ClusterTask> {
 
 /// A ClusterTask named after the test's namespace (cluster-scoped names
 /// are shared by every test), deleted when dropped.
-struct Shared {
-    name: String,
+pub struct Shared {
+    pub name: String,
     api: Api<ClusterTask>,
 }
 
 impl Shared {
-    async fn create(w: &World, suffix: &str, spec: Value) -> Shared {
+    pub async fn create(w: &World, suffix: &str, spec: Value) -> Shared {
         let name = format!("{}-{suffix}", w.ns);
         let task: ClusterTask = serde_json::from_value(json!({
             "apiVersion": "minitask.dev/v1alpha1", "kind": "ClusterTask",

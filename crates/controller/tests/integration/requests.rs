@@ -65,6 +65,30 @@ async fn a_run_lifecycle_makes_no_reads_outside_the_watches() {
     );
 }
 
+/// A ClusterTask is resolved from the controller's cache, as a Task is:
+/// its run makes no read either.
+#[tokio::test]
+async fn a_run_of_a_cluster_task_makes_no_reads_either() {
+    let (w, log, _controller) = logged("requests-ctsk").await;
+    let steps = serde_json::json!({"steps": [{"name": "a", "image": "busybox", "script": "true"}]});
+    let shared = crate::cluster_tasks::Shared::create(&w, "t", steps).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    log.take();
+    let reference = serde_json::json!({"taskRef": {"name": shared.name, "kind": "ClusterTask"}});
+    w.create_run_with("r", reference).await;
+    let pod = w.pod("r").await;
+    w.kubelet(&pod, "Succeeded", &[Exited(0)]).await;
+    w.phase("r", Phase::Succeeded).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let requests = log.take();
+    let reads: Vec<_> = requests
+        .iter()
+        .filter(|r| r.verb == "get" || r.verb == "list")
+        .collect();
+    assert!(reads.is_empty(), "reads in the steady state: {reads:?}");
+}
+
 #[tokio::test]
 async fn a_fast_pod_costs_one_status_write() {
     let (w, log, _controller) = logged("fast").await;

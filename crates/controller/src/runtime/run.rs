@@ -670,9 +670,9 @@ fn pipelineruns_waiting_for(runs: &Store<PipelineRun>, pipeline: &Pipeline) -> V
 /// The not-yet-started runs in `task`'s namespace that name it: a Task that
 /// appears (or changes) wakes exactly those.
 fn runs_waiting_for(runs: &Store<TaskRun>, task: &Task) -> Vec<ObjectRef<TaskRun>> {
-    let namespace = task.namespace();
+    let (namespace, reference) = (task.namespace(), TaskRef::task(task.name_any()));
     waiting(runs, |run| {
-        run.namespace() == namespace && run.spec.task_ref.as_ref() == Some(&TaskRef::task(task.name_any()))
+        run.namespace() == namespace && run.spec.task_ref.as_ref() == Some(&reference)
     })
 }
 

@@ -166,6 +166,17 @@ fn classify(
             _ => Reason::StepFailed,
         };
         let message = step_failure(pod, step, terminated);
+        // A step before it left its marker (the failed one ran) but the
+        // kubelet has not seen its container exit yet: ending the run now
+        // would freeze that step as stopped. Its record is a moment away.
+        if let Some(before) = steps
+            .iter()
+            .take_while(|s| s.name != step.name)
+            .find(|s| s.running.is_some())
+        {
+            let message = format!("{message}; waiting for step {:?} to report how it ended", before.name);
+            return (Phase::Running, Reason::Running, message, Vec::new());
+        }
         // The reporter reports what the steps wrote before the failure,
         // once the failed step's launcher has left its marker (a step
         // killed without a record left none: nothing to wait for).

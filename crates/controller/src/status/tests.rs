@@ -847,3 +847,30 @@ fn a_step_killed_for_memory_says_oomkilled_not_just_exit_code_137() {
         "{message}"
     );
 }
+
+/// A step's launcher hands the turn on before its container exits, so the
+/// kubelet can report the next step's failure while the step before still
+/// shows running. The run waits for that step's record instead of freezing
+/// it as stopped with exit code 137 (seen in CI's e2e run of `failing`).
+#[test]
+fn a_failure_reported_before_the_step_before_has_exited_waits_for_its_record() {
+    use Step::*;
+    let early = pod("Running", [Running(1), Exited(3, 2, 2), Running(1)]);
+    let status = project(&started(), Some(&early), &at(3));
+    assert_eq!(status.phase, Some(Phase::Running));
+    let message = status.message.as_deref().unwrap();
+    assert!(
+        message.starts_with("step \"b\" failed with exit code 3")
+            && message.ends_with("; waiting for step \"a\" to report how it ended"),
+        "{message}"
+    );
+
+    let settled = pod(
+        "Failed",
+        [Exited(0, 1, 2), Exited(3, 2, 2), Ended(State::Skipped, 0, 2, 2)],
+    );
+    let failed = project(&status, Some(&settled), &at(4));
+    assert_eq!(failed.reason.as_deref(), Some("StepFailed"));
+    let a = failed.steps[0].terminated.as_ref().unwrap();
+    assert_eq!((a.exit_code, a.reason.as_deref()), (0, Some("Completed")));
+}

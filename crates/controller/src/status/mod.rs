@@ -166,13 +166,18 @@ fn classify(
             _ => Reason::StepFailed,
         };
         let message = step_failure(pod, step, terminated);
-        // A step before it left its marker (the failed one ran) but the
-        // kubelet has not seen its container exit yet: ending the run now
-        // would freeze that step as stopped. Its record is a moment away.
+        // The failed step ran (its launcher left a record), so each step
+        // before it has left its marker; one whose container the kubelet
+        // has not seen exit yet would be frozen as stopped if the run
+        // ended now. Its own record is a moment away. A step that failed
+        // without running (its container killed or unable to start)
+        // proves nothing of the steps before: the run ends now.
+        let ran = || has_record(pod, &step.container);
         if let Some(before) = steps
             .iter()
             .take_while(|s| s.name != step.name)
             .find(|s| s.running.is_some())
+            .filter(|_| ran())
         {
             let message = format!("{message}; waiting for step {:?} to report how it ended", before.name);
             return (Phase::Running, Reason::Running, message, Vec::new());

@@ -873,4 +873,14 @@ fn a_failure_reported_before_the_step_before_has_exited_waits_for_its_record() {
     assert_eq!(failed.reason.as_deref(), Some("StepFailed"));
     let a = failed.steps[0].terminated.as_ref().unwrap();
     assert_eq!((a.exit_code, a.reason.as_deref()), (0, Some("Completed")));
+
+    // A later container that could not start never ran its step: it says
+    // nothing of the step before, which may run for long; the run ends.
+    let unstartable = pod("Running", [Running(1), Killed(128, 1, 1), Running(1)]);
+    let failed = project(&started(), Some(&unstartable), &at(3));
+    assert_eq!(failed.reason.as_deref(), Some("StepFailed"));
+    assert_eq!(
+        failed.steps[0].terminated.as_ref().unwrap().reason.as_deref(),
+        Some(STOPPED_REASON)
+    );
 }

@@ -22,6 +22,11 @@ impl Request {
     pub fn succeeded(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
+
+    /// A GET or LIST: what a cache should have answered instead.
+    pub fn is_read(&self) -> bool {
+        matches!(self.verb, "get" | "list")
+    }
 }
 
 #[derive(Clone, Default)]

@@ -645,7 +645,7 @@ async fn a_pipelinerun_costs_its_taskruns_and_a_status_write_per_change_and_no_r
         .iter()
         .filter(|r| r.path.contains("/pipelineruns/") || r.path.ends_with("/taskruns"))
         .collect();
-    let reads: Vec<_> = mine.iter().filter(|r| r.verb == "get" || r.verb == "list").collect();
+    let reads: Vec<_> = mine.iter().filter(|r| r.is_read()).collect();
     assert!(reads.is_empty(), "reads: {reads:?}");
     let creates = mine
         .iter()
